@@ -1,0 +1,159 @@
+"""Pipeline configuration: one YAML file, validated, with ``${ENV_VAR}`` interpolation.
+
+Secrets never sit in config files: a value such as ``${OVH_S3_SECRET_ACCESS_KEY}`` is resolved from the
+environment at load time, and the file written back into the run directory keeps the ``${...}`` form.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+import yaml
+
+SourceKind = Literal["dataset", "academic", "books", "youtube", "synthetic"]
+
+
+class ConfigError(ValueError):
+    """A config problem, with a message that names the key and what is wrong."""
+
+
+class RunOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: str = "run"
+    seed: int = 42
+    shard_size: int = 2000
+    workers: int = 0  # 0 = one per core
+    on_error: Literal["quarantine", "fail"] = "quarantine"
+    executor: Literal["local", "ray"] = "local"
+    ray_address: str = ""
+
+
+class SourceConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """One input source. ``path`` is a file, directory or glob, relative to the config file."""
+
+    name: str
+    kind: SourceKind = "dataset"
+    path: str | list[str] = ""
+    format: str = "auto"
+    license: str = ""
+    category: str = "therapeutic"
+    enabled: bool = True
+    # Reader-specific settings (column mapping, windowing, encodings, API queries ...).
+    options: dict[str, Any] = msgspec.field(default_factory=dict)
+
+    def paths(self) -> list[str]:
+        return [self.path] if isinstance(self.path, str) else list(self.path)
+
+
+class SplitRatios(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    train: float = 0.70
+    validation: float = 0.15
+    test: float = 0.15
+
+    def __post_init__(self) -> None:
+        total = self.train + self.validation + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"split ratios must add up to 1.0, got {total:g}")
+        if min(self.train, self.validation, self.test) < 0:
+            raise ValueError("split ratios must not be negative")
+
+
+class ExportOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    formats: list[str] = msgspec.field(default_factory=lambda: ["openai_jsonl"])
+    options: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class CatalogOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    enabled: bool = True
+    url: str = ""  # empty: DATABASE_URL, else a SQLite file in the workspace
+
+
+class PipelineConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    run: RunOptions = msgspec.field(default_factory=RunOptions)
+    sources: list[SourceConfig] = msgspec.field(default_factory=list)
+    # stage name -> options; the orchestrator owns the order and validates each stage's options.
+    stages: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+    split: SplitRatios = msgspec.field(default_factory=SplitRatios)
+    export: ExportOptions = msgspec.field(default_factory=ExportOptions)
+    catalog: CatalogOptions = msgspec.field(default_factory=CatalogOptions)
+    # Directory that relative source paths are resolved against (the config file's directory).
+    base_dir: str = ""
+
+    def resolve_path(self, path: str) -> Path:
+        p = Path(os.path.expanduser(path))
+        return p if p.is_absolute() else Path(self.base_dir or ".") / p
+
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def interpolate_env(value: Any, path: str = "", env: dict[str, str] | None = None) -> Any:
+    """Replace ``${VAR}`` / ``${VAR:-default}`` in every string of a loaded YAML tree."""
+    env = os.environ if env is None else env
+    if isinstance(value, dict):
+        return {k: interpolate_env(v, f"{path}.{k}" if path else str(k), env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate_env(v, f"{path}[{i}]", env) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        raise ConfigError(
+            f"{path or '(top level)'}: environment variable {name} is not set "
+            f"(write ${{{name}:-default}} to allow a default)"
+        )
+
+    return _ENV_REF.sub(substitute, value)
+
+
+def parse_config(data: Any, base_dir: str | Path = ".", origin: str = "<config>") -> PipelineConfig:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: the top level must be a mapping, got {type(data).__name__}")
+    data = interpolate_env(data)
+    data.setdefault("base_dir", str(base_dir))
+    try:
+        return msgspec.convert(data, PipelineConfig, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{origin}: {_humanise(str(exc))}") from None
+
+
+def load_config(path: str | Path) -> PipelineConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}:{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    return parse_config(data, base_dir=path.resolve().parent, origin=str(path))
+
+
+def _humanise(message: str) -> str:
+    """msgspec says 'Expected `int`, got `str` - at `$.run.seed`'; put the key first."""
+    if " - at `" in message:
+        what, where = message.rsplit(" - at `", 1)
+        key = where.rstrip("`").removeprefix("$.").removeprefix("$") or "(top level)"
+        return f"{key}: {what}"
+    return message
+
+
+def stable_hash(obj: Any) -> str:
+    """Hash of any msgspec-encodable value, independent of dict ordering."""
+    return hashlib.sha256(msgspec.json.encode(obj, order="sorted")).hexdigest()[:16]

@@ -1,0 +1,148 @@
+"""The canonical record model used by every part of the pipeline.
+
+msgspec Structs are used (not pydantic) because records cross process boundaries and are written to
+and read from shard files millions of times; msgspec encodes/decodes them several times faster.
+Identifiers are content hashes so that a run is a pure function of its inputs, config and seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from typing import Any
+
+import msgspec
+
+ROLES = ("client", "therapist", "system")
+EXPORT_ROLE = {"client": "user", "therapist": "assistant", "system": "system"}
+
+_WS = re.compile(r"\s+")
+
+
+class Provenance(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=True):
+    """Where a record or passage came from: enough to trace an exported sample to its origin."""
+
+    kind: str  # dataset | paper | book | transcript | synthetic | augmentation
+    name: str  # the source name from config (e.g. "counsel-chat")
+    uri: str = ""  # file path, URL or dataset id
+    license: str = ""
+    # PMID/DOI, file + line, file + page, video id + start/end, dataset row...
+    locator: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class Turn(msgspec.Struct, array_like=True):
+    role: str  # client | therapist | system
+    text: str
+
+
+class PassageRef(msgspec.Struct, omit_defaults=True):
+    passage_id: str
+    quote: str = ""
+
+
+class LineageEntry(msgspec.Struct, array_like=True):
+    stage: str
+    version: str
+    config_hash: str
+
+
+class Passage(msgspec.Struct, omit_defaults=True):
+    """A chunk of knowledge (paper abstract or section, book section, transcript window)."""
+
+    id: str
+    text: str
+    source: Provenance
+    title: str = ""
+    section: str = ""
+    tags: list[str] = msgspec.field(default_factory=list)
+    meta: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class Conversation(msgspec.Struct, omit_defaults=True):
+    id: str
+    turns: list[Turn]
+    source: Provenance
+    category: str = "therapeutic"  # therapeutic | grounded | bias | crisis_support | ...
+    language: str = ""
+    tags: list[str] = msgspec.field(default_factory=list)
+    grounding: list[PassageRef] = msgspec.field(default_factory=list)
+    scores: dict[str, float] = msgspec.field(default_factory=dict)
+    split: str = ""
+    # Records sharing a group (same dialog, document, video, book, near-duplicate cluster) never
+    # land in different splits.
+    group: str = ""
+    source_id: str = ""  # the input record's own id, if it had one
+    lineage: list[LineageEntry] = msgspec.field(default_factory=list)
+    meta: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+def normalise_for_hash(text: str) -> str:
+    """Case-, whitespace- and Unicode-form-insensitive view of a text, used for content hashes."""
+    return _WS.sub(" ", unicodedata.normalize("NFC", text)).strip().casefold()
+
+
+def content_hash(parts: list[str] | tuple[str, ...], length: int = 20) -> str:
+    digest = hashlib.sha256("\x1e".join(parts).encode("utf-8")).hexdigest()
+    return digest[:length]
+
+
+def conversation_id(turns: list[Turn]) -> str:
+    """Stable id: a hash of the normalised turns (role and text)."""
+    return "c_" + content_hash([f"{t.role}\x1f{normalise_for_hash(t.text)}" for t in turns])
+
+
+def passage_id(text: str, source: Provenance) -> str:
+    locator = msgspec.json.encode(source.locator, order="sorted").decode()
+    return "p_" + content_hash([source.kind, source.name, locator, normalise_for_hash(text)])
+
+
+def make_conversation(turns: list[Turn], source: Provenance, **fields: Any) -> Conversation:
+    return Conversation(id=conversation_id(turns), turns=turns, source=source, **fields)
+
+
+_conversation_encoder = msgspec.json.Encoder(order="deterministic")
+_conversation_decoder = msgspec.json.Decoder(Conversation)
+_passage_decoder = msgspec.json.Decoder(Passage)
+
+
+def encode(obj: Any) -> bytes:
+    """Deterministic JSON bytes (sorted dict keys) for any record or plain structure."""
+    return _conversation_encoder.encode(obj)
+
+
+def decode_conversation(data: bytes | str) -> Conversation:
+    return _conversation_decoder.decode(data)
+
+
+def decode_passage(data: bytes | str) -> Passage:
+    return _passage_decoder.decode(data)
+
+
+def to_openai(conv: Conversation) -> dict[str, Any]:
+    """The OpenAI chat shape used by the default export."""
+    metadata: dict[str, Any] = {
+        "category": conv.category,
+        "language": conv.language,
+        "split": conv.split,
+        "source": msgspec.to_builtins(conv.source),
+    }
+    if conv.source_id:
+        metadata["source_id"] = conv.source_id
+    if conv.group:
+        metadata["group"] = conv.group
+    if conv.tags:
+        metadata["tags"] = conv.tags
+    if conv.scores:
+        metadata["scores"] = conv.scores
+    if conv.grounding:
+        metadata["grounding"] = msgspec.to_builtins(conv.grounding)
+    if conv.lineage:
+        metadata["lineage"] = [[e.stage, e.version, e.config_hash] for e in conv.lineage]
+    if conv.meta:
+        metadata["meta"] = conv.meta
+    return {
+        "id": conv.id,
+        "messages": [{"role": EXPORT_ROLE.get(t.role, t.role), "content": t.text} for t in conv.turns],
+        "metadata": metadata,
+    }
