@@ -76,7 +76,22 @@ class Stage(ABC):
 
 
 class GlobalStage(Stage):
-    """A stage that needs the whole dataset: per-shard ``summarise``, one ``reduce``, per-shard ``apply``."""
+    """A stage that needs the whole dataset: per-shard ``summarise``, one ``reduce``, per-shard ``apply``.
+
+    Summaries and plans are stored between steps (so a crashed run resumes without redoing them) as
+    msgpack: they must be builtins (dict, list, str, int, float, bool, None) or msgspec Structs, and
+    ``summary_type`` / ``plan_type`` say what to decode them as.
+    """
+
+    summary_type: ClassVar[Any] = Any
+    plan_type: ClassVar[Any] = Any
+
+    def report(self, plan: Any) -> dict[str, Any] | None:
+        """A JSON-able report written to ``DIR/<name>_report.json``.
+
+        When it holds ``"passed": False`` the run fails after writing it, with ``report["message"]``.
+        """
+        return None
 
     @abstractmethod
     def summarise(self, batch: list[Conversation], shard: int) -> Any:
