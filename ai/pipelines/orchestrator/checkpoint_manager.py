@@ -1,0 +1,90 @@
+"""Durable shard outputs and per-(step, shard) completion markers.
+
+A marker is written only after the shard's outputs are durable: each output is written to a temp
+file in the same directory, fsynced, renamed over the final name, and the directory is fsynced. A run
+killed at any point therefore leaves either a complete output with its marker, or no marker (and at
+worst a stray temp file, which is ignored and overwritten). Each marker stores the step's config hash;
+hashes are chained, so a changed config invalidates the changed step and every step after it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_writer(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
+    """Write ``path`` all-or-nothing: a temp file that is fsynced and renamed into place on success."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    handle = open(tmp, mode)  # noqa: SIM115 - closed in both branches below
+    try:
+        yield handle
+        handle.flush()
+        os.fsync(handle.fileno())
+        handle.close()
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+    except BaseException:
+        handle.close()
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    with atomic_writer(path) as handle:
+        handle.write(data)
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode())
+
+
+class CheckpointManager:
+    """Completion markers under ``DIR/checkpoints/<step>/<shard>.done``."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.root = Path(run_dir) / "checkpoints"
+
+    def marker_path(self, step: str, shard: int | str) -> Path:
+        name = f"shard-{shard:05d}" if isinstance(shard, int) else shard
+        return self.root / step / f"{name}.done"
+
+    def read(self, step: str, shard: int | str) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.marker_path(step, shard).read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+
+    def valid(self, step: str, shard: int | str, step_hash: str, run_dir: Path) -> dict[str, Any] | None:
+        """The marker, if it exists, matches ``step_hash`` and every output it lists still exists."""
+        marker = self.read(step, shard)
+        if marker is None or marker.get("hash") != step_hash:
+            return None
+        if not all((run_dir / rel).exists() for rel in marker.get("outputs", [])):
+            return None
+        return marker
+
+    def mark_done(self, step: str, shard: int | str, step_hash: str, outputs: list[str], **info: Any) -> None:
+        """Record completion; call only after every output listed is durable."""
+        atomic_write_json(self.marker_path(step, shard), {"hash": step_hash, "outputs": outputs, **info})
+
+    def clear_step(self, step: str) -> None:
+        """Forget every marker of a step (used when a step's shard layout changes)."""
+        directory = self.root / step
+        if directory.is_dir():
+            for marker in directory.glob("*.done"):
+                marker.unlink()

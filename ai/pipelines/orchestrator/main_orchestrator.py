@@ -1,0 +1,263 @@
+"""``dataset-pipeline``: the command-line entry point (also ``python -m ai.pipelines.orchestrator.main_orchestrator``)."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from ai.core.config import ConfigError, load_config, parse_config
+from ai.infrastructure.distributed.local_executor import LocalExecutor
+from ai.pipelines.orchestrator.logger import Redactor, RunLogger, stderr_console
+from ai.pipelines.orchestrator.pipeline import (
+    Orchestrator,
+    PipelineError,
+    RunResult,
+    load_run_config,
+)
+from ai.pipelines.orchestrator.planner import plan_stages
+
+app = typer.Typer(
+    name="dataset-pipeline",
+    help="Build clean, deduplicated, safety-checked training datasets for empathetic mental-health "
+    "conversational AI. Start with `dataset-pipeline run --config configs/demo.yaml --output runs/demo`.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+WorkersOpt = Annotated[int, typer.Option("--workers", "-w", help="Worker processes (0 = one per core).")]
+ExecutorOpt = Annotated[str, typer.Option("--executor", help="local (process pool) or ray.")]
+RayAddressOpt = Annotated[
+    str, typer.Option("--ray-address", help="Ray cluster address (default: RAY_ADDRESS).")
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only print errors and the final summary.")]
+
+
+@app.command()
+def run(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Pipeline YAML config.")] = None,
+    inputs: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--input",
+            "-i",
+            help="Input file, directory or glob (OpenAI messages JSONL, ShareGPT, "
+            "CSV ...). Repeatable. Ad-hoc mode: no config needed.",
+        ),
+    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Run directory to create.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed (overrides run.seed).")] = None,
+    workers: WorkersOpt = -1,
+    executor: ExecutorOpt = "",
+    ray_address: RayAddressOpt = "",
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing run directory.")
+    ] = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Run the pipeline: ingest, preprocess, dedup, safety and quality gates, split, export."""
+    if config is None and not inputs:
+        raise _usage("give --config FILE, or one or more --input PATH for ad-hoc mode")
+    if config is not None and inputs:
+        raise _usage("give either --config or --input, not both (list inputs under `sources:` in the config)")
+    if config is not None:
+        cfg = load_config(config)
+        text = config.read_text(encoding="utf-8")
+    else:
+        data = adhoc_config(inputs or [])
+        cfg = parse_config(data, base_dir=Path.cwd(), origin="--input")
+        text = yaml.safe_dump(data, sort_keys=False)
+    overrides = _overrides(seed, workers, executor, ray_address)
+    if overrides:
+        data = yaml.safe_load(text) or {}
+        data.setdefault("run", {}).update(overrides)
+        text = yaml.safe_dump(data, sort_keys=False)
+        cfg = parse_config(data, base_dir=cfg.base_dir, origin=str(config or "--input"))
+    run_dir = output or Path("runs") / cfg.run.name
+    if (run_dir / "run.json").exists():
+        if not overwrite:
+            raise PipelineError(
+                f"{run_dir} already holds a run. Continue it with `dataset-pipeline resume {run_dir}`, "
+                "or pass --overwrite to start again."
+            )
+        shutil.rmtree(run_dir)
+    _execute(cfg, run_dir, text, quiet)
+
+
+@app.command()
+def resume(
+    run_dir: Annotated[Path, typer.Argument(help="The run directory of an interrupted or finished run.")],
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="A changed config: the stages whose settings changed, and all after them, are re-run.",
+        ),
+    ] = None,
+    workers: WorkersOpt = -1,
+    executor: ExecutorOpt = "",
+    ray_address: RayAddressOpt = "",
+    quiet: QuietOpt = False,
+) -> None:
+    """Continue a run where it stopped; finished shards are not redone."""
+    cfg, text = load_run_config(run_dir)
+    if config is not None:
+        text = config.read_text(encoding="utf-8")
+        cfg = parse_config(yaml.safe_load(text), base_dir=load_config(config).base_dir, origin=str(config))
+        import json
+
+        info = json.loads((run_dir / "run.json").read_text())
+        if info.get("base_dir") != cfg.base_dir:
+            info["base_dir"] = cfg.base_dir
+            from ai.pipelines.orchestrator.checkpoint_manager import atomic_write_json
+
+            atomic_write_json(run_dir / "run.json", info)
+    overrides = _overrides(None, workers, executor, ray_address)
+    if overrides:
+        data = yaml.safe_load(text) or {}
+        data.setdefault("run", {}).update(overrides)
+        cfg = parse_config(data, base_dir=cfg.base_dir, origin=str(run_dir / "config.yaml"))
+    _execute(cfg, run_dir, text if config is not None else None, quiet)
+
+
+@app.command("validate-config")
+def validate_config(config: Annotated[Path, typer.Argument(help="Pipeline YAML config to check.")]) -> None:
+    """Check a config file and print the stages it would run."""
+    cfg = load_config(config)
+    steps = plan_stages(cfg)
+    for source in cfg.sources:
+        for path in source.paths():
+            if (
+                source.kind != "synthetic"
+                and path
+                and not any(ch in path for ch in "*?[")
+                and not cfg.resolve_path(path).exists()
+            ):
+                raise ConfigError(
+                    f"{config}: sources[{source.name}].path: {cfg.resolve_path(path)} does not exist"
+                )
+    console = Console()
+    console.print(f"[green]OK[/green] {config}")
+    console.print(f"sources: {', '.join(f'{s.name} ({s.kind})' for s in cfg.sources if s.enabled) or 'none'}")
+    console.print(f"stages:  {' -> '.join(['ingest', *[s.name for s in steps], 'export'])}")
+
+
+def adhoc_config(inputs: list[Path]) -> dict:
+    sources = []
+    for index, path in enumerate(inputs):
+        name = path.stem or f"input{index}"
+        if any(s["name"] == name for s in sources):
+            name = f"{name}-{index}"
+        sources.append({"name": name, "kind": "dataset", "path": str(path.resolve()), "format": "auto"})
+    return {"run": {"name": "adhoc"}, "sources": sources}
+
+
+def _overrides(seed: int | None, workers: int, executor: str, ray_address: str) -> dict:
+    overrides: dict = {}
+    if seed is not None:
+        overrides["seed"] = seed
+    if workers >= 0:
+        overrides["workers"] = workers
+    if executor:
+        overrides["executor"] = executor
+    if ray_address:
+        overrides["ray_address"] = ray_address
+    return overrides
+
+
+def make_executor(cfg) -> object:
+    if cfg.run.executor == "ray":
+        try:
+            from ai.infrastructure.distributed.ray_executor import RayExecutor
+        except ImportError as exc:
+            raise PipelineError(
+                f"the Ray executor needs the 'distributed' extra: uv sync --extra distributed ({exc})"
+            ) from None
+        return RayExecutor(address=cfg.run.ray_address or None, workers=cfg.run.workers)
+    preload = ["ai.pipelines.orchestrator.shard_runner"]
+    return LocalExecutor(cfg.run.workers, preload=preload)
+
+
+def _execute(cfg, run_dir: Path, config_text: str | None, quiet: bool) -> RunResult:
+    log = RunLogger(run_dir / "logs" / "run.jsonl", console=stderr_console(), quiet=quiet)
+    executor = make_executor(cfg)
+    try:
+        orchestrator = Orchestrator(cfg, run_dir, executor, log, config_text=config_text)
+        result = orchestrator.run()
+    except BaseException as exc:
+        log.error("run_failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        executor.close()
+        log.close()
+    print_summary(result, Console())
+    return result
+
+
+def print_summary(result: RunResult, console: Console) -> None:
+    table = Table(title=f"run {result.run_id}", title_justify="left")
+    for column in ("stage", "in", "kept", "rejected", "top reasons", "time (s)", "records/s"):
+        table.add_column(column, justify="left" if column in ("stage", "top reasons") else "right")
+    for t in result.totals:
+        reasons = ", ".join(f"{r} {n}" for r, n in t.rejected.most_common(3))
+        rate = f"{t.n_in / t.seconds:,.0f}" if t.seconds > 0 else "-"
+        resumed = " (resumed)" if t.resumed_shards and t.seconds == 0 else ""
+        table.add_row(
+            t.name + resumed,
+            f"{t.n_in:,}",
+            f"{t.kept:,}",
+            f"{t.n_rejected:,}",
+            reasons,
+            f"{t.seconds:.2f}",
+            rate,
+        )
+    console.print(table)
+    counts = result.manifest["counts"]
+    splits = ", ".join(f"{k} {v:,}" for k, v in counts["splits"].items())
+    categories = ", ".join(f"{k} {v:,}" for k, v in counts["categories"].items())
+    console.print(
+        f"input {counts['input']:,} = exported {counts['exported']:,} + quarantined {counts['quarantined']:,}  |  "
+        f"splits: {splits}  |  categories: {categories}  |  wall {result.wall_seconds:.1f}s"
+    )
+    console.print(f"dataset: {result.run_dir / 'dataset'}   manifest: {result.run_dir / 'manifest.json'}")
+
+
+def _usage(message: str) -> typer.BadParameter:
+    return typer.BadParameter(message)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry: user-facing errors become one clear, redacted line and a non-zero exit."""
+    redactor = Redactor()
+    try:
+        app(args=argv, standalone_mode=False)
+    except (ConfigError, PipelineError) as exc:
+        stderr_console().print(f"[bold red]error:[/bold red] {redactor.text(str(exc))}", highlight=False)
+        sys.exit(2 if isinstance(exc, ConfigError) else 1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        stderr_console().print("interrupted; continue with `dataset-pipeline resume DIR`")
+        sys.exit(130)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        stderr_console().print(
+            f"[bold red]error:[/bold red] {type(exc).__name__}: {redactor.text(str(exc))}", highlight=False
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,361 @@
+"""The orchestrator: the only code that knows the order of the run.
+
+ingest -> segments of per-record stages (fused per shard) -> for each global stage: per-shard
+summaries, one reduce, per-shard apply -> export -> manifest. Every step of every shard leaves a
+durable output and a marker, so a killed run resumes where it stopped and ends with exactly the
+bytes an uninterrupted run produces.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Protocol
+
+import msgspec
+import yaml
+
+from ai.core.config import PipelineConfig, parse_config
+from ai.core.stage import GlobalStage
+from ai.pipelines.orchestrator.checkpoint_manager import CheckpointManager, atomic_write_json, atomic_writer
+from ai.pipelines.orchestrator.ingest import Ingestor
+from ai.pipelines.orchestrator.logger import RunLogger
+from ai.pipelines.orchestrator.planner import PlannedStep, ingest_hash, plan_stages, run_hash
+from ai.pipelines.orchestrator.run_output import (
+    file_hashes,
+    write_dataset,
+    write_manifest,
+    write_quarantine,
+)
+from ai.pipelines.orchestrator.shard_runner import (
+    SegmentTask,
+    ShardOutcome,
+    StepRun,
+    load_stage,
+    run_segment,
+    shard_rejects,
+)
+
+
+def package_version() -> str:
+    try:
+        return version("unified-ai-dataset-pipeline")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+class PipelineError(RuntimeError):
+    """A run could not complete; the message says what failed and what to do."""
+
+
+class Executor(Protocol):
+    name: str
+
+    def map_unordered(self, fn: Any, tasks: Any) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class StepTotals:
+    name: str
+    n_in: int = 0
+    kept: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+    resumed_shards: int = 0
+
+    def add(self, n_in: int, kept: int, rejected: dict[str, int], seconds: float, resumed: bool) -> None:
+        self.n_in += n_in
+        self.kept += kept
+        self.rejected.update(rejected)
+        self.seconds += seconds
+        self.resumed_shards += int(resumed)
+
+    @property
+    def n_rejected(self) -> int:
+        return sum(self.rejected.values())
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    run_dir: Path
+    manifest: dict[str, Any]
+    totals: list[StepTotals]
+    wall_seconds: float
+
+
+RUN_FILE = "run.json"
+CONFIG_FILE = "config.yaml"
+
+
+class Orchestrator:
+    def __init__(
+        self,
+        config: PipelineConfig,
+        run_dir: Path,
+        executor: Executor,
+        log: RunLogger,
+        config_text: str | None = None,
+    ) -> None:
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.executor = executor
+        self.log = log
+        self.config_text = config_text
+        self.checkpoints = CheckpointManager(self.run_dir)
+        self.steps: list[PlannedStep] = plan_stages(config)
+        self.totals: dict[str, StepTotals] = {}
+
+    # -- public entry -----------------------------------------------------------------------------
+    def run(self) -> RunResult:
+        started = time.perf_counter()
+        run_info = self._prepare_run_dir()
+        run_id = run_info["run_id"]
+        self.log.event(
+            "run_started",
+            run_id=run_id,
+            run_dir=str(self.run_dir),
+            stages=[s.name for s in self.steps],
+            executor=self.executor.name,
+            echo=f"run {run_id}: {' -> '.join(['ingest', *[s.name for s in self.steps], 'export'])}",
+        )
+        shard_paths = self._ingest()
+        final_paths = self._run_stages(shard_paths)
+        manifest = self._export(run_id, final_paths)
+        wall = time.perf_counter() - started
+        self._write_run_summary(run_id, wall)
+        self.log.event("run_finished", run_id=run_id, wall_seconds=round(wall, 3), counts=manifest["counts"])
+        return RunResult(run_id, self.run_dir, manifest, list(self.totals.values()), wall)
+
+    # -- run directory ------------------------------------------------------------------------------
+    def _prepare_run_dir(self) -> dict[str, Any]:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        run_file = self.run_dir / RUN_FILE
+        if run_file.exists():
+            info = json.loads(run_file.read_text())
+        else:
+            digest = run_hash(self.config, self.steps)
+            info = {
+                "run_id": f"run-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{digest[:8]}",
+                "base_dir": self.config.base_dir,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }
+            atomic_write_json(run_file, info)
+        if self.config_text is not None:
+            with atomic_writer(self.run_dir / CONFIG_FILE, "w") as handle:
+                handle.write(self.config_text)
+        return info
+
+    # -- ingest ------------------------------------------------------------------------------------
+    def _ingest(self) -> list[str]:
+        started = time.perf_counter()
+        ingestor = Ingestor(self.config, self.run_dir, self.log, ingest_hash(self.config))
+        marker = ingestor.run()
+        totals = self.totals.setdefault("ingest", StepTotals("ingest"))
+        for shard in marker["shards"]:
+            totals.add(shard["n_in"], shard["kept"], shard["rejected"], 0.0, False)
+        totals.seconds = time.perf_counter() - started
+        self.passages = marker.get("passages", 0)
+        self.log.event(
+            "ingest_finished",
+            shards=len(marker["shards"]),
+            records=totals.kept,
+            rejected=dict(totals.rejected),
+            passages=self.passages,
+        )
+        return [shard["output"] for shard in marker["shards"]]
+
+    # -- stages --------------------------------------------------------------------------------------
+    def _run_stages(self, inputs: list[str]) -> list[str]:
+        seed = self.config.run.seed
+        segment: list[StepRun] = []
+        for step in self.steps:
+            if step.is_global:
+                inputs = self._run_segment(inputs, segment, summarise=step.step_run(seed))
+                plan_path = self._reduce(step)
+                segment = [step.step_run(seed, mode="apply", plan_path=plan_path)]
+            else:
+                segment.append(step.step_run(seed))
+        if segment:
+            inputs = self._run_segment(inputs, segment, summarise=None)
+        return inputs
+
+    def _run_segment(self, inputs: list[str], steps: list[StepRun], summarise: StepRun | None) -> list[str]:
+        if not steps and summarise is None:
+            return inputs
+        label = "+".join(s.name for s in steps) or summarise.name  # type: ignore[union-attr]
+        if summarise is not None:
+            label += f" ({summarise.name} summary)" if steps else " summary"
+        tasks = [
+            SegmentTask(str(self.run_dir), shard, path, steps, summarise) for shard, path in enumerate(inputs)
+        ]
+        outcomes: dict[int, ShardOutcome] = {}
+        with self.log.progress(label, len(tasks)) as progress:
+            for outcome in self.executor.map_unordered(run_segment, tasks):
+                outcomes[outcome.shard] = outcome
+                n_records = outcome.steps[0].n_in if outcome.steps else 0
+                progress.advance(
+                    n_records, skipped=all(s.resumed for s in outcome.steps) and bool(outcome.steps)
+                )
+                self.log.event(
+                    "shard_done", shard=outcome.shard, steps=[msgspec.to_builtins(s) for s in outcome.steps]
+                )
+        for shard in range(len(tasks)):
+            for stats in outcomes[shard].steps:
+                self.totals.setdefault(stats.step, StepTotals(stats.step)).add(
+                    stats.n_in, stats.kept, stats.rejected, stats.seconds, stats.resumed
+                )
+        return [outcomes[shard].output_path for shard in range(len(tasks))]
+
+    def _reduce(self, step: PlannedStep) -> str:
+        plan_rel = f"work/{step.name}/plan.msgpack"
+        report_rel = f"{step.name}_report.json"
+        stage = load_stage(step.step_run(self.config.run.seed))
+        assert isinstance(stage, GlobalStage)
+        if self.checkpoints.valid(step.name + ".reduce", "plan", step.hash, self.run_dir) is None:
+            started = time.perf_counter()
+            summaries = []
+            for path in sorted((self.run_dir / "work" / step.name).glob("summary-*.msgpack")):
+                summaries.append(msgspec.msgpack.decode(path.read_bytes(), type=stage.summary_type))
+            plan = stage.reduce(summaries)
+            with atomic_writer(self.run_dir / plan_rel) as handle:
+                handle.write(msgspec.msgpack.encode(plan))
+            outputs = [plan_rel]
+            report = stage.report(plan)
+            if report is not None:
+                atomic_write_json(self.run_dir / report_rel, report)
+                outputs.append(report_rel)
+            self.checkpoints.mark_done(step.name + ".reduce", "plan", step.hash, outputs)
+            self.log.event("reduce_done", stage=step.name, seconds=round(time.perf_counter() - started, 3))
+        report_path = self.run_dir / report_rel
+        if report_path.exists():
+            report = json.loads(report_path.read_text())
+            if report.get("passed") is False:
+                raise PipelineError(
+                    f"{step.name} check failed: {report.get('message', 'see ' + report_rel)} "
+                    f"(details in {report_path})"
+                )
+        return plan_rel
+
+    # -- export ----------------------------------------------------------------------------------------
+    def _export(self, run_id: str, final_paths: list[str]) -> dict[str, Any]:
+        started = time.perf_counter()
+        dataset_counts = write_dataset(self.run_dir, final_paths)
+        n_shards = len(final_paths)
+        quarantined = 0
+        for name in ["ingest", *[s.name for s in self.steps]]:
+            quarantined += write_quarantine(
+                self.run_dir, name, [shard_rejects(name, i) for i in range(n_shards)]
+            )
+        counts = self._counts(dataset_counts, quarantined)
+        manifest = {
+            "run_id": run_id,
+            "version": package_version(),
+            "config_hash": run_hash(self.config, self.steps),
+            "seed": self.config.run.seed,
+            "stages": [{"name": s.name, "version": s.cls.version, "hash": s.hash} for s in self.steps],
+            "sources": [
+                {"name": s.name, "kind": s.kind, "license": s.license, "category": s.category}
+                for s in self.config.sources
+                if s.enabled
+            ],
+            "counts": counts,
+            "files": file_hashes(
+                self.run_dir, ("dataset", "quarantine"), tuple(f"{s.name}_report.json" for s in self.steps)
+            ),
+        }
+        write_manifest(self.run_dir, manifest)
+        self.totals["export"] = StepTotals(
+            "export", counts["exported"], counts["exported"], Counter(), time.perf_counter() - started
+        )
+        return manifest
+
+    def _counts(self, dataset_counts: dict[str, Any], quarantined: int) -> dict[str, Any]:
+        names = ["ingest", *[s.name for s in self.steps]]
+        stages = [
+            {
+                "stage": n,
+                "in": self.totals[n].n_in,
+                "kept": self.totals[n].kept,
+                "rejected": self.totals[n].n_rejected,
+            }
+            for n in names
+        ]
+        counts = {
+            "input": self.totals["ingest"].n_in,
+            "exported": dataset_counts["exported"],
+            "quarantined": quarantined,
+            "passages": self.passages,
+            "rejected": {
+                n: dict(sorted(self.totals[n].rejected.items())) for n in names if self.totals[n].rejected
+            },
+            "splits": dataset_counts["splits"],
+            "categories": dataset_counts["categories"],
+            "split_categories": dataset_counts["split_categories"],
+            "stages": stages,
+        }
+        self._check_accounting(counts)
+        return counts
+
+    def _check_accounting(self, counts: dict[str, Any]) -> None:
+        problems = []
+        previous_kept = None
+        for row in counts["stages"]:
+            if row["in"] != row["kept"] + row["rejected"]:
+                problems.append(
+                    f"{row['stage']}: in {row['in']} != kept {row['kept']} + rejected {row['rejected']}"
+                )
+            if previous_kept is not None and row["in"] != previous_kept:
+                problems.append(
+                    f"{row['stage']}: received {row['in']} but the stage before kept {previous_kept}"
+                )
+            previous_kept = row["kept"]
+        if counts["input"] != counts["exported"] + counts["quarantined"]:
+            problems.append(
+                f"input {counts['input']} != exported {counts['exported']} + quarantined {counts['quarantined']}"
+            )
+        if problems:
+            raise PipelineError("record accounting does not balance: " + "; ".join(problems))
+
+    def _write_run_summary(self, run_id: str, wall: float) -> None:
+        rows = [
+            {
+                "stage": t.name,
+                "in": t.n_in,
+                "kept": t.kept,
+                "rejected": dict(t.rejected),
+                "seconds": round(t.seconds, 3),
+                "resumed_shards": t.resumed_shards,
+            }
+            for t in self.totals.values()
+        ]
+        atomic_write_json(
+            self.run_dir / "run_summary.json",
+            {
+                "run_id": run_id,
+                "wall_seconds": round(wall, 3),
+                "executor": self.executor.name,
+                "stages": rows,
+            },
+        )
+
+
+def load_run_config(run_dir: Path) -> tuple[PipelineConfig, str]:
+    """The config stored in a run directory, with relative paths resolved as in the original run."""
+    run_file, config_file = run_dir / RUN_FILE, run_dir / CONFIG_FILE
+    if not run_file.exists() or not config_file.exists():
+        raise PipelineError(
+            f"{run_dir} is not a run directory (no {RUN_FILE} / {CONFIG_FILE}); start one with "
+            "`dataset-pipeline run`"
+        )
+    info = json.loads(run_file.read_text())
+    text = config_file.read_text(encoding="utf-8")
+    return parse_config(
+        yaml.safe_load(text), base_dir=info.get("base_dir", "."), origin=str(config_file)
+    ), text

@@ -1,0 +1,209 @@
+"""What a worker does with one shard: run a chain of steps, write each output durably, mark it done.
+
+These functions are the unit of work handed to an executor (a local process pool or Ray). They read
+and write only files under the run directory, so any executor that can call a function with a
+msgspec struct can run them, and a killed worker loses at most the step it was in.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from ai.core.records import Conversation, LineageEntry, decode_conversation, encode
+from ai.core.stage import GlobalStage, Rejection, Stage, StageResult
+from ai.pipelines.orchestrator.checkpoint_manager import CheckpointManager, atomic_writer
+from ai.pipelines.orchestrator.registry import resolve_target
+
+
+class AccountingError(RuntimeError):
+    """A stage lost or invented records: in != kept + rejected."""
+
+
+class StepRun(msgspec.Struct, frozen=True):
+    """Everything a worker needs to run one step."""
+
+    name: str
+    target: str  # "module:Class"
+    version: str
+    options: dict[str, Any]
+    seed: int
+    hash: str  # chained config hash of this step
+    mode: str = "map"  # "map" (Stage.process) or "apply" (GlobalStage.apply with the stored plan)
+    plan_path: str = ""  # relative to the run dir, for mode "apply"
+
+
+class SegmentTask(msgspec.Struct, frozen=True):
+    run_dir: str
+    shard: int
+    input_path: str  # relative to the run dir
+    steps: list[StepRun]
+    # A global stage whose per-shard summary is computed from this segment's final output.
+    summarise: StepRun | None = None
+
+
+class StepStats(msgspec.Struct):
+    step: str
+    n_in: int
+    kept: int
+    rejected: dict[str, int]
+    seconds: float
+    resumed: bool = False
+
+
+class ShardOutcome(msgspec.Struct):
+    shard: int
+    steps: list[StepStats]
+    output_path: str
+    summary_path: str = ""
+
+
+def shard_output(step: str, shard: int) -> str:
+    return f"work/{step}/shard-{shard:05d}.jsonl"
+
+
+def shard_rejects(step: str, shard: int) -> str:
+    return f"work/{step}/shard-{shard:05d}.rejected.jsonl"
+
+
+def shard_summary(step: str, shard: int) -> str:
+    return f"work/{step}/summary-{shard:05d}.msgpack"
+
+
+def run_segment(task: SegmentTask) -> ShardOutcome:
+    """Run the task's steps over one shard, resuming after the last step whose marker is valid."""
+    run_dir = Path(task.run_dir)
+    checkpoints = CheckpointManager(run_dir)
+    markers = [checkpoints.valid(s.name, task.shard, s.hash, run_dir) for s in task.steps]
+    first_todo = next((i for i, marker in enumerate(markers) if marker is None), len(markers))
+    stats = [_stats_from_marker(s.name, markers[i]) for i, s in enumerate(task.steps[:first_todo])]
+
+    summary_path = ""
+    summary_done = task.summarise is not None and checkpoints.valid(
+        task.summarise.name + ".summarise", task.shard, task.summarise.hash, run_dir
+    )
+    need_records = first_todo < len(task.steps) or (task.summarise is not None and not summary_done)
+    current = (
+        task.input_path if first_todo == 0 else shard_output(task.steps[first_todo - 1].name, task.shard)
+    )
+    batch = read_shard(run_dir / current) if need_records else []
+
+    for step in task.steps[first_todo:]:
+        batch, step_stats = _run_step(step, batch, task.shard, run_dir, checkpoints)
+        stats.append(step_stats)
+        current = shard_output(step.name, task.shard)
+
+    if task.summarise is not None:
+        summary_path = shard_summary(task.summarise.name, task.shard)
+        if not summary_done:
+            stage = load_stage(task.summarise)
+            assert isinstance(stage, GlobalStage)
+            summary = stage.summarise(batch, task.shard)
+            with atomic_writer(run_dir / summary_path) as handle:
+                handle.write(msgspec.msgpack.encode(summary))
+            checkpoints.mark_done(
+                task.summarise.name + ".summarise", task.shard, task.summarise.hash, [summary_path]
+            )
+    return ShardOutcome(shard=task.shard, steps=stats, output_path=current, summary_path=summary_path)
+
+
+def _run_step(
+    step: StepRun, batch: list[Conversation], shard: int, run_dir: Path, checkpoints: CheckpointManager
+) -> tuple[list[Conversation], StepStats]:
+    stage = load_stage(step)
+    started = time.perf_counter()
+    if step.mode == "apply":
+        assert isinstance(stage, GlobalStage)
+        result = stage.apply(batch, load_plan(stage, run_dir / step.plan_path), shard)
+    else:
+        result = stage.process(batch)
+    seconds = time.perf_counter() - started
+    check_accounting(step.name, len(batch), result)
+
+    lineage = LineageEntry(step.name, step.version, step.hash)
+    for record in result.kept:
+        record.lineage.append(lineage)
+    kept_path, rejects_path = shard_output(step.name, shard), shard_rejects(step.name, shard)
+    write_shard(run_dir / kept_path, result.kept)
+    write_shard(run_dir / rejects_path, result.rejected)
+    by_reason = result.rejected_by_reason()
+    checkpoints.mark_done(
+        step.name,
+        shard,
+        step.hash,
+        [kept_path, rejects_path],
+        n_in=len(batch),
+        kept=len(result.kept),
+        rejected=by_reason,
+        seconds=round(seconds, 4),
+    )
+    return result.kept, StepStats(step.name, len(batch), len(result.kept), by_reason, seconds)
+
+
+def check_accounting(stage: str, n_in: int, result: StageResult) -> None:
+    n_out = len(result.kept) + len(result.rejected)
+    if n_out != n_in:
+        raise AccountingError(
+            f"stage {stage!r} received {n_in} records but returned {len(result.kept)} kept + "
+            f"{len(result.rejected)} rejected = {n_out}; every record must be kept or rejected"
+        )
+
+
+def _stats_from_marker(step: str, marker: dict[str, Any] | None) -> StepStats:
+    assert marker is not None
+    return StepStats(
+        step, marker["n_in"], marker["kept"], marker["rejected"], marker.get("seconds", 0.0), resumed=True
+    )
+
+
+_stage_cache: dict[tuple[str, str, int], Stage] = {}
+
+
+def load_stage(step: StepRun) -> Stage:
+    """Build (once per process) the stage instance a step describes."""
+    key = (step.target, msgspec.json.encode(step.options, order="sorted").decode(), step.seed)
+    stage = _stage_cache.get(key)
+    if stage is None:
+        cls = resolve_target(step.target)
+        stage = cls(msgspec.convert(step.options, cls.Options, strict=False), seed=step.seed)
+        _stage_cache[key] = stage
+    return stage
+
+
+def load_plan(stage: GlobalStage, path: Path) -> Any:
+    return msgspec.msgpack.decode(path.read_bytes(), type=stage.plan_type)
+
+
+_decoder = msgspec.json.Decoder(Conversation)
+
+
+def read_shard(path: Path) -> list[Conversation]:
+    data = path.read_bytes()
+    return [_decoder.decode(line) for line in data.splitlines() if line]
+
+
+def write_shard(path: Path, items: list[Conversation] | list[Rejection]) -> None:
+    with atomic_writer(path) as handle:
+        handle.write(b"".join(encode(item) + b"\n" for item in items))
+
+
+def read_rejections(path: Path) -> list[Rejection]:
+    decoder = msgspec.json.Decoder(Rejection)
+    return [decoder.decode(line) for line in path.read_bytes().splitlines() if line]
+
+
+__all__ = [
+    "AccountingError",
+    "SegmentTask",
+    "ShardOutcome",
+    "StepRun",
+    "StepStats",
+    "decode_conversation",
+    "read_rejections",
+    "read_shard",
+    "run_segment",
+    "write_shard",
+]
