@@ -1,0 +1,105 @@
+"""General chat formats: OpenAI messages, ShareGPT and Alpaca."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ai.core.records import Conversation, Turn
+from ai.sourcing.datasets.build import MalformedRow, ReadContext, tag, text_of
+from ai.sourcing.datasets.rows import Row
+from ai.sourcing.datasets.schema import RowSchema, require
+
+# Metadata keys that general chat datasets commonly carry and that become tags.
+TAG_KEYS = ("topic", "emotion", "emotion_type", "problem_type", "strategy", "quality", "label")
+
+
+class OpenAIMessages(RowSchema):
+    name = "openai"
+    looks_like = "openai: {'messages': [{'role', 'content'}, ...]}"
+
+    @classmethod
+    def matches(cls, data: dict[str, Any], options: dict[str, Any]) -> bool:
+        messages = data.get("messages")
+        return isinstance(messages, list) and bool(messages) and _all_have(messages, "role", "content")
+
+    def from_row(self, row: Row, ctx: ReadContext) -> list[Conversation]:
+        messages = require(row.data, "messages", list)
+        turns = [message_turn(m, i, ctx, "role", "content") for i, m in enumerate(messages)]
+        return ctx.conversations(turns, row, **common_fields(row.data))
+
+
+class ShareGPT(RowSchema):
+    name = "sharegpt"
+    looks_like = "sharegpt: {'conversations': [{'from', 'value'}, ...]}"
+
+    @classmethod
+    def matches(cls, data: dict[str, Any], options: dict[str, Any]) -> bool:
+        turns = data.get("conversations")
+        return isinstance(turns, list) and bool(turns) and _all_have(turns, "from", "value")
+
+    def from_row(self, row: Row, ctx: ReadContext) -> list[Conversation]:
+        items = require(row.data, "conversations", list)
+        turns = [message_turn(m, i, ctx, "from", "value") for i, m in enumerate(items)]
+        system = row.data.get("system")
+        if isinstance(system, str) and system.strip():
+            turns.insert(0, Turn("system", system))
+        return ctx.conversations(turns, row, **common_fields(row.data))
+
+
+class Alpaca(RowSchema):
+    name = "alpaca"
+    looks_like = "alpaca: {'instruction', 'input'?, 'output'}"
+
+    @classmethod
+    def matches(cls, data: dict[str, Any], options: dict[str, Any]) -> bool:
+        return "instruction" in data and "output" in data
+
+    def from_row(self, row: Row, ctx: ReadContext) -> list[Conversation]:
+        data = row.data
+        instruction = text_of(data.get("instruction"), "'instruction'")
+        extra = text_of(data.get("input"), "'input'")
+        prompt = f"{instruction}\n\n{extra}" if instruction.strip() and extra.strip() else instruction + extra
+        turns = []
+        if isinstance(data.get("system"), str) and data["system"].strip():
+            turns.append(Turn("system", data["system"]))
+        for pair in data.get("history") or []:
+            if not (isinstance(pair, list | tuple) and len(pair) == 2):
+                raise MalformedRow("malformed_record", "'history' must hold [prompt, response] pairs")
+            turns += [
+                Turn("client", text_of(pair[0], "history prompt")),
+                Turn("therapist", text_of(pair[1], "history response")),
+            ]
+        turns += [Turn("client", prompt), Turn("therapist", text_of(data.get("output"), "'output'"))]
+        if not prompt.strip() or not turns[-1].text.strip():
+            raise MalformedRow("empty_conversation", "the instruction or the output is empty")
+        return ctx.conversations(turns, row, **common_fields(data))
+
+
+def message_turn(message: Any, index: int, ctx: ReadContext, role_key: str, text_key: str) -> Turn:
+    if not isinstance(message, dict):
+        raise MalformedRow(
+            "malformed_record", f"turn {index} must be an object, got {type(message).__name__}"
+        )
+    # ShareGPT exports sometimes use OpenAI keys inside "conversations" and vice versa.
+    role = message.get(role_key, message.get("role", message.get("from")))
+    text = message.get(text_key, message.get("content", message.get("value")))
+    return Turn(ctx.role(role), text_of(text, f"turn {index} {text_key!r}"))
+
+
+def common_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """source_id, tags and meta that any chat record may carry at its top level."""
+    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    tags: list[str | None] = []
+    for key in TAG_KEYS:
+        for holder in (data, metadata):
+            if isinstance(holder.get(key), str | int | float):
+                tags.append(tag(key.removesuffix("_type"), holder[key]))
+    for holder in (data, metadata):
+        if isinstance(holder.get("tags"), list):
+            tags.extend(str(t) for t in holder["tags"] if isinstance(t, str | int))
+    source_id = data.get("id", metadata.get("id", ""))
+    return {"source_id": source_id if isinstance(source_id, str | int) else "", "tags": tags}
+
+
+def _all_have(items: list[Any], *keys: str) -> bool:
+    return all(isinstance(i, dict) and all(k in i for k in keys) for i in items[:3])
