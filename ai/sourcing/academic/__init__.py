@@ -1,0 +1,1 @@
+"""Academic sourcing: PubMed, PMC and Semantic Scholar papers as grounding passages."""
