@@ -107,7 +107,7 @@ class PubMedClient:
             if not more:
                 break
             ids.extend(more)
-        yield from self.fetch(ids[:wanted], db=db)
+        yield from self.fetch(ids[:wanted], db=db)[:wanted]
 
     def esearch(self, term: str, retmax: int, retstart: int = 0, db: str = "pubmed") -> SearchResult:
         params = {"db": db, "term": term, "retmax": retmax, "retstart": retstart, "usehistory": "y"}
