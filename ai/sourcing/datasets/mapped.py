@@ -121,6 +121,8 @@ class MappedRows(RowSchema):
                 Turn("client", text_of(data[m.prompt], repr(m.prompt))),
                 Turn("therapist", text_of(data[m.response], repr(m.response))),
             ]
+            if not (turns[0].text.strip() and turns[1].text.strip()):
+                raise MalformedRow("empty_conversation", "the prompt or the response is empty")
             if m.system and isinstance(data.get(m.system), str) and data[m.system].strip():
                 turns.insert(0, Turn("system", data[m.system]))
         return ctx.conversations(
@@ -216,13 +218,16 @@ class UtteranceRows(Schema):
                 turns,
                 dialog.first,
                 source_id=dialog.key,
-                group=_group(ctx, dialog.key),
+                group=self.dialog_group(dialog.key, ctx),
                 tags=self.dialog_tags(dialog.rows),
                 meta=self.mapping.meta_of(dialog.first.data),
                 locator={"rows": len(dialog.rows), "utterances": len(turns)},
             )
         except MalformedRow as exc:
             yield row_rejection(dialog.first, exc)
+
+    def dialog_group(self, key: Any, ctx: ReadContext) -> str:
+        return _group(ctx, key)
 
     def dialog_tags(self, rows: list[Row]) -> list[str | None]:
         return [t for row in rows for t in self.mapping.tags_of(row.data)]

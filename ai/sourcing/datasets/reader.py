@@ -12,6 +12,7 @@ from ai.core.records import Conversation
 from ai.core.stage import Rejection
 from ai.sourcing.datasets.build import ReadContext
 from ai.sourcing.datasets.chat import Alpaca, OpenAIMessages, ShareGPT
+from ai.sourcing.datasets.counselling import AnnoMI, CounselChat, EsconvHF, EsconvOriginal, PsyQA
 from ai.sourcing.datasets.errors import DatasetError, UnknownFormatError
 from ai.sourcing.datasets.files import data_extension, expand_paths, is_hf_dataset_dir, open_binary
 from ai.sourcing.datasets.mapped import MappedRows, UtteranceRows, mapped_schema
@@ -30,7 +31,16 @@ from ai.sourcing.datasets.rows import (
 from ai.sourcing.datasets.schema import Schema
 
 # Tried in this order on the first row of a file; specific shapes before general ones.
-DETECTABLE: tuple[type[Schema], ...] = (OpenAIMessages, ShareGPT, Alpaca)
+DETECTABLE: tuple[type[Schema], ...] = (
+    CounselChat,
+    EsconvHF,
+    EsconvOriginal,
+    PsyQA,
+    AnnoMI,
+    OpenAIMessages,
+    ShareGPT,
+    Alpaca,
+)
 FORMATS: tuple[str, ...] = (*(s.name for s in DETECTABLE), MappedRows.name, UtteranceRows.name)
 OPTIONS = frozenset(
     {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
 from ai.core.records import Conversation
@@ -47,8 +47,8 @@ class RowSchema(Schema):
                 yield row_rejection(item, exc)
 
     @abstractmethod
-    def from_row(self, row: Row, ctx: ReadContext) -> list[Conversation]:
-        """The records (usually one) built from one row."""
+    def from_row(self, row: Row, ctx: ReadContext) -> Iterable[Conversation | Rejection]:
+        """The records (usually one) built from one row; a row of several answers may reject some."""
 
 
 def row_rejection(row: Row, exc: MalformedRow) -> Rejection:

@@ -245,7 +245,11 @@ def test_directory_and_glob_skip_notes_and_quarantine_unknown_members(tmp_path: 
     globbed = read(tmp_path, "data/*.jsonl")
     assert len(conversations(globbed)) == 1
     [unknown] = rejections(globbed)
-    assert unknown.reason == "unknown_format" and "Tried: openai" in unknown.message
+    assert (
+        unknown.reason == "unknown_format"
+        and "Tried: counsel_chat" in unknown.message
+        and "openai:" in unknown.message
+    )
 
 
 def test_unknown_format_of_a_named_file_lists_formats_tried(tmp_path: Path) -> None:
@@ -254,7 +258,17 @@ def test_unknown_format_of_a_named_file_lists_formats_tried(tmp_path: Path) -> N
         read(tmp_path, "odd.jsonl")
     message = str(err.value)
     assert "odd.jsonl" in message and "bar, foo" in message
-    for name in ("openai", "sharegpt", "alpaca", "mapped"):
+    for name in (
+        "counsel_chat",
+        "esconv",
+        "esconv_original",
+        "psyqa",
+        "annomi",
+        "openai",
+        "sharegpt",
+        "alpaca",
+        "mapped",
+    ):
         assert name in message
     (tmp_path / "x.bin").write_bytes(b"\x00\x01binary")
     with pytest.raises(UnknownFormatError, match=r"x\.bin"):
