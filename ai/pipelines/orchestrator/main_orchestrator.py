@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, standalone_mode=False)
     except (ConfigError, PipelineError) as exc:
-        stderr_console().print(f"[bold red]error:[/bold red] {redactor.text(str(exc))}", highlight=False)
+        _print_error(redactor.text(str(exc)))
         sys.exit(2 if isinstance(exc, ConfigError) else 1)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -253,10 +253,14 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(exc, click.ClickException):
             exc.show()
             sys.exit(exc.exit_code)
-        stderr_console().print(
-            f"[bold red]error:[/bold red] {type(exc).__name__}: {redactor.text(str(exc))}", highlight=False
-        )
+        _print_error(f"{type(exc).__name__}: {redactor.text(str(exc))}")
         sys.exit(1)
+
+
+def _print_error(message: str) -> None:
+    console = stderr_console()
+    console.print("error:", style="bold red", end=" ")
+    console.print(message, markup=False, highlight=False, soft_wrap=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,210 @@
+"""The orchestrator end to end in-process: planning, accounting, quarantine, resume, invalidation, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from pipeline_helpers import read_jsonl, write_openai_jsonl
+
+from ai.core.config import ConfigError, load_config, parse_config
+from ai.pipelines.orchestrator import main_orchestrator
+from ai.pipelines.orchestrator.checkpoint_manager import CheckpointManager, atomic_writer
+from ai.pipelines.orchestrator.logger import Redactor, RunLogger
+from ai.pipelines.orchestrator.planner import plan_stages
+
+
+def cli(*args: str) -> int:
+    try:
+        main_orchestrator.main(list(args))
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def write_config(tmp_path: Path, data_file: Path, **sections: object) -> Path:
+    config = {
+        "run": {"name": "t", "shard_size": 40, "workers": 1, "seed": 7},
+        "sources": [{"name": "corpus", "path": str(data_file), "license": "CC-BY-4.0"}],
+        **sections,
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture()
+def corpus(tmp_path: Path) -> Path:
+    path = tmp_path / "corpus.jsonl"
+    write_openai_jsonl(path, 150, seed=1)
+    return path
+
+
+def test_adhoc_run_quarantines_bad_lines_and_balances(tmp_path: Path, corpus: Path) -> None:
+    out = tmp_path / "run"
+    assert cli("run", "--input", str(corpus), "--output", str(out), "--workers", "1", "--quiet") == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    counts = manifest["counts"]
+    assert counts["input"] == 152  # 150 good lines, one malformed, one with invalid UTF-8
+    assert counts["input"] == counts["exported"] + counts["quarantined"]
+    for row in counts["stages"]:
+        assert row["in"] == row["kept"] + row["rejected"], row
+    ingest_q = read_jsonl(out / "quarantine" / "ingest.jsonl")
+    reasons = {q["reason"]: q for q in ingest_q}
+    assert "malformed_json" in reasons
+    assert reasons["malformed_json"]["locator"].endswith("corpus.jsonl:4")
+    assert "invalid_utf8" in reasons
+    assert reasons["invalid_utf8"]["locator"].endswith("corpus.jsonl:6")
+    exported = sum(len(read_jsonl(out / f)) for f in manifest["files"] if f.startswith("dataset/"))
+    assert exported == counts["exported"]
+    for rel, digest in manifest["files"].items():
+        assert len(digest) == 64 and (out / rel).is_file()
+
+
+def test_exported_records_are_openai_chat_with_source_id(tmp_path: Path, corpus: Path) -> None:
+    out = tmp_path / "run"
+    assert cli("run", "--input", str(corpus), "--output", str(out), "-w", "1", "-q") == 0
+    records = [r for f in sorted((out / "dataset").glob("*.jsonl")) for r in read_jsonl(f)]
+    assert records
+    first = records[0]
+    assert set(first) == {"id", "messages", "metadata"}
+    assert {m["role"] for m in first["messages"]} <= {"system", "user", "assistant"}
+    assert first["metadata"]["source_id"].startswith("t-")
+    assert first["metadata"]["source"]["name"] == "corpus"
+
+
+def test_existing_run_dir_needs_resume_or_overwrite(tmp_path: Path, corpus: Path, capsys) -> None:
+    out = tmp_path / "run"
+    assert cli("run", "--input", str(corpus), "--output", str(out), "-w", "1", "-q") == 0
+    assert cli("run", "--input", str(corpus), "--output", str(out), "-w", "1", "-q") == 1
+    assert "dataset-pipeline resume" in capsys.readouterr().err
+    assert cli("run", "--input", str(corpus), "--output", str(out), "-w", "1", "-q", "--overwrite") == 0
+
+
+def test_resume_after_lost_shards_gives_identical_files(tmp_path: Path, corpus: Path) -> None:
+    config = write_config(tmp_path, corpus)
+    clean, broken = tmp_path / "clean", tmp_path / "broken"
+    assert cli("run", "--config", str(config), "--output", str(clean), "-q") == 0
+    assert cli("run", "--config", str(config), "--output", str(broken), "-q") == 0
+    # Simulate a crash: the last steps of some shards never finished and the export never ran.
+    steps = json.loads((broken / "manifest.json").read_text())["stages"]
+    for marker in sorted((broken / "checkpoints").rglob("shard-0000[12].done")):
+        marker.unlink()
+    for path in (broken / "dataset").glob("*.jsonl"):
+        path.unlink()
+    (broken / "manifest.json").unlink()
+    assert cli("resume", str(broken), "-q") == 0
+    clean_files = json.loads((clean / "manifest.json").read_text())["files"]
+    resumed_files = json.loads((broken / "manifest.json").read_text())["files"]
+    assert resumed_files == clean_files
+    summary = json.loads((broken / "run_summary.json").read_text())
+    if steps:
+        assert any(row["resumed_shards"] > 0 for row in summary["stages"])
+
+
+def test_changed_config_reruns_changed_stage_and_later_only(tmp_path: Path, corpus: Path) -> None:
+    config = write_config(tmp_path, corpus)
+    out = tmp_path / "run"
+    assert cli("run", "--config", str(config), "--output", str(out), "-q") == 0
+    steps = plan_stages(load_config(config))
+    if len(steps) < 2:
+        pytest.skip("needs at least two stages in the default plan")
+    data = yaml.safe_load(config.read_text())
+    changed = steps[-1].name
+    data["stages"] = {changed: {"enabled": True}}
+    stage_cls = steps[-1].cls
+    # Flip a boolean option of the last stage (or its seed through run.seed when it has none).
+    flags = [f for f in stage_cls.Options.__struct_fields__ if f != "enabled"]
+    data["run"]["seed"] = 8 if not flags else data["run"]["seed"]
+    if flags:
+        field = flags[0]
+        value = steps[-1].options[field]
+        data["stages"][changed][field] = (not value) if isinstance(value, bool) else value
+        if not isinstance(value, bool):
+            data["run"]["seed"] = 8
+    new_config = tmp_path / "changed.yaml"
+    new_config.write_text(yaml.safe_dump(data))
+    assert cli("resume", str(out), "--config", str(new_config), "-q") == 0
+    summary = {row["stage"]: row for row in json.loads((out / "run_summary.json").read_text())["stages"]}
+    n_shards = len(list((out / "checkpoints" / "ingest").glob("*.done")))
+    assert n_shards >= 1
+    if data["run"]["seed"] == 7:
+        # Only the last stage changed: every earlier stage's shards were resumed, the last one re-ran.
+        for step in steps[:-1]:
+            assert summary[step.name]["resumed_shards"] > 0, step.name
+        assert summary[changed]["resumed_shards"] == 0
+
+
+def test_config_errors_name_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"stages\.nonsense: unknown stage"):
+        plan_stages(parse_config({"stages": {"nonsense": {}}}))
+    with pytest.raises(ConfigError, match=r"run\.seed"):
+        parse_config({"run": {"seed": "abc"}})
+    with pytest.raises(ConfigError, match=r"MISSING_VAR_FOR_TEST"):
+        parse_config({"sources": [{"name": "a", "path": "${MISSING_VAR_FOR_TEST}"}]})
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("run: [unclosed\n")
+    assert cli("validate-config", str(bad)) == 2
+
+
+def test_validate_config_reports_missing_input(tmp_path: Path, capsys) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"sources": [{"name": "x", "path": "nope.jsonl"}]}))
+    assert cli("validate-config", str(config)) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_env_interpolation_keeps_secret_out_of_run_dir(tmp_path: Path, corpus: Path, monkeypatch) -> None:
+    monkeypatch.setenv("CORPUS_PATH_FOR_TEST", str(corpus))
+    monkeypatch.setenv("FAKE_API_KEY", "sk-test-0123456789abcdef")
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "run": {"workers": 1},
+                "sources": [
+                    {"name": "c", "path": "${CORPUS_PATH_FOR_TEST}", "options": {"token": "${FAKE_API_KEY}"}}
+                ],
+            }
+        )
+    )
+    out = tmp_path / "run"
+    cli("run", "--config", str(config), "--output", str(out), "-q")
+    assert "${FAKE_API_KEY}" in (out / "config.yaml").read_text()
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert b"sk-test-0123456789abcdef" not in path.read_bytes(), path
+
+
+def test_redactor_and_run_logger(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("OVH_S3_SECRET_ACCESS_KEY", "very-secret-value")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u:dbpass123@host/db")
+    redactor = Redactor()
+    assert redactor.text("key=very-secret-value pw=dbpass123") == "key=*** pw=***"
+    log = RunLogger(tmp_path / "logs" / "run.jsonl", quiet=True)
+    log.event("thing", detail={"nested": ["very-secret-value"]})
+    log.close()
+    line = json.loads((tmp_path / "logs" / "run.jsonl").read_text())
+    assert line["event"] == "thing" and line["detail"] == {"nested": ["***"]}
+
+
+def test_atomic_writer_leaves_nothing_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "out.bin"
+    with pytest.raises(RuntimeError), atomic_writer(target) as handle:
+        handle.write(b"partial")
+        raise RuntimeError("disk full")
+    assert not target.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_checkpoint_marker_validity(tmp_path: Path) -> None:
+    manager = CheckpointManager(tmp_path)
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "a").write_text("x")
+    manager.mark_done("s", 0, "h1", ["work/a"], n_in=1)
+    assert manager.valid("s", 0, "h1", tmp_path) is not None
+    assert manager.valid("s", 0, "h2", tmp_path) is None  # config changed
+    (tmp_path / "work" / "a").unlink()
+    assert manager.valid("s", 0, "h1", tmp_path) is None  # output lost
