@@ -55,14 +55,13 @@ def _decrypt_if_needed(reader: PdfReader, path: Path, options: BookOptions) -> N
                 "encrypted_unsupported",
                 f"{path.name}: encrypted with a scheme that cannot be opened ({describe_error(exc)})",
             ) from None
+    configured = bool(options.password or options.passwords.get(path.name))
     tried = (
-        "the configured password and an empty one"
-        if options.password or path.name in options.passwords
-        else "an empty one"
+        "neither the configured password nor an empty one opens it" if configured else "no password was given"
     )
     raise BookError(
         "encrypted",
-        f"{path.name}: the PDF is encrypted and neither {tried} opens it; set options.passwords"
+        f"{path.name}: the PDF is encrypted and {tried}; set options.passwords"
         f"['{path.name}'] (or options.password) for this source",
     )
 

@@ -1,0 +1,1 @@
+"""Training-package tooling: standalone extraction CLIs over ai.sourcing."""

@@ -1,0 +1,1 @@
+"""Ready-to-train packages built from the sources."""

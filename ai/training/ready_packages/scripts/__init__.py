@@ -1,0 +1,1 @@
+"""Standalone CLIs: ``python SCRIPT DIR --out FILE.jsonl``."""
