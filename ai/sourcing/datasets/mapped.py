@@ -5,7 +5,8 @@ Three layouts are possible, chosen by which columns are mapped:
 - ``prompt`` + ``response`` (and optionally ``system``): one exchange per row;
 - ``messages``: a column holding a list of ``{role, content}`` (or ``{from, value}``), or its JSON text;
 - ``conversation`` + ``role`` + ``text`` (and optionally ``order``): one utterance per row, rows of one
-  conversation next to each other (as transcripts are stored), grouped into one dialog.
+  conversation next to each other (as transcripts are stored), grouped into one dialog;
+- ``text`` alone (optionally ``role``): one single-turn record per row, e.g. a forum post (client turn).
 
 In every layout ``id``, ``group``, ``tags`` (a list of columns whose values become ``column:value``) and
 ``meta`` (a list of columns copied into ``record.meta``) may be mapped too.
@@ -69,7 +70,7 @@ class ColumnMap:
         mapping = cls(**values)
         if mapping.layout() == "":
             raise DatasetError(
-                "options.columns must map prompt+response, messages, or conversation+role+text"
+                "options.columns must map prompt+response, messages, conversation+role+text, or text"
             )
         return mapping
 
@@ -80,6 +81,8 @@ class ColumnMap:
             return "utterances"
         if self.prompt and self.response:
             return "pairs"
+        if self.text:
+            return "posts"
         return ""
 
     def tags_of(self, data: dict[str, Any]) -> list[str | None]:
@@ -111,11 +114,14 @@ class MappedRows(RowSchema):
 
     def from_row(self, row: Row, ctx: ReadContext) -> list[Conversation]:
         data, m = row.data, self.mapping
-        missing = [c for c in (m.messages, m.prompt, m.response) if c and c not in data]
+        missing = [c for c in (m.messages, m.prompt, m.response, m.text) if c and c not in data]
         if missing:
             raise MalformedRow("malformed_record", f"mapped column(s) {missing} not in the row")
         if m.messages:
             turns = self._message_turns(data[m.messages], ctx)
+        elif m.text:
+            role = ctx.role(data.get(m.role)) if m.role else "client"
+            turns = [Turn(role, text_of(data.get(m.text), repr(m.text)))]
         else:
             turns = [
                 Turn("client", text_of(data[m.prompt], repr(m.prompt))),

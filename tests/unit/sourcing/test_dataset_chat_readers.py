@@ -305,3 +305,24 @@ def test_role_overrides_and_unknown_roles(tmp_path: Path) -> None:
     assert [t.role for t in conv.turns] == ["client", "Coach"]
     [conv] = read(tmp_path, "r.jsonl", options={"roles": {"coach": "therapist"}, "tags": ["origin:test"]})
     assert [t.role for t in conv.turns] == ["client", "therapist"] and conv.tags == ["origin:test"]
+
+
+def test_text_only_mapping_makes_single_turn_records(tmp_path: Path) -> None:
+    (tmp_path / "posts.csv").write_text("id,body,sub\n1,I am stressed,anxiety\n2,,ptsd\n", encoding="utf-8")
+    items = read(tmp_path, "posts.csv", options={"columns": {"text": "body", "id": "id", "tags": "sub"}})
+    conv, empty = items
+    assert conv.turns == [conv.turns[0]] and conv.turns[0].role == "client" and conv.tags == ["sub:anxiety"]
+    assert empty.reason == "empty_conversation"
+
+
+def test_csv_invalid_utf8_is_repaired_by_default_and_quarantined_on_request(tmp_path: Path) -> None:
+    (tmp_path / "p.csv").write_bytes(b"q,a\nfine,ok\nbad \xa6 byte,ok\n")
+    mapping = {"columns": {"prompt": "q", "response": "a"}}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        items = read(tmp_path, "p.csv", options=mapping)
+    assert [c.turns[0].text for c in items] == ["fine", "bad \ufffd byte"]
+    assert any(isinstance(w.message, InvalidUtf8Warning) for w in caught)
+    items = read(tmp_path, "p.csv", options={**mapping, "on_invalid_utf8": "quarantine"})
+    assert [type(i).__name__ for i in items] == ["Conversation", "Rejection"]
+    assert items[1].reason == "invalid_utf8" and items[1].locator.endswith("p.csv:3")
