@@ -1,0 +1,1 @@
+"""Journal research: therapeutic topics in conversations trigger academic searches for grounding."""
