@@ -20,7 +20,8 @@ import msgspec
 import yaml
 
 from ai.core.config import PipelineConfig, parse_config
-from ai.core.stage import GlobalStage
+from ai.core.records import Conversation
+from ai.core.stage import GlobalStage, Rejection
 from ai.pipelines.orchestrator.checkpoint_manager import CheckpointManager, atomic_write_json, atomic_writer
 from ai.pipelines.orchestrator.ingest import Ingestor
 from ai.pipelines.orchestrator.logger import RunLogger
@@ -155,7 +156,7 @@ class Orchestrator:
     # -- ingest ------------------------------------------------------------------------------------
     def _ingest(self) -> list[str]:
         started = time.perf_counter()
-        ingestor = Ingestor(self.config, self.run_dir, self.log, ingest_hash(self.config))
+        ingestor = Ingestor(self.config, self.run_dir, self.log, ingest_hash(self.config), self.gate)
         marker = ingestor.run()
         totals = self.totals.setdefault("ingest", StepTotals("ingest"))
         for shard in marker["shards"]:
@@ -170,6 +171,27 @@ class Orchestrator:
             passages=self.passages,
         )
         return [shard["output"] for shard in marker["shards"]]
+
+    def gate(self, batch: list[Conversation]) -> list[Rejection | None]:
+        """Run the plan's per-record stages in this process: None where a record passes them all.
+
+        Handed to derived sources (grounded generation) so they can generate until enough pass.
+        """
+        verdicts: list[Rejection | None] = [None] * len(batch)
+        alive = list(enumerate(batch))
+        for step in self.steps:
+            if step.is_global or not alive:
+                continue
+            result = load_stage(step.step_run(self.config.run.seed)).process([r for _, r in alive])
+            by_id: dict[str, list[int]] = {}
+            for index, record in alive:
+                by_id.setdefault(record.id, []).append(index)
+            for rejection in result.rejected:
+                positions = by_id.get(rejection.record_id)
+                if positions:
+                    verdicts[positions.pop(0)] = rejection
+            alive = [(by_id[r.id].pop(0), r) for r in result.kept if by_id.get(r.id)]
+        return verdicts
 
     # -- stages --------------------------------------------------------------------------------------
     def _run_stages(self, inputs: list[str]) -> list[str]:
