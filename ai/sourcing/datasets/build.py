@@ -181,12 +181,13 @@ class ReadContext:
         kept = [Turn(t.role, t.text.strip()) for t in turns if t.text and t.text.strip()]
         if not kept:
             raise MalformedRow("empty_conversation", "the conversation has no turn with text")
-        group = group or conversation_id(kept)
+        spans = self.windowing.spans(kept)
+        if not group and len(spans) > 1:
+            group = conversation_id(kept)
         all_tags = sorted({t for t in [*tags, *self.static_tags] if t})
         base_locator = {"file_line": row.locator, "row": row.index, **(locator or {})}
         if row.part:
             base_locator["split"] = row.part
-        spans = self.windowing.spans(kept)
         records = []
         for number, (start, end) in enumerate(spans):
             window_locator = dict(base_locator)
@@ -204,6 +205,9 @@ class ReadContext:
                     meta=dict(meta) if meta else {},
                 )
             )
+        if not group:
+            # An unwindowed dialog is its own group; its id is that same hash, so reuse it.
+            records[0].group = records[0].id
         return records
 
     def provenance(self, row: Row, locator: dict[str, Any]) -> Provenance:
