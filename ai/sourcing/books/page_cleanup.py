@@ -91,7 +91,9 @@ def _edge_lines(page: str) -> list[str]:
 
 def _edge_indices(lines: list[str]) -> tuple[set[int], set[int]]:
     filled = [i for i, line in enumerate(lines) if line.strip()]
-    return set(filled[:_EDGE_LINES]), set(filled[-_EDGE_LINES:])
+    # On a short page the second line from an edge is body text more often than furniture.
+    depth = _EDGE_LINES if len(filled) >= 3 * _EDGE_LINES else 1
+    return set(filled[:depth]), set(filled[-depth:])
 
 
 def _edge_key(line: str) -> str:
