@@ -193,7 +193,8 @@ def test_corrupt_responses_are_clear_rejections(server, pubmed_data, tmp_path, e
     assert rejection.reason == reason
     assert words in rejection.message
     assert rejection.locator == "query:q"
-    assert not list((tmp_path / "cache").rglob("*.body")) or endpoint == EFETCH  # bad answers are not cached
+    # Bad answers are never cached; only the good esearch before a bad efetch is.
+    assert len(list((tmp_path / "cache").rglob("*.body"))) == (1 if endpoint == EFETCH else 0)
 
 
 def test_cache_replays_without_requests(server, pubmed_data, tmp_path) -> None:

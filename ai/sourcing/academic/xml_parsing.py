@@ -103,7 +103,9 @@ def parse_articles(data: bytes, origin: str) -> list[Article]:
 
 def articles_from_root(root: Element, origin: str) -> list[Article]:
     if root.tag == "PubmedArticleSet":
-        return [pubmed_article(el) for el in root if el.tag == "PubmedArticle"]
+        # DeleteCitation and other bookkeeping children are not articles.
+        readers = {"PubmedArticle": pubmed_article, "PubmedBookArticle": pubmed_book_article}
+        return [readers[el.tag](el) for el in root if el.tag in readers]
     if root.tag == "pmc-articleset":
         return [jats_article(el) for el in root if el.tag == "article"]
     if root.tag == "article":
@@ -141,6 +143,30 @@ def pubmed_article(el: Element) -> Article:
         abstract=[
             Section(label=a.get("Label", "").strip().capitalize(), text=_text(a))
             for a in article.findall("Abstract/AbstractText")
+            if _text(a)
+        ],
+    )
+
+
+def pubmed_book_article(el: Element) -> Article:
+    """A chapter of an NCBI Bookshelf book (GeneReviews, StatPearls ...) listed in PubMed."""
+    doc = el.find("BookDocument")
+    doc = doc if doc is not None else Element("BookDocument")
+    pmid = _text(doc.find("PMID"))
+    found = _YEAR.search(_text(doc.find("Book/PubDate/Year")) or _text(doc.find("Book/PubDate/MedlineDate")))
+    return Article(
+        source_db="pubmed",
+        title=_text(doc.find("ArticleTitle")) or _text(doc.find("Book/BookTitle")),
+        pmid=pmid,
+        journal=_text(doc.find("Book/BookTitle")),
+        year=int(found.group(1)) if found else 0,
+        language=_text(doc.find("Language")),
+        url=f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/" if pmid else "",
+        authors=_pubmed_authors(doc),
+        keywords=[_text(k) for k in doc.findall("KeywordList/Keyword") if _text(k)],
+        abstract=[
+            Section(label=a.get("Label", "").strip().capitalize(), text=_text(a))
+            for a in doc.findall("Abstract/AbstractText")
             if _text(a)
         ],
     )

@@ -130,6 +130,26 @@ def test_corrupt_and_foreign_files_are_quarantined(shared_data: Path, name: str,
     assert name in rejection.message and name in rejection.locator
 
 
+def test_book_chapters_in_a_pubmed_set_are_read() -> None:
+    # The shape of an efetch answer for a GeneReviews chapter, next to a deletion notice.
+    data = b"""<PubmedArticleSet><PubmedBookArticle><BookDocument><PMID Version="1">20301295</PMID>
+    <Book><BookTitle book="gene">GeneReviews</BookTitle><PubDate><Year>1993</Year></PubDate></Book>
+    <ArticleTitle book="gene">Fragile X Syndrome</ArticleTitle><Language>eng</Language>
+    <AuthorList><Author><LastName>Hunter</LastName><Initials>JE</Initials></Author></AuthorList>
+    <Abstract><AbstractText Label="CLINICAL CHARACTERISTICS">Moderate intellectual disability.</AbstractText>
+    </Abstract></BookDocument></PubmedBookArticle>
+    <DeleteCitation><PMID Version="1">1</PMID></DeleteCitation></PubmedArticleSet>"""
+    (article,) = parse_articles(data, "book.xml")
+    assert (article.pmid, article.title, article.journal, article.year) == (
+        "20301295",
+        "Fragile X Syndrome",
+        "GeneReviews",
+        1993,
+    )
+    assert article.authors == ["Hunter JE"]
+    assert article.abstract_text() == "Clinical characteristics: Moderate intellectual disability."
+
+
 def test_truncated_xml_message_names_the_problem(shared_data: Path) -> None:
     with pytest.raises(XmlError, match="malformed or truncated XML"):
         parse_xml((shared_data / "pubmed" / "biopython_entrez" / "einfo4.xml").read_bytes(), "einfo4.xml")
