@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+
 # Only the element type and the error class come from the stdlib; all parsing goes through defusedxml.
 from xml.etree.ElementTree import Element, ParseError  # nosec B405
 
