@@ -7,13 +7,13 @@ from typing import Any
 from ai.core.records import Conversation, Turn
 from ai.sourcing.datasets.build import MalformedRow, ReadContext, tag, text_of
 from ai.sourcing.datasets.rows import Row
-from ai.sourcing.datasets.schema import RowSchema, require
+from ai.sourcing.datasets.schema import Detectable, RowSchema, require
 
 # Metadata keys that general chat datasets commonly carry and that become tags.
 TAG_KEYS = ("topic", "emotion", "emotion_type", "problem_type", "strategy", "quality", "label")
 
 
-class OpenAIMessages(RowSchema):
+class OpenAIMessages(RowSchema, Detectable):
     name = "openai"
     looks_like = "openai: {'messages': [{'role', 'content'}, ...]}"
 
@@ -28,7 +28,7 @@ class OpenAIMessages(RowSchema):
         return ctx.conversations(turns, row, **common_fields(row.data))
 
 
-class ShareGPT(RowSchema):
+class ShareGPT(RowSchema, Detectable):
     name = "sharegpt"
     looks_like = "sharegpt: {'conversations': [{'from', 'value'}, ...]}"
 
@@ -46,7 +46,7 @@ class ShareGPT(RowSchema):
         return ctx.conversations(turns, row, **common_fields(row.data))
 
 
-class Alpaca(RowSchema):
+class Alpaca(RowSchema, Detectable):
     name = "alpaca"
     looks_like = "alpaca: {'instruction', 'input'?, 'output'}"
 

@@ -13,12 +13,12 @@ from ai.core.stage import Rejection
 from ai.sourcing.datasets.build import MalformedRow, ReadContext, tag, text_of
 from ai.sourcing.datasets.mapped import ColumnMap, UtteranceRows
 from ai.sourcing.datasets.rows import Row
-from ai.sourcing.datasets.schema import RowSchema, require, row_rejection
+from ai.sourcing.datasets.schema import Detectable, RowSchema, require, row_rejection
 
 _HTML_TAG = re.compile(r"</?(p|br|div|ul|ol|li|a|strong|em|span|b|i|h\d)\b[^>]*>", re.IGNORECASE)
 
 
-class CounselChat(RowSchema):
+class CounselChat(RowSchema, Detectable):
     """One row per therapist answer; one conversation per answer, grouped by question.
 
     The group is a hash of the normalised question title rather than the question id, so the same
@@ -57,7 +57,7 @@ class CounselChat(RowSchema):
         )
 
 
-class EsconvHF(RowSchema):
+class EsconvHF(RowSchema, Detectable):
     """ESConv in the Hugging Face split format: ``dialog[{text, speaker: usr|sys, strategy}]``."""
 
     name = "esconv"
@@ -141,7 +141,7 @@ def esconv_tags(data: dict[str, Any]) -> list[str | None]:
     return tags
 
 
-class PsyQA(RowSchema):
+class PsyQA(RowSchema, Detectable):
     """PsyQA (Chinese): one question with several answers; one conversation per answer."""
 
     name = "psyqa"
@@ -206,7 +206,7 @@ _ANNOMI_TAGS = {
 }
 
 
-class AnnoMI(UtteranceRows):
+class AnnoMI(UtteranceRows, Detectable):
     """AnnoMI transcripts, one utterance per row (``full`` repeats each utterance per annotator)."""
 
     name = "annomi"

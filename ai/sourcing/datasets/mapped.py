@@ -108,10 +108,6 @@ class MappedRows(RowSchema):
     def __init__(self, mapping: ColumnMap) -> None:
         self.mapping = mapping
 
-    @classmethod
-    def matches(cls, data: dict[str, Any], options: dict[str, Any]) -> bool:
-        return isinstance(options.get("columns"), dict)
-
     def from_row(self, row: Row, ctx: ReadContext) -> list[Conversation]:
         data, m = row.data, self.mapping
         missing = [c for c in (m.messages, m.prompt, m.response, m.text) if c and c not in data]
@@ -177,11 +173,6 @@ class UtteranceRows(Schema):
 
     def __init__(self, mapping: ColumnMap) -> None:
         self.mapping = mapping
-
-    @classmethod
-    def matches(cls, data: dict[str, Any], options: dict[str, Any]) -> bool:
-        columns = options.get("columns")
-        return isinstance(columns, dict) and {"conversation", "role", "text"} <= set(columns)
 
     def convert(
         self, rows: Iterator[Row | Rejection], ctx: ReadContext

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import zstandard
+
 from ai.core.config import SourceConfig
 from ai.core.records import Conversation
 from ai.core.stage import Rejection
@@ -28,10 +30,10 @@ from ai.sourcing.datasets.rows import (
     iter_jsonl,
     iter_parquet,
 )
-from ai.sourcing.datasets.schema import Schema
+from ai.sourcing.datasets.schema import Detectable, Schema
 
 # Tried in this order on the first row of a file; specific shapes before general ones.
-DETECTABLE: tuple[type[Schema], ...] = (
+DETECTABLE: tuple[type[Schema | Detectable], ...] = (
     CounselChat,
     EsconvHF,
     EsconvOriginal,
@@ -212,7 +214,7 @@ def _guard_stream(rows: Iterator[Row | Rejection], display: str) -> Iterator[Row
         for item in rows:
             count += 1
             yield item
-    except (OSError, EOFError, ValueError) as exc:
+    except (OSError, EOFError, ValueError, zstandard.ZstdError) as exc:
         if isinstance(exc, DatasetError):
             raise
         yield ingest_rejection(

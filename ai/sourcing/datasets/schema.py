@@ -19,16 +19,20 @@ class Schema(ABC):
     # Shown in the unknown-format error: what a row of this format looks like.
     looks_like: ClassVar[str]
 
-    @classmethod
-    @abstractmethod
-    def matches(cls, data: dict[str, Any], options: dict[str, Any]) -> bool:
-        """Whether a row (the first one of a file) has this format's shape."""
-
     @abstractmethod
     def convert(
         self, rows: Iterator[Row | Rejection], ctx: ReadContext
     ) -> Iterator[Conversation | Rejection]:
         """Records and rejections for a file's rows; rejections from the container pass through."""
+
+
+class Detectable(ABC):
+    """A format that ``format: auto`` recognises from the first row of a file."""
+
+    @classmethod
+    @abstractmethod
+    def matches(cls, data: dict[str, Any], options: dict[str, Any]) -> bool:
+        """Whether a row (the first one of a file) has this format's shape."""
 
 
 class RowSchema(Schema):

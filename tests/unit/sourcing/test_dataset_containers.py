@@ -8,6 +8,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from ai.core.config import SourceConfig
 from ai.core.records import Conversation
@@ -132,3 +133,26 @@ def test_mapped_options_validation(tmp_path: Path) -> None:
         read(tmp_path, "x.csv", options={"columns": {"text": "a", "tags": 3}})
     with pytest.raises(DatasetError, match="roles"):
         read(tmp_path, "x.csv", options={"columns": {"text": "a"}, "roles": ["x"]})
+
+
+def test_corrupt_zstd_ends_in_an_unreadable_file_rejection(tmp_path: Path) -> None:
+    payload = zstandard.ZstdCompressor().compress(
+        ("".join(json.dumps(ROW) + "\n" for _ in range(500))).encode()
+    )
+    (tmp_path / "cut.jsonl.zst").write_bytes(payload[:40] + b"\x00garbage" * 50)
+    items = read(tmp_path, "cut.jsonl.zst")
+    assert items and items[-1].reason == "unreadable_file" and "cut.jsonl.zst" in items[-1].message
+
+
+def test_plain_hugging_face_dataset_from_disk(tmp_path: Path) -> None:
+    import datasets
+
+    rows = {"instruction": ["Comfort me"], "input": [""], "output": ["You matter."]}
+    datasets.Dataset.from_dict(rows).save_to_disk(str(tmp_path / "ds"))
+    [conv] = read(tmp_path, "ds", license="CC-BY-4.0")
+    assert conv.turns[1].text == "You matter." and conv.source.license == "CC-BY-4.0"
+    assert conv.source.locator["file_line"] == f"{tmp_path / 'ds'}#row=0"
+    (tmp_path / "notds").mkdir()
+    (tmp_path / "notds" / "state.json").write_text("{}")
+    with pytest.raises(DatasetError, match="cannot load the Hugging Face dataset"):
+        read(tmp_path, "notds")
