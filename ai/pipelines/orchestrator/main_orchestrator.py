@@ -13,6 +13,8 @@ from rich.console import Console
 from rich.table import Table
 
 from ai.core.config import ConfigError, load_config, parse_config
+from ai.infrastructure.database.persistence import Catalog, CatalogError
+from ai.infrastructure.database.status import show_status
 from ai.infrastructure.distributed.local_executor import LocalExecutor
 from ai.pipelines.orchestrator.logger import Redactor, RunLogger, stderr_console
 from ai.pipelines.orchestrator.pipeline import (
@@ -173,6 +175,34 @@ def _overrides(seed: int | None, workers: int, executor: str, ray_address: str) 
     return overrides
 
 
+def open_catalog(cfg) -> Catalog:
+    try:
+        return Catalog.open(cfg.catalog.url or None)
+    except CatalogError as exc:
+        raise PipelineError(
+            f"catalog: {exc} (set DATABASE_URL, or catalog.enabled: false to run without it)"
+        ) from None
+
+
+@app.command()
+def status(
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many runs to show, newest first.")] = 20,
+    database_url: Annotated[
+        str,
+        typer.Option(
+            "--database-url", help="Catalog URL (default: DATABASE_URL, else the local SQLite file)."
+        ),
+    ] = "",
+) -> None:
+    """List runs from the catalog: status, when, how long, counts."""
+    try:
+        # Piped or captured output is not wrapped to 80 columns: run ids must stay whole for scripts.
+        console = Console() if sys.stdout.isatty() else Console(width=200)
+        show_status(database_url or None, limit=limit, console=console)
+    except CatalogError as exc:
+        raise PipelineError(f"catalog: {exc}") from None
+
+
 def make_executor(cfg) -> object:
     if cfg.run.executor == "ray":
         try:
@@ -188,9 +218,10 @@ def make_executor(cfg) -> object:
 
 def _execute(cfg, run_dir: Path, config_text: str | None, quiet: bool) -> RunResult:
     log = RunLogger(run_dir / "logs" / "run.jsonl", console=stderr_console(), quiet=quiet)
+    catalog = open_catalog(cfg) if cfg.catalog.enabled else None
     executor = make_executor(cfg)
     try:
-        orchestrator = Orchestrator(cfg, run_dir, executor, log, config_text=config_text)
+        orchestrator = Orchestrator(cfg, run_dir, executor, log, config_text=config_text, catalog=catalog)
         result = orchestrator.run()
     except BaseException as exc:
         log.error("run_failed", error=f"{type(exc).__name__}: {exc}")
@@ -198,6 +229,8 @@ def _execute(cfg, run_dir: Path, config_text: str | None, quiet: bool) -> RunRes
     finally:
         executor.close()
         log.close()
+        if catalog is not None:
+            catalog.close()
     print_summary(result, Console())
     return result
 

@@ -22,10 +22,12 @@ import yaml
 from ai.core.config import PipelineConfig, parse_config
 from ai.core.records import Conversation
 from ai.core.stage import GlobalStage, Rejection
+from ai.infrastructure.database.persistence import Catalog
 from ai.pipelines.orchestrator.checkpoint_manager import CheckpointManager, atomic_write_json, atomic_writer
 from ai.pipelines.orchestrator.ingest import Ingestor
 from ai.pipelines.orchestrator.logger import RunLogger
 from ai.pipelines.orchestrator.planner import PlannedStep, ingest_hash, plan_stages, run_hash
+from ai.pipelines.orchestrator.run_catalog import RunCatalog
 from ai.pipelines.orchestrator.run_output import (
     file_hashes,
     write_dataset,
@@ -103,8 +105,11 @@ class Orchestrator:
         executor: Executor,
         log: RunLogger,
         config_text: str | None = None,
+        catalog: Catalog | None = None,
     ) -> None:
         self.config = config
+        self._catalog = catalog
+        self.catalog: RunCatalog | None = None
         self.run_dir = Path(run_dir)
         self.executor = executor
         self.log = log
@@ -118,6 +123,28 @@ class Orchestrator:
         started = time.perf_counter()
         run_info = self._prepare_run_dir()
         run_id = run_info["run_id"]
+        if self._catalog is not None:
+            self.catalog = RunCatalog(self._catalog, run_id)
+            self.catalog.started(
+                self.config, self.run_dir, run_hash(self.config, self.steps), [s.name for s in self.steps]
+            )
+        try:
+            return self._run(run_id, started)
+        except KeyboardInterrupt:
+            self._finish_in_catalog("interrupted")
+            raise
+        except BaseException:
+            self._finish_in_catalog("failed")
+            raise
+
+    def _finish_in_catalog(self, status: str) -> None:
+        if self.catalog is not None:
+            try:
+                self.catalog.finished(status)
+            except Exception as exc:
+                self.log.error("catalog_update_failed", error=str(exc))
+
+    def _run(self, run_id: str, started: float) -> RunResult:
         self.log.event(
             "run_started",
             run_id=run_id,
@@ -131,6 +158,9 @@ class Orchestrator:
         manifest = self._export(run_id, final_paths)
         wall = time.perf_counter() - started
         self._write_run_summary(run_id, wall)
+        if self.catalog is not None:
+            self.catalog.exported(self.run_dir, manifest, final_paths)
+            self.catalog.finished("succeeded", manifest["counts"])
         self.log.event("run_finished", run_id=run_id, wall_seconds=round(wall, 3), counts=manifest["counts"])
         return RunResult(run_id, self.run_dir, manifest, list(self.totals.values()), wall)
 
@@ -221,6 +251,8 @@ class Orchestrator:
         with self.log.progress(label, len(tasks)) as progress:
             for outcome in self.executor.map_unordered(run_segment, tasks):
                 outcomes[outcome.shard] = outcome
+                if self.catalog is not None:
+                    self.catalog.shard_done(outcome.shard, outcome.steps)
                 n_records = outcome.steps[0].n_in if outcome.steps else 0
                 progress.advance(
                     n_records, skipped=all(s.resumed for s in outcome.steps) and bool(outcome.steps)

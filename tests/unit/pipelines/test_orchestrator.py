@@ -208,3 +208,61 @@ def test_checkpoint_marker_validity(tmp_path: Path) -> None:
     assert manager.valid("s", 0, "h2", tmp_path) is None  # config changed
     (tmp_path / "work" / "a").unlink()
     assert manager.valid("s", 0, "h1", tmp_path) is None  # output lost
+
+
+def test_run_is_catalogued_and_status_lists_it(tmp_path: Path, corpus: Path, capsys) -> None:
+    from ai.infrastructure.database.persistence import Catalog
+
+    out = tmp_path / "run"
+    assert cli("run", "--input", str(corpus), "--output", str(out), "-w", "1", "-q") == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    with Catalog.open() as catalog:
+        run = catalog.get_run(manifest["run_id"])
+        assert run is not None and run.status == "succeeded"
+        assert sum(catalog.record_counts(manifest["run_id"]).values()) == manifest["counts"]["exported"]
+        assert len(catalog.quarantine(manifest["run_id"])) == manifest["counts"]["quarantined"]
+        assert {a["sha256"] for a in catalog.artifacts(manifest["run_id"])} == set(manifest["files"].values())
+        actions = [entry.action for entry in catalog.audit_log(manifest["run_id"])]
+        assert actions[0] == "run_start" and "export" in actions and actions[-1] == "run_finish"
+    capsys.readouterr()
+    assert cli("status") == 0
+    assert manifest["run_id"][:8] in capsys.readouterr().out
+
+
+def test_failed_run_is_marked_failed_in_catalog(tmp_path: Path, monkeypatch) -> None:
+    from ai.infrastructure.database.persistence import Catalog
+
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        yaml.safe_dump({"run": {"workers": 1}, "sources": [{"name": "x", "path": "missing.jsonl"}]})
+    )
+    out = tmp_path / "run"
+    assert cli("run", "--config", str(config), "--output", str(out), "-q") != 0
+    run_id = json.loads((out / "run.json").read_text())["run_id"]
+    with Catalog.open() as catalog:
+        assert catalog.get_run(run_id).status == "failed"
+
+
+def test_run_against_postgres_catalog(tmp_path: Path, corpus: Path, postgres_url: str, monkeypatch) -> None:
+    import uuid
+
+    import sqlalchemy
+
+    from ai.infrastructure.database.persistence import Catalog
+
+    schema = f"orch_{uuid.uuid4().hex[:10]}"
+    monkeypatch.setenv("DATABASE_URL", postgres_url)
+    monkeypatch.setenv("DATABASE_SCHEMA", schema)
+    try:
+        out = tmp_path / "run"
+        assert cli("run", "--input", str(corpus), "--output", str(out), "-w", "1", "-q") == 0
+        manifest = json.loads((out / "manifest.json").read_text())
+        with Catalog.open() as catalog:
+            assert catalog.dialect == "postgresql"
+            assert catalog.get_run(manifest["run_id"]).status == "succeeded"
+            assert sum(catalog.record_counts(manifest["run_id"]).values()) == manifest["counts"]["exported"]
+    finally:
+        engine = sqlalchemy.create_engine(postgres_url)
+        with engine.begin() as conn:
+            conn.execute(sqlalchemy.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()
