@@ -13,6 +13,7 @@ from defusedxml.common import DefusedXmlException
 from ai.sourcing.books.model import BookError, BookOptions
 
 CONTAINER = "META-INF/container.xml"
+OPF_MEDIA_TYPE = "application/oebps-package+xml"
 _CONTAINER_NS = "{urn:oasis:names:tc:opendocument:xmlns:container}"
 _SMALL_MEMBER = 1_000_000  # below this, a high compression ratio is harmless (e.g. a page of spaces)
 
@@ -79,11 +80,13 @@ def _rootfile(path: Path, archive: zipfile.ZipFile) -> str:
     root = _safe_xml(path, CONTAINER, archive.read(CONTAINER))
     for rootfile in root.iter(f"{_CONTAINER_NS}rootfile"):
         full_path = rootfile.get("full-path", "")
-        if full_path:
+        if full_path and rootfile.get("media-type") == OPF_MEDIA_TYPE:
             if full_path not in archive.namelist():
                 raise BookError("not_an_epub", f"{path.name}: {CONTAINER} points to missing {full_path!r}")
             return full_path
-    raise BookError("not_an_epub", f"{path.name}: {CONTAINER} names no package (OPF) file")
+    raise BookError(
+        "not_an_epub", f"{path.name}: {CONTAINER} names no package file of media-type {OPF_MEDIA_TYPE}"
+    )
 
 
 def _safe_xml(path: Path, member: str, data: bytes) -> Any:

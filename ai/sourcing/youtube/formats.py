@@ -209,7 +209,7 @@ def _add_cue(
     if end < start:
         result.problems.append(("invalid_timestamp", f"line {where}: the cue ends before it starts", where))
         return
-    result.cues.append(Cue(start, end, "\n".join(body), where))
+    result.cues.append(Cue(start, end, "\n".join(body).strip(), where))
 
 
 def _seconds(parts: tuple[str | None, ...]) -> float:

@@ -215,6 +215,7 @@ def test_xml_entity_tricks_in_the_container_are_refused(tmp_path: Path) -> None:
     [
         ("<container><rootfiles/></container>", "not_an_epub"),
         ("<container><oops></container>", "corrupt_epub"),
+        (CONTAINER.replace("OEBPS/content.opf", "missing.opf"), "not_an_epub"),
     ],
 )
 def test_broken_containers_are_refused(tmp_path: Path, container: str, reason: str) -> None:
