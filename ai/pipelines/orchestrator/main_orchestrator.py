@@ -203,6 +203,49 @@ def status(
         raise PipelineError(f"catalog: {exc}") from None
 
 
+source_app = typer.Typer(
+    help="Fetch knowledge passages from one kind of source into a JSONL file.", no_args_is_help=True
+)
+app.add_typer(source_app, name="source")
+
+
+@source_app.command("academic")
+def source_academic_cmd(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Passages JSONL to write.")],
+    query: Annotated[
+        str | None, typer.Option("--query", help="Search query (online: PubMed E-utilities).")
+    ] = None,
+    max_results: Annotated[int, typer.Option("--max", help="Maximum number of articles.")] = 20,
+    from_xml: Annotated[
+        Path | None, typer.Option("--from-xml", help="Offline: a PubMed/PMC XML file or directory.")
+    ] = None,
+    backend: Annotated[str, typer.Option("--backend", help="pubmed or semantic_scholar.")] = "pubmed",
+    full_text: Annotated[
+        bool, typer.Option("--full-text", help="Also fetch PMC full text sections.")
+    ] = False,
+) -> None:
+    """Search PubMed / Semantic Scholar (or parse local XML) and write passages with provenance."""
+    from ai.sourcing.academic.academic_sourcing import source_academic
+
+    source_academic(query, max_results, out, from_xml, backend=backend, full_text=full_text)  # type: ignore[arg-type]
+
+
+@app.command("journal-trigger")
+def journal_trigger_cmd(
+    conversations: Annotated[
+        Path, typer.Argument(help="Conversations JSONL (canonical or OpenAI messages).")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Passages JSONL to write.")],
+    passages: Annotated[
+        Path | None, typer.Option("--passages", help="Passages already at hand (they count as grounding).")
+    ] = None,
+) -> None:
+    """Find under-grounded therapeutic topics in conversations and fetch papers for them, within budget."""
+    from ai.journal_dataset_research.trigger import journal_trigger_cli
+
+    journal_trigger_cli(conversations, out, existing_passages=passages)
+
+
 def make_executor(cfg) -> object:
     if cfg.run.executor == "ray":
         try:

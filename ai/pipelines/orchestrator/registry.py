@@ -18,6 +18,7 @@ STAGE_MODULES: dict[str, str] = {
     "pii": "ai.pipelines.orchestrator.unified_preprocessing_pipeline",
     "language": "ai.pipelines.orchestrator.unified_preprocessing_pipeline",
     "dedup": "ai.pipelines.orchestrator.dedup",
+    "journal_trigger": "ai.journal_dataset_research.trigger",
     "crisis": "ai.safety.crisis_detection.production_crisis_detector",
     "content": "ai.safety.content_filter",
     "ears": "ai.pipelines.orchestrator.ears_compliance_gate",

@@ -1,0 +1,39 @@
+"""The CLI's sub-commands that wrap other parts: each runs for real on real or written data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ai.pipelines.orchestrator import main_orchestrator
+
+
+def cli(*args: str) -> int:
+    try:
+        main_orchestrator.main(list(args))
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def test_source_academic_offline_writes_a_passage_per_abstract(shared_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "passages.jsonl"
+    assert (
+        cli(
+            "source",
+            "academic",
+            "--from-xml",
+            str(shared_data / "pubmed" / "metapub_pmid_xml"),
+            "--out",
+            str(out),
+        )
+        == 0
+    )
+    passages = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(passages) == 145
+    assert all(p["source"]["kind"] == "paper" and p["source"]["locator"].get("pmid") for p in passages)
+
+
+def test_source_academic_without_query_or_xml_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    assert cli("source", "academic", "--out", str(tmp_path / "p.jsonl")) == 2
+    assert "query" in capsys.readouterr().err.lower()
