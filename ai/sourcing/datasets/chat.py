@@ -75,6 +75,48 @@ class Alpaca(RowSchema, Detectable):
         return ctx.conversations(turns, row, **common_fields(data))
 
 
+# Column pairs that plain Q/A tables use, in the order they are tried (matched case-insensitively).
+PAIR_COLUMNS = (
+    ("prompt", "response"),
+    ("question", "answer"),
+    ("context", "response"),
+    ("input", "output"),
+    ("query", "response"),
+    ("instruction", "response"),
+    ("human", "assistant"),
+    ("user", "assistant"),
+)
+
+
+class QAPairs(RowSchema, Detectable):
+    """A plain question/answer table (CSV, JSONL, Parquet) whose column names say which is which."""
+
+    name = "qa_pairs"
+    looks_like = "qa_pairs: rows with prompt/response, question/answer, context/response or input/output"
+
+    @classmethod
+    def matches(cls, data: dict[str, Any], options: dict[str, Any]) -> bool:
+        return cls.columns_in(data) is not None
+
+    @staticmethod
+    def columns_in(data: dict[str, Any]) -> tuple[str, str] | None:
+        by_lower = {str(k).strip().lower(): k for k in data}
+        for prompt, response in PAIR_COLUMNS:
+            if prompt in by_lower and response in by_lower:
+                return by_lower[prompt], by_lower[response]
+        return None
+
+    def from_row(self, row: Row, ctx: ReadContext) -> list[Conversation]:
+        columns = self.columns_in(row.data)
+        if columns is None:
+            raise MalformedRow("malformed_record", "the row has no prompt/response column pair")
+        prompt, response = (text_of(row.data[c], repr(c)) for c in columns)
+        if not prompt.strip() or not response.strip():
+            raise MalformedRow("empty_conversation", "the prompt or the response is empty")
+        turns = [Turn("client", prompt), Turn("therapist", response)]
+        return ctx.conversations(turns, row, **common_fields(row.data))
+
+
 def message_turn(message: Any, index: int, ctx: ReadContext, role_key: str, text_key: str) -> Turn:
     if not isinstance(message, dict):
         raise MalformedRow(

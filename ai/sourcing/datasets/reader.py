@@ -13,7 +13,7 @@ from ai.core.config import SourceConfig
 from ai.core.records import Conversation
 from ai.core.stage import Rejection
 from ai.sourcing.datasets.build import ReadContext
-from ai.sourcing.datasets.chat import Alpaca, OpenAIMessages, ShareGPT
+from ai.sourcing.datasets.chat import Alpaca, OpenAIMessages, QAPairs, ShareGPT
 from ai.sourcing.datasets.counselling import AnnoMI, CounselChat, EsconvHF, EsconvOriginal, PsyQA
 from ai.sourcing.datasets.errors import DatasetError, UnknownFormatError
 from ai.sourcing.datasets.files import data_extension, expand_paths, is_hf_dataset_dir, open_binary
@@ -42,6 +42,7 @@ DETECTABLE: tuple[type[Schema | Detectable], ...] = (
     OpenAIMessages,
     ShareGPT,
     Alpaca,
+    QAPairs,
 )
 FORMATS: tuple[str, ...] = (*(s.name for s in DETECTABLE), MappedRows.name, UtteranceRows.name)
 OPTIONS = frozenset(

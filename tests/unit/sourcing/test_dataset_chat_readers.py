@@ -326,3 +326,20 @@ def test_csv_invalid_utf8_is_repaired_by_default_and_quarantined_on_request(tmp_
     items = read(tmp_path, "p.csv", options={**mapping, "on_invalid_utf8": "quarantine"})
     assert [type(i).__name__ for i in items] == ["Conversation", "Rejection"]
     assert items[1].reason == "invalid_utf8" and items[1].locator.endswith("p.csv:3")
+
+
+def test_plain_qa_tables_are_detected_by_column_names(tmp_path: Path) -> None:
+    (tmp_path / "amod.csv").write_text(
+        'Context,Response\n"I can\'t cope.","Let\'s talk about it."\n"",x\n', encoding="utf-8"
+    )
+    conv, empty = read(tmp_path, "amod.csv")
+    assert [(t.role, t.text) for t in conv.turns] == [
+        ("client", "I can't cope."),
+        ("therapist", "Let's talk about it."),
+    ]
+    assert empty.reason == "empty_conversation"
+    write_jsonl(
+        tmp_path / "qa.jsonl", [{"question": "q?", "answer": "a.", "topic": "Grief"}, {"question": "only"}]
+    )
+    conv, bad = read(tmp_path, "qa.jsonl")
+    assert conv.tags == ["topic:grief"] and bad.reason == "malformed_record"
