@@ -322,3 +322,43 @@ def test_book_options_errors_name_the_source() -> None:
     with pytest.raises(ConfigError):
         book_options({"no_such_option": 1}, "mybooks")
     assert book_options({"password": "pw"}).password == "pw"
+
+
+# --- page-level problems and limits on real PDFs (in process, so every branch is measured) ------------
+
+
+def test_page_level_problems_keep_the_rest_of_the_book(shared_data: Path) -> None:
+    books = shared_data / "books"
+    broken = _extract(books / "malformed" / "qpdf_broken-lzw.pdf")
+    assert [(r.reason, r.locator) for r in broken if isinstance(r, Rejection)] == [
+        ("page_unreadable", "qpdf_broken-lzw.pdf:1"),
+        ("no_text", "qpdf_broken-lzw.pdf"),
+    ]
+    small_pages = BookOptions(isolate=False, max_page_chars=3000)
+    items = _extract(books / "pdf" / "pdfminer_naacl06-shinyama_NONFREE.pdf", small_pages)
+    too_large = [r.locator for r in items if isinstance(r, Rejection) and r.reason == "page_too_large"]
+    assert too_large == [f"pdfminer_naacl06-shinyama_NONFREE.pdf:{n}" for n in (1, 2, 3, 5, 6, 7, 8)]
+    kept_pages = {tuple(p.source.locator["pages"]) for p in items if isinstance(p, Passage)}
+    assert kept_pages == {(4, 4)}  # the one page under the limit is still used
+
+
+def test_the_per_file_deadline_stops_between_pages(shared_data: Path) -> None:
+    path = shared_data / "books" / "pdf" / "samplefiles_GeoTopo-komprimiert.pdf"
+    [rejection] = _extract(path, BookOptions(isolate=False, timeout_seconds=0.05))
+    assert isinstance(rejection, Rejection) and rejection.reason == "timeout"
+    assert "per-file time limit" in rejection.message
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [(MemoryError(), "too_large"), (RecursionError(), "corrupt"), (KeyError("x"), "unreadable")],
+)
+def test_reader_failures_become_rejections(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: BaseException, reason: str
+) -> None:
+    def failing_reader(*args: object) -> None:
+        raise error
+
+    monkeypatch.setattr("ai.sourcing.books.extract.read_epub", failing_reader)
+    [rejection] = _extract(write_epub(tmp_path / "book.epub"))
+    assert isinstance(rejection, Rejection) and rejection.reason == reason
