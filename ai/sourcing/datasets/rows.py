@@ -36,7 +36,7 @@ class Row:
     data: dict[str, Any]
     file: str
     line: int  # 1-based first line of the row; 0 for containers without lines (Parquet, HF)
-    index: int  # 0-based position among the file's rows
+    index: int  # 0-based position among the file's rows, rejected rows included
     raw: str = ""
     part: str = ""  # HF split name, when the container has several
 
@@ -105,11 +105,12 @@ def iter_jsonl(
     path: Path, display: str, guard: Utf8Guard, encoding: str = "utf-8"
 ) -> Iterator[Row | Rejection]:
     with open_text(path, encoding) as stream:
-        index = 0
+        index = -1  # position among the file's non-blank lines, rejected ones included
         for number, line in enumerate(stream, start=1):
             text = line.rstrip("\r\n")
             if not text.strip():
                 continue
+            index += 1
             locator = f"{display}:{number}"
             if guard.is_invalid(text):
                 if guard.policy == "quarantine":
@@ -130,7 +131,6 @@ def iter_jsonl(
                 )
                 continue
             yield Row(value, display, number, index, text)
-            index += 1
     guard.finish()
 
 
@@ -195,17 +195,17 @@ def iter_json_object(path: Path, display: str, guard: Utf8Guard, encoding: str) 
 
 def iter_json_array(path: Path, display: str, guard: Utf8Guard, encoding: str) -> Iterator[Row | Rejection]:
     with open_text(path, encoding) as stream:
-        index = 0
+        index = -1  # position among the array's elements
         for item in JsonArrayStream(stream, display).elements():
             if isinstance(item, Rejection):
                 yield item
                 continue
+            index += 1
             line, raw, value = item
             locator = f"{display}:{line}"
             if guard.is_invalid(raw):
                 if guard.policy == "quarantine":
                     yield guard.rejection(raw, locator)
-                    index += 1
                     continue
                 raw = guard.repair(raw, locator)
                 value = json.loads(raw)
@@ -218,7 +218,6 @@ def iter_json_array(path: Path, display: str, guard: Utf8Guard, encoding: str) -
                     raw,
                     locator,
                 )
-            index += 1
     guard.finish()
 
 
@@ -327,11 +326,11 @@ def iter_csv(
     with open_text(path, encoding) as stream:
         physical: list[str] = []
         reader = csv.reader(_recording(stream, physical), delimiter=delimiter)
-        header = _read_header(reader, guard, display)
+        header = _read_header(reader, guard)
         if header is None:
             return
         physical.clear()
-        index = 0
+        index = -1  # position among the file's data rows, rejected ones included
         start = reader.line_num + 1
         while True:
             try:
@@ -339,6 +338,7 @@ def iter_csv(
             except StopIteration:
                 break
             except csv.Error as exc:
+                index += 1
                 yield _csv_rejection(f"not valid CSV ({exc})", physical, display, start)
                 start = reader.line_num + 1
                 continue
@@ -347,6 +347,7 @@ def iter_csv(
             start = reader.line_num + 1
             if not fields:
                 continue  # a blank line holds no row
+            index += 1
             locator = f"{display}:{line}"
             if any(guard.is_invalid(f) for f in fields):
                 if guard.policy == "quarantine":
@@ -360,11 +361,10 @@ def iter_csv(
                 )
                 continue
             yield Row(dict(zip(header, fields, strict=True)), display, line, index, raw)
-            index += 1
     guard.finish()
 
 
-def _read_header(reader: Iterator[list[str]], guard: Utf8Guard, display: str) -> list[str] | None:
+def _read_header(reader: Iterator[list[str]], guard: Utf8Guard) -> list[str] | None:
     try:
         header = next(reader)
     except StopIteration:

@@ -156,3 +156,12 @@ def test_plain_hugging_face_dataset_from_disk(tmp_path: Path) -> None:
     (tmp_path / "notds" / "state.json").write_text("{}")
     with pytest.raises(DatasetError, match="cannot load the Hugging Face dataset"):
         read(tmp_path, "notds")
+
+
+def test_row_numbers_count_rejected_rows_too(tmp_path: Path) -> None:
+    (tmp_path / "r.jsonl").write_text("{bad\n\n" + json.dumps(ROW) + "\n")
+    [_, conv] = read(tmp_path, "r.jsonl")
+    assert conv.source.locator == {"file_line": f"{tmp_path / 'r.jsonl'}:3", "row": 1}
+    (tmp_path / "r.csv").write_text("prompt,response\nonly one field\n\nhi,hello\n")
+    [_, conv] = read(tmp_path, "r.csv")
+    assert conv.source.locator == {"file_line": f"{tmp_path / 'r.csv'}:4", "row": 1}
