@@ -98,7 +98,9 @@ def read_source(source: SourceConfig, base_dir: Path) -> Iterator[TranscriptReco
     if options.videos or options.playlists:
         fetcher = TranscriptFetcher(
             options.languages,
-            cache=TranscriptCache(Path(options.cache_dir) if options.cache_dir else default_cache_dir()),
+            cache=TranscriptCache(
+                _resolve(options.cache_dir, base_dir) if options.cache_dir else default_cache_dir()
+            ),
             limiter=RateLimiter(options.requests_per_second),
             use_ytdlp=options.use_ytdlp,
         )

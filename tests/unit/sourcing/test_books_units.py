@@ -10,6 +10,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ai.core.config import ConfigError
 from ai.core.records import Passage
@@ -60,6 +62,22 @@ def test_a_sentence_longer_than_the_target_is_cut_between_words() -> None:
     assert all(len(p) <= 64 for p in pieces)
     assert all(not p.startswith(" ") and not p.endswith(" ") for p in pieces)
     assert "".join(pieces).replace(" ", "") == text.replace(" ", "")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    text=st.text(alphabet="ab .!?\n\u00e9", max_size=600),
+    target=st.integers(min_value=5, max_value=200),
+    overlap_share=st.floats(min_value=0, max_value=0.9),
+)
+def test_chunks_cover_every_character_and_respect_the_size(
+    text: str, target: int, overlap_share: float
+) -> None:
+    spans = chunk_spans(text, target, int(target * overlap_share))
+    assert all(0 < s.end - s.start <= target for s in spans)
+    assert all(a.start < b.start for a, b in itertools.pairwise(spans))
+    covered = set().union(*(range(s.start, s.end) for s in spans)) if spans else set()
+    assert {i for i, ch in enumerate(text) if not ch.isspace()} <= covered
 
 
 @pytest.mark.parametrize(("target", "overlap"), [(0, 0), (100, 100), (100, -1)])

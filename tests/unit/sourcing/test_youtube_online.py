@@ -12,9 +12,10 @@ import requests
 from requests.adapters import BaseAdapter
 from youtube_transcript_api import YouTubeTranscriptApi
 
+from ai.core.config import SourceConfig
 from ai.core.records import Passage
 from ai.core.stage import Rejection
-from ai.sourcing.youtube import YouTubeOptions, extract_videos
+from ai.sourcing.youtube import YouTubeOptions, extract_videos, read_source
 from ai.sourcing.youtube.formats import TranscriptError
 from ai.sourcing.youtube.online import (
     RateLimiter,
@@ -240,3 +241,21 @@ def test_cache_ignores_corrupt_entries(tmp_path: Path) -> None:
     assert cache.get(VIDEO, ["de"]) is None
     next(tmp_path.glob("*.json")).write_text("{broken")
     assert cache.get(VIDEO, ["en"]) is None
+
+
+def test_source_entry_fetches_configured_videos_into_the_cache(
+    assets: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import youtube_transcript_api
+
+    transport = RecordedYouTube(assets)
+    monkeypatch.setattr(youtube_transcript_api, "YouTubeTranscriptApi", lambda: _api(transport))
+    source = SourceConfig(
+        name="yt",
+        kind="youtube",
+        options={"videos": [VIDEO], "cache_dir": "cache", "requests_per_second": 0, "use_ytdlp": False},
+    )
+    items = list(read_source(source, tmp_path))
+    assert [type(i) for i in items] == [Passage]
+    assert items[0].source.locator["video_id"] == VIDEO
+    assert list((tmp_path / "cache").glob(f"{VIDEO}-*.json"))
