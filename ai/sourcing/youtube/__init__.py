@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import glob
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,8 @@ from ai.sourcing.youtube.segment import (
 )
 
 STAGE = "ingest"
+# Language codes and rendering markers that yt-dlp style names put between the title and the extension.
+_TITLE_SUFFIX = re.compile(r"^\.(?:[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*|clean|auto|orig)$")
 TranscriptRecord = Passage | Conversation | Rejection
 
 __all__ = [
@@ -241,11 +244,13 @@ def _video_ids(fetcher: TranscriptFetcher, options: YouTubeOptions) -> Iterator[
 
 
 def _title(path: Path) -> str:
-    """Video title from a yt-dlp style file name ('Title.en.vtt' -> 'Title')."""
-    stem = path.name
-    for suffix in reversed(path.suffixes[-2:]):
-        if len(suffix) <= 8:
-            stem = stem.removesuffix(suffix)
+    """Video title from a yt-dlp style file name ('Title.en.vtt', 'Title.en.clean.vtt' -> 'Title')."""
+    stem = path.stem
+    while True:
+        suffix = Path(stem).suffix
+        if not suffix or not _TITLE_SUFFIX.match(suffix):
+            break
+        stem = stem[: -len(suffix)]
     return stem.replace("_", " ").strip() or path.name
 
 

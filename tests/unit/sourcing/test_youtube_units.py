@@ -345,3 +345,13 @@ def test_options_are_validated_with_the_source_name() -> None:
         youtube_options({"speaker_roles": {"host": "presenter"}}, "subs")
     with pytest.raises(ConfigError):
         youtube_options({"target_chars": 10, "overlap_chars": 20}, "subs")
+
+
+@pytest.mark.parametrize(
+    ("name", "title"),
+    [("Dr. Who_talk.en.clean.vtt", "Dr. Who talk"), ("Dr. X.vtt", "Dr. X"), ("talk.pt-BR.vtt", "talk")],
+)
+def test_titles_come_from_yt_dlp_style_file_names(tmp_path: Path, name: str, title: str) -> None:
+    (tmp_path / name).write_text("WEBVTT\n\n00:01.000 --> 00:02.000\nHello.\n")
+    [passage] = extract_transcript_files([tmp_path / name], YouTubeOptions())
+    assert isinstance(passage, Passage) and passage.title == title
