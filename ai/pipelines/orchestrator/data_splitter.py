@@ -1,0 +1,419 @@
+"""The group-aware, stratified train/validation/test splitter (``split``) and its statistical validation.
+
+A ``GlobalStage``: ``summarise`` collects what the assignment needs per record (group, near-duplicate
+cluster, category, crisis flag, source, turn count, length and a MinHash signature), ``reduce`` builds
+the groups, assigns whole groups to splits and validates the result, ``apply`` writes ``record.split``.
+
+Groups: records sharing ``record.group`` (one dialog, document, video or book), records sharing a
+near-duplicate cluster (``meta["dup_cluster"]`` from ``dedup``) and records that are near duplicates of
+each other (re-detected here, so leakage is caught even when dedup was off or kept clusters) are merged
+into one group, which never spans two splits. A record without a group is its own group.
+
+Assignment: groups are taken stratum by stratum (category x crisis flag x source), largest first and
+then in a seeded order, and each goes to the split furthest below its target both inside its stratum
+and overall. That keeps every stratum near 70/15/15 and the totals within about a record of the targets
+unless single groups are too large for it.
+
+Validation (written to ``split_report.json``; a failed check fails the run): split sizes against the
+targets, chi-square homogeneity of category, crisis flag and source across splits, two-sample KS tests of
+turn count and length (validation and test each against train), and a leakage check that re-derives the
+groups and near-duplicate pairs and verifies none of them spans two splits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from typing import Any, ClassVar
+
+import msgspec
+import numpy as np
+from scipy import stats as scipy_stats
+
+from ai.core.records import Conversation
+from ai.core.stage import GlobalStage, StageOptions, StageResult
+from ai.pipelines.orchestrator.dedup import minhash_signatures, similar_pairs
+
+__all__ = ["SPLITS", "SplitColumns", "SplitPlan", "SplitStage", "assign_groups", "validate_assignment"]
+
+SPLITS = ("train", "validation", "test")
+
+
+class SplitSummary(msgspec.Struct):
+    shard: int
+    ids: list[str]
+    groups: list[str]  # record.group, or "" when the record is its own group
+    clusters: list[str]  # meta["dup_cluster"] or ""
+    categories: list[str]
+    crisis: list[bool]
+    sources: list[str]
+    turns: list[int]
+    lengths: list[int]  # characters in all turns
+    signatures: bytes = b""
+
+
+class SplitPlan(msgspec.Struct):
+    # shard -> one character per record: "0" train, "1" validation, "2" test (index into SPLITS)
+    assignments: dict[int, str]
+    report: dict[str, Any]
+
+
+class SplitStage(GlobalStage):
+    name = "split"
+    version = "1"
+    summary_type: ClassVar[Any] = SplitSummary
+    plan_type: ClassVar[Any] = SplitPlan
+
+    class Options(StageOptions, kw_only=True):
+        train: float = 0.70
+        validation: float = 0.15
+        test: float = 0.15
+        # A record is a crisis record when scores["crisis"] reaches this, or its category is crisis_support.
+        crisis_threshold: float = 0.5
+        group_near_duplicates: bool = True
+        near_threshold: float = 0.6
+        shingle_size: int = 3
+        num_perm: int = 128
+        bands: int = 32
+        # Largest allowed |actual - target| share per split, unless the largest group alone exceeds it.
+        max_size_deviation: float = 0.01
+        # Homogeneity (chi-square) and distribution (KS) tests fail below this p-value; 0 turns them off.
+        min_p_value: float = 0.001
+        # Chi-square cells: values expected fewer times than this in some split are pooled into "(other)".
+        min_expected: float = 5.0
+        # KS tests need at least this many records in each compared split.
+        min_ks_samples: int = 20
+
+        def __post_init__(self) -> None:
+            ratios = (self.train, self.validation, self.test)
+            if min(ratios) < 0 or abs(sum(ratios) - 1.0) > 1e-6:
+                raise ValueError(f"train/validation/test must be >= 0 and add up to 1, got {ratios}")
+            if self.num_perm <= 0 or self.bands <= 0 or self.num_perm % self.bands:
+                raise ValueError(
+                    f"num_perm ({self.num_perm}) must be a positive multiple of bands ({self.bands})"
+                )
+
+    def summarise(self, batch: list[Conversation], shard: int) -> SplitSummary:
+        opts: Any = self.options
+        signatures = b""
+        if opts.group_near_duplicates:
+            signatures = minhash_signatures(batch, opts.num_perm, self.seed, opts.shingle_size).tobytes()
+        return SplitSummary(
+            shard=shard,
+            ids=[r.id for r in batch],
+            groups=[r.group for r in batch],
+            clusters=[str(r.meta.get("dup_cluster", "")) for r in batch],
+            categories=[r.category for r in batch],
+            crisis=[self._is_crisis(r) for r in batch],
+            sources=[r.source.name for r in batch],
+            turns=[len(r.turns) for r in batch],
+            lengths=[sum(len(t.text) for t in r.turns) for r in batch],
+            signatures=signatures,
+        )
+
+    def reduce(self, summaries: list[SplitSummary]) -> SplitPlan:
+        opts: Any = self.options
+        columns = SplitColumns.from_summaries(summaries, opts.num_perm if opts.group_near_duplicates else 0)
+        near_pairs = columns.near_duplicate_pairs(opts) if opts.group_near_duplicates else []
+        assignment = assign_groups(columns, near_pairs, self._ratios(), self.seed)
+        report = validate_assignment(columns, assignment, near_pairs, opts)
+        per_shard: dict[int, list[str]] = {}
+        for row in range(len(columns.ids)):
+            per_shard.setdefault(columns.shard[row], []).append(str(assignment[row]))
+        return SplitPlan(assignments={s: "".join(codes) for s, codes in per_shard.items()}, report=report)
+
+    def apply(self, batch: list[Conversation], plan: SplitPlan, shard: int) -> StageResult:
+        codes = plan.assignments.get(shard, "")
+        if len(codes) != len(batch):
+            raise ValueError(
+                f"split plan does not match shard {shard}: it assigns {len(codes)} records, the shard has "
+                f"{len(batch)} (the shard changed after summarise)"
+            )
+        kept = [msgspec.structs.replace(r, split=SPLITS[int(c)]) for r, c in zip(batch, codes, strict=True)]
+        counts = Counter(codes)
+        return StageResult(
+            kept=kept, stats={name: float(counts.get(str(i), 0)) for i, name in enumerate(SPLITS)}
+        )
+
+    def report(self, plan: SplitPlan) -> dict[str, Any]:
+        return plan.report
+
+    def _ratios(self) -> tuple[float, float, float]:
+        opts: Any = self.options
+        return (opts.train, opts.validation, opts.test)
+
+    def _is_crisis(self, record: Conversation) -> bool:
+        opts: Any = self.options
+        return (
+            record.category == "crisis_support" or record.scores.get("crisis", 0.0) >= opts.crisis_threshold
+        )
+
+
+class SplitColumns:
+    """The summaries of all shards as flat columns; a row is a record in shard order."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.groups: list[str] = []
+        self.clusters: list[str] = []
+        self.categories: list[str] = []
+        self.crisis: list[bool] = []
+        self.sources: list[str] = []
+        self.turns: list[int] = []
+        self.lengths: list[int] = []
+        self.shard: list[int] = []
+        self.signatures = np.zeros((0, 0), dtype=np.uint32)
+
+    @classmethod
+    def from_summaries(cls, summaries: list[SplitSummary], num_perm: int) -> SplitColumns:
+        columns = cls()
+        blobs = []
+        for summary in sorted(summaries, key=lambda s: s.shard):
+            for field in ("ids", "groups", "clusters", "categories", "crisis", "sources", "turns", "lengths"):
+                getattr(columns, field).extend(getattr(summary, field))
+            columns.shard += [summary.shard] * len(summary.ids)
+            blobs.append(summary.signatures)
+        n = len(columns.ids)
+        if num_perm:
+            columns.signatures = np.frombuffer(b"".join(blobs), dtype=np.uint32).reshape(n, num_perm)
+        return columns
+
+    def group_keys(self, row: int) -> list[str]:
+        """The keys that tie this row to others: its group (or its own id) and its dedup cluster."""
+        keys = ["g:" + self.groups[row] if self.groups[row] else "id:" + self.ids[row]]
+        if self.clusters[row]:
+            keys.append("c:" + self.clusters[row])
+        return keys
+
+    def strata(self) -> list[tuple[str, str, str]]:
+        return [
+            (self.categories[r], "crisis" if self.crisis[r] else "no_crisis", self.sources[r])
+            for r in range(len(self.ids))
+        ]
+
+    def near_duplicate_pairs(self, opts: Any) -> list[tuple[int, int, float]]:
+        if len(self.ids) < 2 or self.signatures.shape[1] == 0:
+            return []
+        rank = np.arange(len(self.ids), dtype=np.int64)
+        return similar_pairs(self.signatures, rank, opts.near_threshold, opts.bands)
+
+
+def assign_groups(
+    columns: SplitColumns, near_pairs: list[tuple[int, int, float]], ratios: tuple[float, ...], seed: int
+) -> list[int]:
+    """The split index of every row; rows of one group always share it."""
+    components = _components(columns, near_pairs)
+    strata = columns.strata()
+    target = np.array(ratios, dtype=float)
+    open_splits = target > 0
+    by_stratum: dict[tuple[str, str, str], list[tuple[int, str, list[int]]]] = {}
+    for members in components:
+        key = min(columns.ids[r] for r in members)
+        stratum = Counter(strata[r] for r in members).most_common()
+        best = min(s for s, c in stratum if c == stratum[0][1])
+        by_stratum.setdefault(best, []).append((len(members), _seeded(key, seed), members))
+    assignment = [0] * len(columns.ids)
+    overall = np.zeros(len(ratios))
+    for stratum in sorted(by_stratum):
+        inside = np.zeros(len(ratios))
+        for size, _, members in sorted(by_stratum[stratum], key=lambda g: (-g[0], g[1])):
+            deficit = target * (inside.sum() + size) - inside + target * (overall.sum() + size) - overall
+            deficit[~open_splits] = -np.inf
+            choice = int(np.argmax(deficit))
+            inside[choice] += size
+            overall[choice] += size
+            for row in members:
+                assignment[row] = choice
+    return assignment
+
+
+def validate_assignment(
+    columns: SplitColumns, assignment: list[int], near_pairs: list[tuple[int, int, float]], opts: Any
+) -> dict[str, Any]:
+    """The split report: sizes, homogeneity and distribution tests, leakage; ``passed`` and ``message``."""
+    ratios = (opts.train, opts.validation, opts.test)
+    labels = np.array(assignment, dtype=np.int64)
+    failures: list[str] = []
+    largest = max((len(c) for c in _components(columns, near_pairs)), default=0)
+    sizes = _size_check(labels, ratios, largest, opts, failures)
+    tests = [
+        _chi_square(name, values, labels, ratios, opts, failures)
+        for name, values in (
+            ("category", columns.categories),
+            ("crisis", ["crisis" if c else "no_crisis" for c in columns.crisis]),
+            ("source", columns.sources),
+        )
+    ]
+    for name, values in (("turns", columns.turns), ("length", columns.lengths)):
+        tests.extend(_ks_tests(name, np.array(values, dtype=float), labels, ratios, opts, failures))
+    leakage = _leakage_check(columns, assignment, near_pairs, failures)
+    report: dict[str, Any] = {
+        "passed": not failures,
+        "records": len(columns.ids),
+        "sizes": sizes,
+        "tests": tests,
+        "leakage": leakage,
+        "thresholds": {
+            "max_size_deviation": opts.max_size_deviation,
+            "min_p_value": opts.min_p_value,
+            "near_threshold": opts.near_threshold,
+        },
+    }
+    if failures:
+        report["message"] = "; ".join(failures)
+    return report
+
+
+def _components(columns: SplitColumns, near_pairs: list[tuple[int, int, float]]) -> list[list[int]]:
+    """Rows joined by shared group keys or near-duplicate pairs, each component sorted, in row order."""
+    n = len(columns.ids)
+    parent = list(range(n))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(a: int, b: int) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    first_row: dict[str, int] = {}
+    for row in range(n):
+        for key in columns.group_keys(row):
+            union(row, first_row.setdefault(key, row))
+    for a, b, _ in near_pairs:
+        union(a, b)
+    components: dict[int, list[int]] = {}
+    for row in range(n):
+        components.setdefault(find(row), []).append(row)
+    return list(components.values())
+
+
+def _seeded(key: str, seed: int) -> str:
+    return hashlib.blake2b(f"{seed}\x1f{key}".encode(), digest_size=8).hexdigest()
+
+
+def _size_check(
+    labels: np.ndarray, ratios: tuple[float, ...], largest: int, opts: Any, failures: list[str]
+) -> dict[str, Any]:
+    n = len(labels)
+    counts = np.bincount(labels, minlength=len(SPLITS)) if n else np.zeros(len(SPLITS), dtype=int)
+    shares = counts / n if n else np.zeros(len(SPLITS))
+    deviation = float(np.max(np.abs(shares - np.array(ratios)))) if n else 0.0
+    allowed = max(opts.max_size_deviation, largest / n if n else 0.0)
+    if n and deviation > allowed + 1e-12:
+        failures.append(
+            f"split sizes deviate from the targets by {deviation:.2%} (allowed {allowed:.2%}): "
+            + ", ".join(
+                f"{name} {share:.2%} vs {r:.0%}"
+                for name, share, r in zip(SPLITS, shares, ratios, strict=True)
+            )
+        )
+    return {
+        "counts": {name: int(c) for name, c in zip(SPLITS, counts, strict=True)},
+        "shares": {name: round(float(s), 5) for name, s in zip(SPLITS, shares, strict=True)},
+        "targets": dict(zip(SPLITS, ratios, strict=True)),
+        "max_deviation": round(deviation, 5),
+        "allowed_deviation": round(allowed, 5),
+        "largest_group": largest,
+    }
+
+
+def _chi_square(
+    name: str,
+    values: list[str],
+    labels: np.ndarray,
+    ratios: tuple[float, ...],
+    opts: Any,
+    failures: list[str],
+) -> dict[str, Any]:
+    """Chi-square test of homogeneity of ``values`` across the splits with a positive target."""
+    result: dict[str, Any] = {"test": "chi_square", "variable": name}
+    splits = [i for i, r in enumerate(ratios) if r > 0]
+    totals = Counter(values)
+    smallest_share = min(ratios[i] for i in splits)
+    # A value must be expected at least min_expected times in the smallest split to keep its own column.
+    common = sorted(v for v, c in totals.items() if c * smallest_share >= opts.min_expected)
+    columns = {v: i for i, v in enumerate(common)}
+    other = len(common)
+    table = np.zeros((len(splits), other + 1), dtype=np.int64)
+    row_of = {s: i for i, s in enumerate(splits)}
+    for value, label in zip(values, labels.tolist(), strict=True):
+        if label in row_of:
+            table[row_of[label], columns.get(value, other)] += 1
+    table = table[:, table.sum(axis=0) > 0]
+    if table.shape[1] < 2 or (table.sum(axis=1) == 0).any() or len(splits) < 2:
+        result.update(skipped=True, reason="fewer than two values or an empty split")
+        return result
+    statistic, p_value, dof, _ = scipy_stats.chi2_contingency(table)
+    passed = bool(p_value >= opts.min_p_value)
+    result.update(statistic=round(float(statistic), 4), p_value=float(p_value), dof=int(dof), passed=passed)
+    result["categories"] = len(common) + (1 if table.shape[1] > len(common) else 0)
+    if not passed:
+        failures.append(f"{name} is not homogeneous across splits (chi-square p={p_value:.2g})")
+    return result
+
+
+def _ks_tests(
+    name: str,
+    values: np.ndarray,
+    labels: np.ndarray,
+    ratios: tuple[float, ...],
+    opts: Any,
+    failures: list[str],
+) -> list[dict[str, Any]]:
+    train = values[labels == 0]
+    results = []
+    for index in (1, 2):
+        if ratios[index] <= 0:
+            continue
+        other = values[labels == index]
+        result: dict[str, Any] = {"test": "ks", "variable": name, "compare": f"train vs {SPLITS[index]}"}
+        if min(len(train), len(other)) < opts.min_ks_samples:
+            result.update(skipped=True, reason=f"fewer than {opts.min_ks_samples} records in a split")
+        else:
+            statistic, p_value = scipy_stats.ks_2samp(train, other)
+            passed = bool(p_value >= opts.min_p_value)
+            result.update(statistic=round(float(statistic), 5), p_value=float(p_value), passed=passed)
+            if not passed:
+                failures.append(
+                    f"{name} distribution of {SPLITS[index]} differs from train (KS p={p_value:.2g})"
+                )
+        results.append(result)
+    return results
+
+
+def _leakage_check(
+    columns: SplitColumns,
+    assignment: list[int],
+    near_pairs: list[tuple[int, int, float]],
+    failures: list[str],
+) -> dict[str, Any]:
+    """Re-derives groups, dedup clusters and near-duplicate pairs and checks none spans two splits."""
+    seen: dict[str, set[int]] = {}
+    for row in range(len(columns.ids)):
+        for key in columns.group_keys(row):
+            seen.setdefault(key, set()).add(assignment[row])
+    leaking_groups = sorted(key for key, splits in seen.items() if len(splits) > 1)
+    leaking_pairs = [
+        (columns.ids[a], columns.ids[b], round(s, 3))
+        for a, b, s in near_pairs
+        if assignment[a] != assignment[b]
+    ]
+    if leaking_groups:
+        failures.append(f"{len(leaking_groups)} groups span several splits (e.g. {leaking_groups[0]})")
+    if leaking_pairs:
+        failures.append(
+            f"{len(leaking_pairs)} near-duplicate pairs span several splits "
+            f"(e.g. {leaking_pairs[0][0]} and {leaking_pairs[0][1]})"
+        )
+    return {
+        "groups_checked": len(seen),
+        "near_duplicate_pairs_checked": len(near_pairs),
+        "leaking_groups": len(leaking_groups),
+        "leaking_near_duplicate_pairs": len(leaking_pairs),
+        "examples": {"groups": leaking_groups[:10], "near_duplicate_pairs": leaking_pairs[:10]},
+    }

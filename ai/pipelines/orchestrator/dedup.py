@@ -1,0 +1,379 @@
+"""Conversation-level deduplication: exact (content hash) and near-duplicate (MinHash LSH), as ``dedup``.
+
+It is a ``GlobalStage``: ``summarise`` hashes each shard (a content hash and a MinHash signature of word
+shingles per record), ``reduce`` finds duplicates over all shards and decides what to keep, ``apply``
+rejects the duplicates shard by shard, naming the record that was kept.
+
+Keep policy (deterministic and independent of input order): records are ranked by
+(id, source name, source id, locator); within a set of exact duplicates the best-ranked one is kept, and
+near duplicates are resolved greedily in rank order: a record is dropped when it is similar to a record
+already kept, so a dropped record is always directly similar to the one its rejection names.
+
+Near-duplicate candidates come from LSH banding of the signatures (rows of ``num_perm / bands`` slots);
+every candidate pair is verified by its estimated Jaccard similarity, so the banding only decides recall.
+With 128 slots in 32 bands of 4, pairs at similarity 0.6 become candidates with probability 0.99 (0.7:
+0.9998), while unrelated conversations on the same topic (similarity ~0.2) rarely do.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal
+
+import msgspec
+import numpy as np
+import rensa
+
+from ai.core.records import Conversation, content_hash, normalise_for_hash
+from ai.core.stage import GlobalStage, Rejection, StageOptions, StageResult
+
+__all__ = [
+    "DedupDecision",
+    "DedupPlan",
+    "DedupStage",
+    "DedupSummary",
+    "keep_rank_key",
+    "minhash_signatures",
+    "similar_pairs",
+]
+
+
+class DedupSummary(msgspec.Struct):
+    shard: int
+    ids: list[str]
+    keys: list[str]  # keep-rank keys, see keep_rank_key
+    sources: list[str]
+    exact: list[str]  # content hashes of the normalised turns
+    signatures: bytes = b""  # uint32 matrix, len(ids) x num_perm, row-major; empty when near dedup is off
+
+
+class DedupDecision(msgspec.Struct, array_like=True):
+    index: int  # position of the record in its shard
+    record_id: str
+    reason: str  # exact_duplicate | near_duplicate | near_duplicate_kept (cluster mode)
+    kept_id: str
+    kept_source: str
+    similarity: float
+
+
+class DedupPlan(msgspec.Struct):
+    decisions: dict[int, list[DedupDecision]]
+    records: int
+    exact_duplicates: int
+    near_duplicates: int
+    near_clusters: int
+    settings: dict[str, Any]
+    # Ids of kept records that head a near-duplicate cluster (cluster mode only).
+    cluster_heads: list[str] = msgspec.field(default_factory=list)
+
+
+class DedupStage(GlobalStage):
+    name = "dedup"
+    version = "1"
+    summary_type: ClassVar[Any] = DedupSummary
+    plan_type: ClassVar[Any] = DedupPlan
+
+    class Options(StageOptions, kw_only=True):
+        exact: bool = True
+        near: bool = True
+        # Estimated Jaccard similarity of word 3-shingles at or above which two conversations are near
+        # duplicates. Editing ~3% of the words of every turn leaves similarity ~0.8 (5th percentile ~0.7);
+        # distinct conversations on one topic stay below ~0.55 (see docs/PREPROCESSING.md).
+        threshold: float = 0.6
+        shingle_size: int = 3
+        num_perm: int = 128
+        bands: int = 32
+        # "reject" drops near duplicates; "cluster" keeps them and marks meta["dup_cluster"] so that the
+        # splitter keeps each cluster inside one split.
+        near_action: Literal["reject", "cluster"] = "reject"
+        # Records sharing one LSH bucket are compared with at most this many better-ranked members, which
+        # bounds the work on heavily templated data.
+        max_bucket_pairs: int = 64
+
+        def __post_init__(self) -> None:
+            if not 0.0 < self.threshold <= 1.0:
+                raise ValueError(f"threshold must be in (0, 1], got {self.threshold}")
+            if self.num_perm <= 0 or self.bands <= 0 or self.num_perm % self.bands:
+                raise ValueError(
+                    f"num_perm ({self.num_perm}) must be a positive multiple of bands ({self.bands})"
+                )
+            if self.shingle_size < 1:
+                raise ValueError("shingle_size must be at least 1")
+
+    def summarise(self, batch: list[Conversation], shard: int) -> DedupSummary:
+        opts: Any = self.options
+        signatures = b""
+        if opts.near:
+            signatures = minhash_signatures(batch, opts.num_perm, self.seed, opts.shingle_size).tobytes()
+        return DedupSummary(
+            shard=shard,
+            ids=[r.id for r in batch],
+            keys=[keep_rank_key(r) for r in batch],
+            sources=[r.source.name for r in batch],
+            exact=[exact_hash(r) for r in batch],
+            signatures=signatures,
+        )
+
+    def reduce(self, summaries: list[DedupSummary]) -> DedupPlan:
+        opts: Any = self.options
+        table = _Table(summaries, opts.num_perm if opts.near else 0)
+        dropped: dict[int, tuple[str, int, float]] = {}  # row -> (reason, kept row, similarity)
+        representatives = list(table.order)
+        if opts.exact:
+            representatives = _exact_duplicates(table, dropped)
+        clusters = 0
+        if opts.near and len(representatives) > 1:
+            clusters = _near_duplicates(table, representatives, dropped, opts)
+        decisions: dict[int, list[DedupDecision]] = {}
+        for row, (reason, kept, similarity) in sorted(dropped.items()):
+            decisions.setdefault(table.shard[row], []).append(
+                DedupDecision(
+                    index=table.index[row],
+                    record_id=table.ids[row],
+                    reason=reason,
+                    kept_id=table.ids[kept],
+                    kept_source=table.sources[kept],
+                    similarity=round(similarity, 4),
+                )
+            )
+        reasons = [reason for reason, _, _ in dropped.values()]
+        heads = sorted(
+            {table.ids[kept] for reason, kept, _ in dropped.values() if reason == "near_duplicate_kept"}
+        )
+        return DedupPlan(
+            decisions=decisions,
+            records=len(table.ids),
+            exact_duplicates=reasons.count("exact_duplicate"),
+            near_duplicates=reasons.count("near_duplicate") + reasons.count("near_duplicate_kept"),
+            near_clusters=clusters,
+            settings=msgspec.to_builtins(opts),
+            cluster_heads=heads,
+        )
+
+    def apply(self, batch: list[Conversation], plan: DedupPlan, shard: int) -> StageResult:
+        kept: list[Conversation] = []
+        rejected: list[Rejection] = []
+        decisions = {d.index: d for d in plan.decisions.get(shard, [])}
+        for index, record in enumerate(batch):
+            decision = decisions.get(index)
+            if decision is not None and decision.record_id != record.id:
+                raise ValueError(
+                    f"dedup plan does not match shard {shard}: record {index} is {record.id}, "
+                    f"the plan expected {decision.record_id} (the shard changed after summarise)"
+                )
+            if decision is None:
+                kept.append(record)
+            elif decision.reason == "exact_duplicate":
+                rejected.append(
+                    self.reject(
+                        record,
+                        "exact_duplicate",
+                        f"exact duplicate of {decision.kept_id} (kept, from source {decision.kept_source!r})",
+                    )
+                )
+            elif decision.reason == "near_duplicate":
+                rejected.append(
+                    self.reject(
+                        record,
+                        "near_duplicate",
+                        f"near duplicate of {decision.kept_id} (kept, from source {decision.kept_source!r}; "
+                        f"estimated similarity {decision.similarity:.2f})",
+                    )
+                )
+            else:
+                kept.append(_with_cluster(record, decision.kept_id))
+        if plan.cluster_heads:
+            heads = set(plan.cluster_heads)
+            kept = [
+                _with_cluster(r, r.id) if r.id in heads and "dup_cluster" not in r.meta else r for r in kept
+            ]
+        stats = {
+            "exact_duplicates": float(sum(r.reason == "exact_duplicate" for r in rejected)),
+            "near_duplicates": float(sum(r.reason == "near_duplicate" for r in rejected)),
+        }
+        return StageResult(kept=kept, rejected=rejected, stats=stats)
+
+    def report(self, plan: DedupPlan) -> dict[str, Any]:
+        examples = [
+            {"record_id": d.record_id, "kept_id": d.kept_id, "reason": d.reason, "similarity": d.similarity}
+            for shard in sorted(plan.decisions)
+            for d in plan.decisions[shard]
+        ][:50]
+        return {
+            "passed": True,
+            "records": plan.records,
+            "exact_duplicates": plan.exact_duplicates,
+            "near_duplicates": plan.near_duplicates,
+            "near_clusters": plan.near_clusters,
+            "kept": plan.records - plan.exact_duplicates - _rejected_near(plan),
+            "settings": plan.settings,
+            "examples": examples,
+        }
+
+
+def keep_rank_key(record: Conversation) -> str:
+    """The key that orders records for the keep policy: content id first, then where it came from."""
+    locator = msgspec.json.encode(record.source.locator, order="sorted").decode()
+    return "\x1f".join((record.id, record.source.name, record.source_id, locator))
+
+
+def exact_hash(record: Conversation) -> str:
+    return content_hash([f"{t.role}\x1f{normalise_for_hash(t.text)}" for t in record.turns], length=24)
+
+
+_WORD = re.compile(r"\w+")
+
+
+def shingles(record: Conversation, size: int) -> list[str]:
+    """Word n-grams of the client and therapist text, case-folded and without punctuation."""
+    words = _WORD.findall(" ".join(t.text for t in record.turns if t.role != "system").casefold())
+    if len(words) <= size:
+        # Too short for one shingle: the whole text is the only token; an empty text gets its id, so it
+        # matches nothing but itself.
+        return [" ".join(words) or record.id]
+    if size == 1:
+        return words
+    return list(map(" ".join, zip(*(words[i:] for i in range(size)), strict=False)))
+
+
+def minhash_signatures(
+    batch: Sequence[Conversation], num_perm: int, seed: int, shingle_size: int
+) -> np.ndarray:
+    """A ``len(batch) x num_perm`` uint32 matrix of R-MinHash signatures (rensa) of word shingles."""
+    if not batch:
+        return np.zeros((0, num_perm), dtype=np.uint32)
+    matrix = rensa.RMinHash.digest_matrix_from_token_sets(
+        [shingles(r, shingle_size) for r in batch], num_perm, seed
+    )
+    return np.asarray(matrix.to_rows(), dtype=np.uint32)
+
+
+def similar_pairs(
+    signatures: np.ndarray, rank: np.ndarray, threshold: float, bands: int, max_bucket_pairs: int = 64
+) -> list[tuple[int, int, float]]:
+    """Verified near-duplicate pairs ``(a, b, similarity)`` among the rows of ``signatures``.
+
+    ``rank`` orders the rows (lower is better) and decides which members of a crowded LSH bucket are
+    compared: each row with the ``max_bucket_pairs`` rows ranked just before it in the bucket.
+    """
+    if len(signatures) < 2:
+        return []
+    candidates = _candidate_pairs(signatures, rank, bands, max_bucket_pairs)
+    if candidates.size == 0:
+        return []
+    found: list[tuple[int, int, float]] = []
+    # Chunks bound the memory of the comparison matrix (pairs x num_perm booleans).
+    for chunk in np.array_split(candidates, max(1, len(candidates) // 100_000)):
+        similarity = (signatures[chunk[:, 0]] == signatures[chunk[:, 1]]).mean(axis=1)
+        hits = similarity >= threshold
+        found += zip(chunk[hits, 0].tolist(), chunk[hits, 1].tolist(), similarity[hits].tolist(), strict=True)
+    return found
+
+
+def _candidate_pairs(
+    signatures: np.ndarray, rank: np.ndarray, bands: int, max_bucket_pairs: int
+) -> np.ndarray:
+    """Unique row pairs that share at least one LSH band, as an ``m x 2`` array sorted by row."""
+    n, num_perm = signatures.shape
+    rows_per_band = num_perm // bands
+    multipliers = np.random.default_rng(0x5EED).integers(1, 2**62, size=rows_per_band, dtype=np.uint64)
+    multipliers |= np.uint64(1)
+    positions = np.arange(n)
+    codes = []
+    for band in range(bands):
+        block = signatures[:, band * rows_per_band : (band + 1) * rows_per_band].astype(np.uint64)
+        keys = (block * multipliers).sum(axis=1, dtype=np.uint64)
+        order = np.lexsort((rank, keys))
+        sorted_keys = keys[order]
+        run_start = np.maximum.accumulate(
+            np.where(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]], positions, 0)
+        )
+        depth = positions - run_start  # how many better-ranked rows share this row's bucket
+        members = np.flatnonzero(depth > 0)
+        for offset in range(1, max_bucket_pairs + 1):
+            members = members[depth[members] >= offset]
+            if members.size == 0:
+                break
+            a, b = order[members - offset], order[members]
+            codes.append(np.minimum(a, b) * n + np.maximum(a, b))
+    if not codes:
+        return np.zeros((0, 2), dtype=np.int64)
+    unique = np.unique(np.concatenate(codes))
+    return np.stack([unique // n, unique % n], axis=1)
+
+
+class _Table:
+    """All shards' summaries as flat columns; row numbers are positions in shard order."""
+
+    def __init__(self, summaries: list[DedupSummary], num_perm: int) -> None:
+        self.ids: list[str] = []
+        self.sources: list[str] = []
+        self.exact: list[str] = []
+        keys: list[str] = []
+        self.shard: list[int] = []
+        self.index: list[int] = []
+        blobs = []
+        for summary in summaries:
+            self.ids += summary.ids
+            self.sources += summary.sources
+            self.exact += summary.exact
+            keys += summary.keys
+            self.shard += [summary.shard] * len(summary.ids)
+            self.index += range(len(summary.ids))
+            blobs.append(summary.signatures)
+        n = len(self.ids)
+        self.order = sorted(range(n), key=lambda row: (keys[row], self.shard[row], self.index[row]))
+        self.rank = np.empty(n, dtype=np.int64)
+        self.rank[self.order] = np.arange(n)
+        self.signatures = (
+            np.frombuffer(b"".join(blobs), dtype=np.uint32).reshape(n, num_perm)
+            if num_perm
+            else np.zeros((n, 0), dtype=np.uint32)
+        )
+
+
+def _exact_duplicates(table: _Table, dropped: dict[int, tuple[str, int, float]]) -> list[int]:
+    """Drops all but the best-ranked record of each content hash; returns the survivors in rank order."""
+    first: dict[str, int] = {}
+    survivors = []
+    for row in table.order:
+        kept = first.setdefault(table.exact[row], row)
+        if kept == row:
+            survivors.append(row)
+        else:
+            dropped[row] = ("exact_duplicate", kept, 1.0)
+    return survivors
+
+
+def _near_duplicates(
+    table: _Table, rows: list[int], dropped: dict[int, tuple[str, int, float]], opts: Any
+) -> int:
+    """Greedy in rank order: a row similar to an already kept row is dropped (or clustered with it)."""
+    subset = np.array(rows, dtype=np.int64)
+    pairs = similar_pairs(
+        table.signatures[subset], table.rank[subset], opts.threshold, opts.bands, opts.max_bucket_pairs
+    )
+    neighbours: dict[int, list[tuple[int, float]]] = {}
+    for a, b, similarity in pairs:
+        better, worse = (a, b) if table.rank[subset[a]] < table.rank[subset[b]] else (b, a)
+        neighbours.setdefault(int(subset[worse]), []).append((int(subset[better]), similarity))
+    reason = "near_duplicate" if opts.near_action == "reject" else "near_duplicate_kept"
+    heads: set[int] = set()
+    for row in rows:  # rank order
+        kept = [
+            (sim, -table.rank[other], other) for other, sim in neighbours.get(row, []) if other not in dropped
+        ]
+        if kept:
+            similarity, _, head = max(kept)
+            dropped[row] = (reason, head, similarity)
+            heads.add(head)
+    return len(heads)
+
+
+def _with_cluster(record: Conversation, cluster: str) -> Conversation:
+    return msgspec.structs.replace(record, meta={**record.meta, "dup_cluster": cluster})
+
+
+def _rejected_near(plan: DedupPlan) -> int:
+    return sum(d.reason == "near_duplicate" for decisions in plan.decisions.values() for d in decisions)
