@@ -199,7 +199,7 @@ class ReadContext:
                     self.provenance(row, window_locator),
                     category=self.source.category,
                     language=language or self.language,
-                    tags=all_tags,
+                    tags=list(all_tags),  # records are mutable: windows must not share lists
                     group=group,
                     source_id=str(source_id) if source_id not in (None, "") else "",
                     meta=dict(meta) if meta else {},
