@@ -559,7 +559,14 @@ def _create_engine(url: URL, schema_name: str | None) -> Engine:
 
 def _sqlite_engine(url: URL) -> Engine:
     if url.database and url.database != ":memory:":
-        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        directory = Path(url.database).expanduser().parent
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CatalogError(
+                f"cannot create the catalog directory {directory} ({exc.strerror or exc}); "
+                "set DATASET_PIPELINE_HOME or DATABASE_URL to a writable place"
+            ) from None
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")

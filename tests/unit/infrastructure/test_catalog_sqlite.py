@@ -66,6 +66,28 @@ def test_displayed_urls_and_connection_errors_never_show_the_password():
     assert "127.0.0.1" in str(failure.value)
 
 
+def test_an_unwritable_catalog_location_says_what_to_set(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    with pytest.raises(CatalogError, match="set DATASET_PIPELINE_HOME or DATABASE_URL"):
+        Catalog.open(f"sqlite:///{blocker / 'sub' / 'catalog.sqlite'}")
+
+
+def test_migrations_render_as_sql_for_review_without_a_database(capsys):
+    from alembic import command
+    from alembic.config import Config
+
+    from ai.infrastructure.database import persistence
+
+    config = Config()
+    config.set_main_option("script_location", str(persistence._MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", "postgresql+psycopg://reviewer@db/catalog")
+    command.upgrade(config, "head", sql=True)
+    sql = capsys.readouterr().out
+    assert "CREATE TABLE runs" in sql and "CREATE TABLE audit_log" in sql
+    assert "CREATE TRIGGER audit_log_no_change" in sql
+
+
 def test_unsupported_and_malformed_urls_are_clear_errors():
     with pytest.raises(CatalogError, match="supports sqlite"):
         Catalog.open("mysql://root@localhost/db")
