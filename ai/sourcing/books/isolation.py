@@ -97,9 +97,9 @@ def _limit_memory(max_memory_mb: int) -> None:  # pragma: no cover - child only
         return
     import resource
 
-    page_size = os.sysconf("SC_PAGE_SIZE")
-    with open("/proc/self/statm") as statm:
-        current = int(statm.read().split()[0]) * page_size
-    limit = current + max_memory_mb * 1024 * 1024
+    # Without /proc (macOS) the current size is unknown and the cap is skipped rather than guessed.
     with contextlib.suppress(ValueError, OSError):
+        with open("/proc/self/statm") as statm:
+            current = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        limit = current + max_memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))

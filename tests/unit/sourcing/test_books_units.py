@@ -380,3 +380,11 @@ def test_reader_failures_become_rejections(
     monkeypatch.setattr("ai.sourcing.books.extract.read_epub", failing_reader)
     [rejection] = _extract(write_epub(tmp_path / "book.epub"))
     assert isinstance(rejection, Rejection) and rejection.reason == reason
+
+
+def test_the_child_memory_cap_stops_a_runaway_allocation() -> None:
+    def allocate() -> bytes:
+        return bytes(4_000_000_000)
+
+    outcome = run_in_child(allocate, timeout=30, max_memory_mb=200)
+    assert outcome.status == "crashed" and "exit status 70" in outcome.detail
