@@ -102,7 +102,7 @@ def mapped_schema(options: dict[str, Any]) -> Schema:
 class MappedRows(RowSchema):
     name = "mapped"
     looks_like = (
-        "mapped: any rows, given options.columns (prompt+response, messages, or conversation+role+text)"
+        "mapped: any rows, given options.columns (prompt+response, messages, conversation+role+text, or text)"
     )
 
     def __init__(self, mapping: ColumnMap) -> None:

@@ -104,6 +104,20 @@ def read_file(
     yield from _convert(rows, source, ctx, display, explicit)
 
 
+def detect_format(path: Path, source: SourceConfig) -> tuple[str, str]:
+    """(container, record format) that ``read_file`` would use; format is "" for a file with no rows.
+
+    Raises UnknownFormatError like a read of an explicitly named file would.
+    """
+    container = container_of(path, source)
+    rows = open_rows(path, str(path), container, source.options)
+    try:
+        first = next((item for item in rows if isinstance(item, Row)), None)
+    finally:
+        rows.close()  # type: ignore[attr-defined]
+    return container, schema_for(first, source, str(path)).name if first is not None else ""
+
+
 def check_source(source: SourceConfig) -> None:
     known = set(FORMATS) | set(CONTAINERS) | {"auto", "huggingface"}
     if source.format not in known:
@@ -201,7 +215,8 @@ def schema_for(first: Row, source: SourceConfig, display: str) -> Schema:
         ):
             return schema()
     tried = "; ".join(s.looks_like for s in DETECTABLE)
-    fields = ", ".join(sorted(map(str, first.data))[:20])
+    names = list(map(str, first.data))
+    fields = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
     raise UnknownFormatError(
         f"{display}: unknown format (first row has fields: {fields}). Tried: {tried}; "
         f"{MappedRows.looks_like}. Set the source's format, or options.columns."

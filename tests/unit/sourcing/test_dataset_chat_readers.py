@@ -257,7 +257,7 @@ def test_unknown_format_of_a_named_file_lists_formats_tried(tmp_path: Path) -> N
     with pytest.raises(UnknownFormatError) as err:
         read(tmp_path, "odd.jsonl")
     message = str(err.value)
-    assert "odd.jsonl" in message and "bar, foo" in message
+    assert "odd.jsonl" in message and "foo, bar" in message
     for name in (
         "counsel_chat",
         "esconv",

@@ -1,0 +1,110 @@
+"""Look at a dataset before configuring it: per file, the detected format, record and rejection counts.
+
+    python -m ai.sourcing.datasets.inspect PATH [PATH ...] [--format auto] [--options '{"columns": {...}}']
+
+The lead's CLI exposes the same as ``dataset-pipeline inspect`` through :func:`inspect_dataset` and
+:func:`print_inspection`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from ai.core.config import SourceConfig
+from ai.core.records import Conversation
+from ai.sourcing.datasets.build import ReadContext
+from ai.sourcing.datasets.errors import DatasetError
+from ai.sourcing.datasets.files import expand_paths
+from ai.sourcing.datasets.reader import check_source, detect_format, read_file
+
+
+@dataclass
+class FileReport:
+    path: str
+    container: str = ""
+    format: str = ""
+    records: int = 0
+    turns: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    tags: Counter[str] = field(default_factory=Counter)
+    groups: set[str] = field(default_factory=set)
+    error: str = ""
+
+
+def inspect_dataset(
+    paths: list[str],
+    format: str = "auto",
+    options: dict[str, Any] | None = None,
+    base_dir: Path | None = None,
+) -> list[FileReport]:
+    """Read every file the paths name, as a source with this format and options would, and count."""
+    source = SourceConfig(name="inspect", path=paths, format=format, options=options or {})
+    check_source(source)
+    ctx = ReadContext.for_source(source)
+    reports = []
+    for pattern in source.paths():
+        for path, _ in expand_paths([pattern], base_dir or Path.cwd()):
+            reports.append(inspect_file(path, source, ctx))
+    return reports
+
+
+def inspect_file(path: Path, source: SourceConfig, ctx: ReadContext) -> FileReport:
+    report = FileReport(str(path))
+    try:
+        report.container, report.format = detect_format(path, source)
+        for item in read_file(path, source, ctx):
+            if isinstance(item, Conversation):
+                report.records += 1
+                report.turns += len(item.turns)
+                report.groups.add(item.group)
+                report.tags.update(item.tags)
+            else:
+                report.rejected[item.reason] += 1
+    except DatasetError as exc:
+        report.error = str(exc)
+    return report
+
+
+def print_inspection(reports: list[FileReport], out: TextIO | None = None) -> None:
+    """One block per file: format, counts, rejections by reason and the most common tags."""
+    out = out or sys.stdout
+    for r in reports:
+        print(r.path, file=out)
+        if r.error:
+            print(f"  error: {r.error}", file=out)
+            continue
+        print(f"  format: {r.format or '(no rows)'} in {r.container}", file=out)
+        print(f"  records: {r.records:,}  turns: {r.turns:,}  groups: {len(r.groups):,}", file=out)
+        if r.rejected:
+            reasons = ", ".join(f"{reason} {n:,}" for reason, n in r.rejected.most_common())
+            print(f"  rejected: {sum(r.rejected.values()):,} ({reasons})", file=out)
+        if r.tags:
+            print("  top tags: " + ", ".join(f"{t} ({n})" for t, n in r.tags.most_common(8)), file=out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m ai.sourcing.datasets.inspect", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("paths", nargs="+", help="files, directories or globs")
+    parser.add_argument("--format", default="auto")
+    parser.add_argument("--options", default="{}", help="reader options as JSON, e.g. '{\"max_turns\": 8}'")
+    args = parser.parse_args(argv)
+    try:
+        options = json.loads(args.options)
+        reports = inspect_dataset(args.paths, args.format, options)
+    except (ValueError, DatasetError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print_inspection(reports)
+    return 1 if any(r.error for r in reports) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
