@@ -14,8 +14,8 @@ from ai.core.records import Passage
 from ai.core.stage import Rejection
 from ai.sourcing.books import BookOptions, extract_books, find_book_files, read_source
 
-# Page limit keeps the 117-page thesis quick; it then also exercises the too_many_pages quarantine.
-FAST = {"isolate": False, "max_pages": 40}
+# A 20-page limit keeps the 117-page thesis and the 23-page review quick, and exercises too_many_pages.
+FAST = {"isolate": False, "max_pages": 20}
 PASSWORDS = {
     "samplefiles_libreoffice-writer-password_ENCRYPTED.pdf": "openpassword",
     "pypdf_encrypted-file_ENCRYPTED.pdf": "test",
@@ -62,6 +62,8 @@ def test_every_pdf_gives_text_or_a_reason(books: Path, pdf_results: list[Passage
     assert len(passages) == 17  # both encrypted files open with their configured passwords
     assert reasons["pdfjs_empty_no_text.pdf"] == ["no_text"]
     assert reasons["samplefiles_GeoTopo-komprimiert.pdf"] == ["too_many_pages"]
+    assert reasons["pdfjs_TAMReview.pdf"] == ["too_many_pages"]
+    assert len(reasons) == 3
     assert passages["pdfjs_tracemonkey.pdf"] > 50
 
 
