@@ -37,3 +37,10 @@ def test_source_academic_offline_writes_a_passage_per_abstract(shared_data: Path
 def test_source_academic_without_query_or_xml_is_a_clear_error(tmp_path: Path, capsys) -> None:
     assert cli("source", "academic", "--out", str(tmp_path / "p.jsonl")) == 2
     assert "query" in capsys.readouterr().err.lower()
+
+
+def test_inspect_shows_detected_format(shared_data: Path, capsys) -> None:
+    path = shared_data / "conversations" / "esconv_hf_valid.jsonl"
+    assert cli("inspect", str(path)) == 0
+    out = capsys.readouterr().out
+    assert "esconv" in out and "195" in out

@@ -203,6 +203,20 @@ def status(
         raise PipelineError(f"catalog: {exc}") from None
 
 
+@app.command()
+def inspect(
+    paths: Annotated[list[str], typer.Argument(help="Files, directories or globs to look at.")],
+    format: Annotated[str, typer.Option("--format", "-f", help="auto, or a named format.")] = "auto",
+) -> None:
+    """Show how input files would be read: detected format, records, turns, groups, rejections, tags."""
+    from ai.sourcing.datasets.inspect import inspect_dataset, print_inspection
+
+    reports = inspect_dataset(paths, format=format)
+    print_inspection(reports)
+    if any(r.error for r in reports):
+        raise typer.Exit(1)
+
+
 source_app = typer.Typer(
     help="Fetch knowledge passages from one kind of source into a JSONL file.", no_args_is_help=True
 )
