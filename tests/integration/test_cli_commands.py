@@ -44,3 +44,17 @@ def test_inspect_shows_detected_format(shared_data: Path, capsys) -> None:
     assert cli("inspect", str(path)) == 0
     out = capsys.readouterr().out
     assert "esconv" in out and "195" in out
+
+
+def test_source_books_and_youtube(shared_data: Path, tmp_path: Path) -> None:
+    books = tmp_path / "books.jsonl"
+    assert (
+        cli("source", "books", str(shared_data / "books" / "epub" / "epubjs_alice.epub"), "--out", str(books))
+        == 0
+    )
+    passages = [json.loads(line) for line in books.read_text().splitlines()]
+    assert passages and all(p["source"]["kind"] == "book" for p in passages)
+    vtt = sorted((shared_data / "subtitles").rglob("*.vtt"))[0]
+    subs = tmp_path / "subs.jsonl"
+    assert cli("source", "youtube", str(vtt), "--out", str(subs)) == 0
+    assert all("start" in json.loads(line)["source"]["locator"] for line in subs.read_text().splitlines())

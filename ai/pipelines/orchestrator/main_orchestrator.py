@@ -244,6 +244,48 @@ def source_academic_cmd(
     source_academic(query, max_results, out, from_xml, backend=backend, full_text=full_text)  # type: ignore[arg-type]
 
 
+@source_app.command("books")
+def source_books_cmd(
+    inputs: Annotated[list[Path], typer.Argument(help="PDF/EPUB files or directories.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Passages JSONL to write.")],
+    quarantine: Annotated[
+        Path | None, typer.Option("--quarantine", help="Where refused files go (JSONL).")
+    ] = None,
+) -> None:
+    """Extract books (PDF, EPUB) into chunked passages with page/chapter provenance."""
+    from ai.training.ready_packages.scripts.extract_all_books_to_training import (
+        extract_books_to_jsonl,
+        print_summary,
+    )
+
+    print_summary(extract_books_to_jsonl(inputs, out, quarantine_out=quarantine))
+
+
+@source_app.command("youtube")
+def source_youtube_cmd(
+    inputs: Annotated[
+        list[Path], typer.Argument(help="Subtitle files (VTT, SRT, SBV, JSON3, text) or directories.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Passages JSONL to write.")],
+    conversations: Annotated[
+        Path | None,
+        typer.Option("--conversations", help="Also write speaker-labelled transcripts as conversations."),
+    ] = None,
+    quarantine: Annotated[
+        Path | None, typer.Option("--quarantine", help="Where refused files go (JSONL).")
+    ] = None,
+) -> None:
+    """Clean transcripts (auto-caption repair) into timestamped passages."""
+    from ai.training.ready_packages.scripts.extract_all_youtube_transcripts import (
+        extract_transcripts_to_jsonl,
+        print_summary,
+    )
+
+    print_summary(
+        extract_transcripts_to_jsonl(inputs, out, conversations_out=conversations, quarantine_out=quarantine)
+    )
+
+
 @app.command("journal-trigger")
 def journal_trigger_cmd(
     conversations: Annotated[
