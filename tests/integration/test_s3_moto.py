@@ -96,7 +96,7 @@ class Fault:
 
     method: str
     query_has: str
-    mode: str  # "500" | "reset"
+    mode: str  # "reset", or an HTTP status with an optional S3 error code: "500", "403:AccessDenied"
     nth: int = 1
     times: int = 1
     path_has: str = ""
@@ -143,8 +143,10 @@ def _proxy_handler(proxy: FaultProxy):
                 self.close_connection = True
                 return
             if fault is not None:
-                payload = b"<Error><Code>InternalError</Code><Message>injected</Message></Error>"
-                self.send_response(500)
+                status, _, code = fault.mode.partition(":")
+                code = code or "InternalError"
+                payload = f"<Error><Code>{code}</Code><Message>injected</Message></Error>".encode()
+                self.send_response(int(status))
                 self.send_header("Content-Type", "application/xml")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
@@ -516,15 +518,19 @@ def test_module_entry_point_validates_and_moves_packages(monkeypatch, moto_endpo
         [*module, "--validate"], env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
     )
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    missing = subprocess.run(
-        [*module, "--validate"],
-        env={**env, "OVH_S3_BUCKET": "missing-bucket"},
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert missing.returncode == 1 and "create it or fix OVH_S3_BUCKET" in missing.stdout
+    assert "S3 is ready." in ok.stdout
+
+    _env(monkeypatch, OVH_S3_ENDPOINT=moto_endpoint, OVH_S3_BUCKET="missing-bucket")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    console = Console(record=True, width=80, color_system=None)
+    assert main(["--validate"], console=console) == 1
+    assert "no keys found: set OVH_S3_ACCESS_KEY_ID and OVH_S3_SECRET_ACCESS_KEY" in console.export_text()
+    monkeypatch.setenv("OVH_S3_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("OVH_S3_SECRET_ACCESS_KEY", SECRET_KEY)
+    assert main(["--validate"], console=console) == 1
+    assert "create it or fix OVH_S3_BUCKET" in console.export_text()
 
     _env(
         monkeypatch,
@@ -545,3 +551,39 @@ def test_module_entry_point_validates_and_moves_packages(monkeypatch, moto_endpo
     assert "error: no package for run run-cli" in text
     assert _same_tree(run_dir, tmp_path / "back")
     assert main([], console=console) == 2
+
+
+@pytest.mark.parametrize(
+    ("failing_request", "error", "failed_check", "advice"),
+    [
+        (("GET", "list-type=2"), "403:InvalidAccessKeyId", "credentials valid", "check OVH_S3_ACCESS_KEY_ID"),
+        (
+            ("GET", "list-type=2"),
+            "403:SignatureDoesNotMatch",
+            "credentials valid",
+            "check OVH_S3_SECRET_ACCESS_KEY",
+        ),
+        (("GET", "list-type=2"), "403:AccessDenied", "bucket exists", "give these keys read/write"),
+        (("GET", "list-type=2"), "400:SomethingOdd", "credentials valid", "unexpected answer"),
+        (("PUT", ""), "403:AccessDenied", "put probe object", "read/write/delete on the bucket"),
+    ],
+)
+def test_validate_explains_refusals_from_the_store(
+    fault_proxy, bucket, failing_request, error, failed_check, advice
+):
+    method, query = failing_request
+    fault_proxy.faults = [Fault(method, query, error)]
+    checks = validate(_settings(fault_proxy.endpoint, bucket))
+    assert (checks[-1].name, checks[-1].ok) == (failed_check, False)
+    assert advice in checks[-1].detail
+    assert SECRET_KEY not in checks[-1].detail
+
+
+def test_permanent_errors_fail_at_once_without_retrying(fault_proxy, bucket, tmp_path):
+    run_dir = _make_package(tmp_path, "run-denied", big_bytes=10)
+    fault_proxy.faults = [Fault("PUT", "", "403:AccessDenied", times=100)]
+    store = S3Store(_settings(fault_proxy.endpoint, bucket), FAST_RETRY)
+    with pytest.raises(S3TransferError, match="AccessDenied"):
+        upload_package(run_dir, store=store)
+    assert fault_proxy.faults[0].fired == 1
+    assert list_versions(store=store) == []

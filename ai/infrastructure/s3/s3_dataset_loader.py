@@ -98,7 +98,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int) -> float:
         # Full jitter keeps parallel uploaders from retrying in lockstep.
-        return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))  # nosec B311: jitter, not crypto
 
 
 @dataclass(frozen=True)
