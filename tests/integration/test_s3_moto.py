@@ -252,7 +252,7 @@ def test_upload_verifies_and_download_restores_the_package_byte_for_byte(moto_en
 
 def test_upload_and_download_resume_and_skip_what_is_already_verified(moto_endpoint, bucket, tmp_path):
     run_dir = _make_package(tmp_path, "run-b", big_bytes=1000)
-    store = S3Store(_settings(moto_endpoint, bucket), FAST_RETRY)
+    store = S3Store(_settings(moto_endpoint, bucket, verify="head"), FAST_RETRY)
     upload_package(run_dir, store=store)
     again = upload_package(run_dir, store=store)
     assert (again["uploaded"], again["skipped"]) == (0, 3)
@@ -417,6 +417,7 @@ def _env(monkeypatch, **values: str) -> None:
         "OVH_S3_ACCESS_KEY_ID",
         "OVH_S3_SECRET_ACCESS_KEY",
         "OVH_S3_PREFIX",
+        "OVH_S3_VERIFY",
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
         "AWS_REGION",
@@ -456,6 +457,9 @@ def test_settings_come_from_ovh_variables_with_aws_fallback(monkeypatch):
     assert (settings.region, settings.access_key_id, settings.prefix) == ("sbg", "ovh-id", "prod")
     assert settings.uri("run", "a.json") == "s3://b/prod/run/a.json"
 
+    _env(monkeypatch, OVH_S3_BUCKET="b", OVH_S3_VERIFY="hope")
+    with pytest.raises(S3ConfigError, match="OVH_S3_VERIFY"):
+        S3Settings.from_env()
     _env(monkeypatch)
     with pytest.raises(S3ConfigError, match="OVH_S3_BUCKET"):
         S3Settings.from_env()
@@ -551,6 +555,15 @@ def test_module_entry_point_validates_and_moves_packages(monkeypatch, moto_endpo
     assert "error: no package for run run-cli" in text
     assert _same_tree(run_dir, tmp_path / "back")
     assert main([], console=console) == 2
+    with Catalog.open() as catalog:
+        assert [e.action for e in catalog.audit_log("run-cli")] == ["upload", "download", "delete"]
+
+    assert main(["--no-catalog", "upload", str(run_dir)], console=console) == 0
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app:topsecretpw@127.0.0.1:1/catalog")
+    assert main(["delete", "run-cli"], console=console) == 1
+    text = console.export_text()
+    assert "cannot open the catalog" in text and "topsecretpw" not in text
+    assert [v.run_id for v in list_versions(store=S3Store(S3Settings.from_env()))] == ["run-cli"]
 
 
 @pytest.mark.parametrize(

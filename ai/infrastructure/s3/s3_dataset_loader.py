@@ -27,21 +27,20 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from boto3.exceptions import S3TransferFailedError, S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from rich.console import Console
 from rich.table import Table
 
+from ai.infrastructure.database import Catalog, CatalogError
 from ai.infrastructure.s3.settings import S3ConfigError, S3Settings
 from ai.infrastructure.s3.validation import run_validation
-
-if TYPE_CHECKING:
-    from ai.infrastructure.database import Catalog
 
 MANIFEST = "manifest.json"
 SHA256_META = "sha256"
@@ -271,10 +270,13 @@ class S3Store:
         self._retrying(f"upload of {path.name} to {self.settings.bucket}/{key}", attempt)
 
     def _verify_object(self, key: str, sha256: str, size: int) -> None:
-        """Read the object back and hash it: proves the bytes stored are the bytes we meant to store."""
+        """HEAD the object, then (``verify="read"``) read it back and hash it: proves the bytes stored
+        are the bytes we meant to store."""
         head = self.client.head_object(Bucket=self.settings.bucket, Key=key)
         if head.get("Metadata", {}).get(SHA256_META) != sha256 or head["ContentLength"] != size:
             raise _ChecksumMismatch(f"{key}: stored size/metadata differ from the local file")
+        if self.settings.verify == "head":
+            return
         body = self.client.get_object(Bucket=self.settings.bucket, Key=key)["Body"]
         digest = hashlib.sha256()
         for block in iter(lambda: body.read(HASH_BLOCK), b""):
@@ -637,30 +639,41 @@ def main(argv: list[str] | None = None, console: Console | None = None) -> int:
             _parser().print_help()
             return 2
         return _run_command(args, console)
-    except (S3ConfigError, S3PackageError, S3TransferError) as exc:
+    except (S3ConfigError, S3PackageError, S3TransferError, CatalogError) as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         return 1
 
 
 def _run_command(args: argparse.Namespace, console: Console) -> int:
     store = S3Store(S3Settings.from_env())
-    prefix = args.prefix
-    if args.command == "upload":
-        result = upload_package(args.run_dir, prefix, overwrite=args.overwrite, store=store)
-        console.print(
-            f"uploaded {result['uploaded']} files, kept {result['skipped']} already there: {result['uri']}"
-        )
-    elif args.command == "download":
-        result = download_package(args.run_id, args.dest, prefix=prefix, store=store)
-        console.print(
-            f"downloaded {result['downloaded']} files, kept {result['kept']}, all verified: {result['dest']}"
-        )
-    elif args.command == "list":
-        console.print(format_versions_table(list_versions(prefix, store=store)))
-    else:
-        result = delete_package(args.run_id, prefix=prefix, store=store)
-        console.print(f"deleted {result['objects_deleted']} objects under {result['uri']}")
+    if args.command == "list":
+        console.print(format_versions_table(list_versions(args.prefix, store=store)))
+        return 0
+    with _open_catalog(args.no_catalog) as catalog:
+        if args.command == "upload":
+            result = upload_package(args.run_dir, args.prefix, catalog, overwrite=args.overwrite, store=store)
+            console.print(
+                f"uploaded {result['uploaded']} files, kept {result['skipped']} already there: {result['uri']}"
+            )
+        elif args.command == "download":
+            result = download_package(args.run_id, args.dest, catalog, prefix=args.prefix, store=store)
+            console.print(
+                f"downloaded {result['downloaded']} files, kept {result['kept']}, all verified: {result['dest']}"
+            )
+        else:
+            result = delete_package(args.run_id, catalog, prefix=args.prefix, store=store)
+            console.print(f"deleted {result['objects_deleted']} objects under {result['uri']}")
     return 0
+
+
+@contextmanager
+def _open_catalog(skip: bool) -> Iterator[Catalog | None]:
+    """The default catalog (``DATABASE_URL`` or the workspace SQLite file), so transfers are audited."""
+    if skip:
+        yield None
+        return
+    with Catalog.open() as catalog:
+        yield catalog
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -672,6 +685,9 @@ def _parser() -> argparse.ArgumentParser:
         "--validate", action="store_true", help="check endpoint, credentials, bucket, put/get/delete"
     )
     parser.add_argument("--prefix", default=None, help="key prefix (default OVH_S3_PREFIX or 'datasets')")
+    parser.add_argument(
+        "--no-catalog", action="store_true", help="do not record the transfer in the run catalog"
+    )
     commands = parser.add_subparsers(dest="command")
     upload = commands.add_parser("upload", help="upload a ready package directory")
     upload.add_argument("run_dir")

@@ -44,6 +44,9 @@ class S3Settings:
     multipart_threshold: int = 64 * MIB
     multipart_chunksize: int = 16 * MIB
     max_concurrency: int = 4
+    # "read": re-read every uploaded object and hash it; "head": trust size + sha256 metadata (half the
+    # traffic, but does not prove the stored bytes).
+    verify: str = "read"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> S3Settings:
@@ -67,7 +70,10 @@ class S3Settings:
             secret_access_key=_first(env, "OVH_S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"),
             prefix=(_first(env, "OVH_S3_PREFIX") or DEFAULT_PREFIX).strip("/"),
             addressing_style=_first(env, "OVH_S3_ADDRESSING_STYLE") or "path",
+            verify=_first(env, "OVH_S3_VERIFY") or "read",
         )
+        if settings.verify not in ("read", "head"):
+            raise S3ConfigError(f"OVH_S3_VERIFY must be 'read' or 'head', not {settings.verify!r}")
         if bool(settings.access_key_id) != bool(settings.secret_access_key):
             raise S3ConfigError(
                 "only half of the S3 key pair is set: set both OVH_S3_ACCESS_KEY_ID and OVH_S3_SECRET_ACCESS_KEY"
