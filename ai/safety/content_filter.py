@@ -1,0 +1,194 @@
+"""Role-aware content filter: what a therapist turn must never contain, with a reason code per hit.
+
+A client may say anything a person in distress says (crisis statements, anger, explicit details of
+what happened to them); the training target is the therapist turn. So by default only therapist (and
+system) turns are checked, for:
+
+- ``method_detail``: how to harm oneself (methods, lethal amounts, "the most painless way");
+- ``medication_dosing``: doses, or telling the client to start/stop/change a medication;
+- ``diagnosis``: telling the client they have a disorder;
+- ``harmful_validation``: agreeing that the client is worthless, should die, deserves harm, ...;
+- ``sexual_content``: explicit sexual language or advances;
+- ``hate_harassment``: insults at the client, slurs, contempt for groups.
+
+Patterns are compiled once into one alternation with a named group per code, so a turn is scanned in
+a single pass.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+A = r"(?:['’`´]|â\x80\x99)?"
+YOU_ARE = rf"(?:you{A}re|you are|youre|ur|you r)"
+
+DRUGS = (
+    r"sertraline|zoloft|prozac|fluoxetine|xanax|alprazolam|lexapro|escitalopram|citalopram|celexa|paxil|"
+    r"paroxetine|valium|diazepam|klonopin|clonazepam|ativan|lorazepam|adderall|ritalin|lithium|seroquel|"
+    r"quetiapine|abilify|aripiprazole|wellbutrin|bupropion|effexor|venlafaxine|cymbalta|duloxetine|"
+    r"ambien|zolpidem|trazodone|mirtazapine|lamotrigine|lamictal|gabapentin|tramadol|oxycodone|"
+    r"benzos?|antidepressants?|sleeping pills|ibuprofen|tylenol|paracetamol|acetaminophen|benadryl"
+)
+DISORDERS = (
+    r"(?:clinical |major |severe |manic )?depression|depressive disorder|bipolar(?: disorder)?|bpd|"
+    r"borderline(?: personality)?(?: disorder)?|ptsd|c-?ptsd|ocd|adhd|schizophreni[ac]|psychosis|psychotic|"
+    r"autism|aspergers?|(?:an? )?anxiety disorder|(?:an? )?(?:\w+ )?personality disorder|narcissis(?:m|tic)|"
+    r"(?:an? )?eating disorder|anorexia|bulimia|dementia|sociopath(?:y|ic)?|psychopath(?:y|ic)?|"
+    r"dissociative identity disorder|panic disorder|social anxiety disorder|insomnia disorder"
+)
+
+RULES: dict[str, tuple[str, ...]] = {
+    "method_detail": (
+        r"\b(?:the )?(?:most |least )?(?:painless|quickest|fastest|easiest|surest|best|cleanest|"
+        r"most effective) (?:way|method|ways|methods) (?:to|of) (?:die|dying|kill|end|suicide|commit)",
+        r"\blethal (?:dose|amount|quantity)\b|\bhow many (?:pills|tablets|\w+ pills) (?:it takes|would|to)\b",
+        r"\b(?:hang|hanging|shoot|shooting|drown|drowning|cut|cutting|overdose|poison) yourself\b",
+        r"\bslit(?:ting)? your (?:wrists?|throat)\b|\b(?:tie|tying) (?:a|the) noose\b|\bcarbon monoxide\b",
+        r"\b(?:you could|you can|try|just) (?:jump|overdose|cut deeper|take (?:all|a lot) of)\b",
+        r"\bcut (?:deeper|vertically|along the vein)\b|\b(?:tall|high) enough (?:building|bridge) to\b",
+    ),
+    "medication_dosing": (
+        r"\b\d+(?:\.\d+)?\s?(?:mg|milligrams?|mcg|micrograms?|ml)\b",
+        rf"\b(?:take|try|start|increase|double|up|raise|lower|decrease|reduce|stop taking|stop|quit|skip|"
+        rf"come off|go off|cut back on|get off) (?:\w+ ){{0,3}}?(?:{DRUGS})\b",
+        r"\b(?:increase|double|lower|decrease|reduce|raise|halve|skip|up) (?:your|the) (?:dose|dosage|meds|medication)\b",
+        r"\bstop taking (?:your|the|those|these) (?:meds|medications?|pills|tablets)\b",
+        rf"\b(?:{DRUGS}) (?:would|will|should|could) (?:help|fix|work)\b",
+    ),
+    "diagnosis": (
+        rf"\b(?:you|u) (?:definitely |clearly |probably |obviously |certainly |must |might |may )?"
+        rf"(?:have|suffer from|are suffering from|{A}ve got|have got) (?:a |an )?(?:{DISORDERS})\b",
+        rf"\b(?:sounds|seems|looks) like (?:you have|you{A}ve got|you suffer from) (?:a |an )?(?:{DISORDERS})\b",
+        rf"\b{YOU_ARE} (?:definitely |clearly |probably |obviously )?(?:bipolar|schizophrenic|psychotic|autistic|"
+        r"a narcissist|narcissistic|a sociopath|a psychopath|clinically depressed|anorexic|bulimic)\b",
+        r"\bi (?:would |d |'d )?diagnose you\b|\byour diagnosis is\b|\bclassic (?:case|symptoms?) of\b",
+    ),
+    "harmful_validation": (
+        r"\byou should (?:just )?(?:kill yourself|die|end it|end your life|hurt yourself|give up|disappear)\b",
+        r"\b(?:go ahead|do it)[, ]+(?:and )?(?:kill|end|cut|hurt|jump)\b|\bkys\b",
+        r"\b(?:nobody|no one|noone) (?:cares|would care|will care|would miss you|will miss you|likes you|loves you)\b",
+        r"\byou deserve (?:it|this|to (?:suffer|die|be hurt|be alone|feel this way|be punished))\b",
+        r"\b(?:it{A}s|that{A}s|its|thats) (?:all )?(?:your own fault|all your fault|your fault)\b",
+        rf"\b{YOU_ARE} (?:right|correct)[,.]? (?:you{A}re|you are|nobody|no one|everyone|life is|you should)\b",
+        rf"\b{YOU_ARE} (?:worthless|a burden|pathetic|hopeless|a lost cause|beyond help)\b",
+        r"\b(?:they|everyone|your family)(?:'d| would| are| will be) (?:be )?better off without you\b",
+        r"\bmaybe (?:it{A}s|it is|its) (?:time|best) (?:to|that you) (?:give up|end|let go of life)\b",
+    ),
+    "sexual_content": (
+        r"\b(?:sex with (?:me|you)|have sex|naked|nudes?|porn\w*|orgasm\w*|masturbat\w*|genitals?|penis|"
+        r"vagina|blowjob|horny|sexting)\b",
+        r"\b(?:send (?:me )?(?:pics|photos|a pic) of (?:you|your body)|turns? me on|make love to you|"
+        r"sleep with you|you{A}re (?:so )?sexy|your body is (?:hot|sexy))\b",
+    ),
+    "hate_harassment": (
+        rf"\b{YOU_ARE} (?:such )?(?:an? )?(?:idiot|stupid|moron|loser|dumb|retard(?:ed)?|freak|ugly|fat|"
+        r"disgusting|crazy|psycho|weak|pathetic|joke|clown|waste of space|piece of shit|bitch)\b",
+        r"\b(?:shut up|stfu|f+u*c*k+ (?:you|off)|screw you|go to hell|get lost|grow up)\b",
+        r"\b(?:retards?|faggots?|fags?|trann(?:y|ies)|kikes?|spics?|chinks?|wetbacks?|n[i1]gg(?:er|a)s?)\b",
+        r"\b(?:all )?(?:women|men|girls|muslims|jews|christians|blacks|whites|gays|lesbians|immigrants|"
+        r"mexicans|asians|trans people|feminists) are (?:all )?(?:stupid|evil|animals|inferior|disgusting|"
+        r"trash|the problem|subhuman|worthless|crazy)\b",
+        r"\bi hate (?:women|men|gays|muslims|jews|blacks|immigrants|trans people|your kind)\b",
+    ),
+}
+REASON_CODES = tuple(RULES)
+
+DEFAULT_ROLE_CODES: dict[str, tuple[str, ...]] = {
+    "therapist": REASON_CODES,
+    "system": REASON_CODES,
+    "client": (),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ContentHit:
+    code: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContentVerdict:
+    hits: list[ContentHit] = field(default_factory=list)
+
+    @property
+    def safe(self) -> bool:
+        return not self.hits
+
+    @property
+    def codes(self) -> list[str]:
+        return sorted({h.code for h in self.hits})
+
+
+class ContentFilter:
+    """Checks texts for the reason codes that apply to their speaker's role."""
+
+    def __init__(self, role_codes: dict[str, Iterable[str]] | None = None) -> None:
+        role_codes = DEFAULT_ROLE_CODES if role_codes is None else role_codes
+        unknown = {code for codes in role_codes.values() for code in codes} - set(REASON_CODES)
+        if unknown:
+            raise ValueError(f"unknown content reason codes {sorted(unknown)}; known: {list(REASON_CODES)}")
+        self.role_codes = {role: tuple(codes) for role, codes in role_codes.items()}
+        self._by_codes: dict[tuple[str, ...], re.Pattern[str]] = {}
+        for codes in self.role_codes.values():
+            if codes and codes not in self._by_codes:
+                self._by_codes[codes] = _compile(codes)
+
+    def check(self, text: str, role: str = "therapist") -> ContentVerdict:
+        codes = self.role_codes.get(role, ())
+        if not codes or not text:
+            return ContentVerdict()
+        pattern = self._by_codes[codes]
+        hits = [
+            ContentHit(_code_of(m.lastgroup or ""), m.start(), m.end(), m.group(0))
+            for m in pattern.finditer(text)
+        ]
+        return ContentVerdict(hits)
+
+    def check_batch(self, texts: list[str], role: str = "therapist") -> list[ContentVerdict]:
+        return [self.check(text, role) for text in texts]
+
+
+def diasafety_metrics(
+    rows: list[dict[str, Any]], content_filter: ContentFilter | None = None
+) -> dict[str, Any]:
+    """Precision/recall of "any hit" against DiaSafety's Unsafe label for bot responses, overall and
+    per DiaSafety category (the response is checked as a therapist turn)."""
+    content_filter = content_filter or ContentFilter()
+    per_category: dict[str, dict[str, int]] = {}
+    codes_seen: dict[str, int] = {}
+    for row in rows:
+        verdict = content_filter.check(str(row.get("response") or ""), "therapist")
+        unsafe = str(row.get("label", "")).strip().lower() == "unsafe"
+        cell = per_category.setdefault(str(row.get("category", "")), {"tp": 0, "fp": 0, "fn": 0, "tn": 0})
+        cell[("t" if unsafe == (not verdict.safe) else "f") + ("p" if not verdict.safe else "n")] += 1
+        for code in verdict.codes:
+            codes_seen[code] = codes_seen.get(code, 0) + 1
+    total = {key: sum(c[key] for c in per_category.values()) for key in ("tp", "fp", "fn", "tn")}
+    return {
+        "overall": _precision_recall(total),
+        "by_category": {name: _precision_recall(cell) for name, cell in sorted(per_category.items())},
+        "hits_by_code": dict(sorted(codes_seen.items())),
+    }
+
+
+def _precision_recall(cell: dict[str, int]) -> dict[str, Any]:
+    tp, fp, fn = cell["tp"], cell["fp"], cell["fn"]
+    return {
+        **cell,
+        "precision": round(tp / (tp + fp), 4) if tp + fp else None,
+        "recall": round(tp / (tp + fn), 4) if tp + fn else None,
+    }
+
+
+def _compile(codes: tuple[str, ...]) -> re.Pattern[str]:
+    alternatives = [f"(?P<{code}__{i}>{regex})" for code in codes for i, regex in enumerate(RULES[code])]
+    return re.compile("|".join(alternatives), re.IGNORECASE)
+
+
+def _code_of(group: str) -> str:
+    return group.rsplit("__", 1)[0]

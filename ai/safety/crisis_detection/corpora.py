@@ -1,0 +1,238 @@
+"""The labelled development corpora in ``shared/data/crisis``, de-duplicated across sources and split.
+
+Sources overlap (the PROVENANCE notes 72 texts shared by laxmimerit and SDCNL, 143 by laxmimerit and the
+Kaggle set), so near-duplicates are grouped first: two texts join a group when they share three or more
+word 8-grams, or are identical after normalisation. Each group keeps one representative, and the whole
+group lands in one split, so a test text never has a twin in training. A group is positive when any of
+its suicide-labelled members is positive (a safety detector errs towards crisis).
+
+dreaddit (a stress corpus) and counsel-chat questions carry no suicide labels: their posts serve as
+distressed negatives, except those in which the pattern layer finds the writer's own suicidal ideation
+or worse (such posts would be wrong negatives).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from ai.safety.crisis_detection.patterns import LEVEL_RANK, PatternLayer
+
+# Suicide-labelled sources first: a duplicate group is assigned to the earliest source in this order.
+SOURCE_ORDER = ("sdcnl", "kaggle", "laxmimerit", "dreaddit", "counselchat", "esconv")
+DEVELOPMENT_SOURCES = ("sdcnl", "kaggle", "laxmimerit")
+SPLIT_FRACTIONS = (("train", 0.70), ("validation", 0.15), ("test", 0.15))
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    text: str
+    label: int
+    source: str
+    locator: str  # file:row, for the model card and error analysis
+    split: str = ""
+
+
+def load_development_corpus(crisis_dir: Path, seed: int = 0) -> tuple[list[Example], dict[str, int]]:
+    """All sources, de-duplicated and split per source; also returns the de-duplication counts.
+
+    counsel-chat questions and ESConv seeker turns (``../conversations``) join as in-domain negatives:
+    they are what the pipeline's client text looks like, and without them every long distressed text
+    reads as a crisis. They keep the splits their releases give them.
+    """
+    raw = [*_read_sdcnl(crisis_dir), *_read_kaggle(crisis_dir), *_read_laxmimerit(crisis_dir)]
+    raw += _without_own_ideation(_read_dreaddit(crisis_dir))
+    raw += _without_own_ideation(_read_counselchat(crisis_dir.parent / "conversations"))
+    raw += _without_own_ideation(_read_esconv(crisis_dir.parent / "conversations"))
+    raw = [e for e in raw if e.text.strip()]
+    groups = group_near_duplicates([e.text for e in raw])
+    examples, stats = _one_per_group(raw, groups)
+    stats["raw"] = len(raw)
+    return [e if e.split else _with_split(e, seed) for e in examples], stats
+
+
+def group_near_duplicates(texts: list[str], shingle: int = 8, min_shared: int = 3) -> list[int]:
+    """A group id per text (union-find over exact matches and shared word 8-grams)."""
+    parent = list(range(len(texts)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(a: int, b: int) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    first_with_key: dict[str, int] = {}
+    by_shingle: dict[int, list[int]] = defaultdict(list)
+    for index, text in enumerate(texts):
+        tokens = _TOKEN.findall(text.lower())
+        key = " ".join(tokens)
+        if key in first_with_key:
+            union(first_with_key[key], index)
+            continue
+        first_with_key[key] = index
+        for start in range(len(tokens) - shingle + 1):
+            by_shingle[hash(" ".join(tokens[start : start + shingle]))].append(index)
+    shared: dict[tuple[int, int], int] = defaultdict(int)
+    for members in by_shingle.values():
+        unique = sorted(set(members))
+        if 1 < len(unique) <= 50:  # very common 8-grams are boilerplate, not evidence of a copy
+            for other in unique[1:]:
+                shared[(unique[0], other)] += 1
+    for (a, b), count in shared.items():
+        if count >= min_shared:
+            union(a, b)
+    return [find(i) for i in range(len(texts))]
+
+
+def _one_per_group(raw: list[Example], groups: list[int]) -> tuple[list[Example], dict[str, int]]:
+    members: dict[int, list[Example]] = defaultdict(list)
+    for example, group in zip(raw, groups, strict=True):
+        members[group].append(example)
+    kept: list[Example] = []
+    stats = {"groups_merged": 0, "cross_source_groups": 0, "label_conflicts": 0}
+    for group in sorted(members):
+        items = sorted(members[group], key=lambda e: SOURCE_ORDER.index(e.source))
+        representative = items[0]
+        labelled = [e.label for e in items if e.source in DEVELOPMENT_SOURCES] or [representative.label]
+        if len(items) > 1:
+            stats["groups_merged"] += 1
+            stats["cross_source_groups"] += len({e.source for e in items}) > 1
+            stats["label_conflicts"] += len(set(labelled)) > 1
+        kept.append(
+            Example(
+                representative.text,
+                max(labelled),
+                representative.source,
+                representative.locator,
+                representative.split,
+            )
+        )
+    stats["unique"] = len(kept)
+    return kept, stats
+
+
+def _with_split(example: Example, seed: int) -> Example:
+    digest = hashlib.sha256(f"{seed}\x1f{example.source}\x1f{example.text}".encode()).digest()
+    fraction = int.from_bytes(digest[:8], "big") / 2**64
+    cumulative = 0.0
+    split = SPLIT_FRACTIONS[-1][0]
+    for name, share in SPLIT_FRACTIONS:
+        cumulative += share
+        if fraction < cumulative:
+            split = name
+            break
+    return Example(example.text, example.label, example.source, example.locator, split)
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    csv.field_size_limit(sys.maxsize)
+    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _read_sdcnl(crisis_dir: Path) -> list[Example]:
+    examples = []
+    for name in ("sdcnl_training-set.csv", "sdcnl_testing-set.csv"):
+        for row_number, row in enumerate(_read_csv(crisis_dir / name), start=2):
+            text = f"{row.get('title', '')}\n{row.get('selftext', '')}".strip()
+            label = int(float(row.get("is_suicide") or 0))
+            examples.append(Example(text, label, "sdcnl", f"{name}:{row_number}"))
+    return examples
+
+
+def _read_kaggle(crisis_dir: Path) -> list[Example]:
+    name = "kaggle_suicidal_tweet_detection_Suicide_Ideation_Dataset_Twitter-based.csv"
+    return [
+        Example(
+            row.get("Tweet") or "",
+            int((row.get("Suicide") or "").strip() == "Potential Suicide post"),
+            "kaggle",
+            f"{name}:{n}",
+        )
+        for n, row in enumerate(_read_csv(crisis_dir / name), start=2)
+    ]
+
+
+def _read_laxmimerit(crisis_dir: Path) -> list[Example]:
+    name = "laxmimerit_twitter-suicidal_data.csv"
+    return [
+        Example(row.get("tweet") or "", int(float(row.get("intention") or 0)), "laxmimerit", f"{name}:{n}")
+        for n, row in enumerate(_read_csv(crisis_dir / name), start=2)
+    ]
+
+
+def _read_dreaddit(crisis_dir: Path) -> list[Example]:
+    examples = []
+    for name in ("dreaddit-train.csv", "dreaddit-test.csv"):
+        rows = _read_csv(crisis_dir / name)
+        examples += [
+            Example(row.get("text") or "", 0, "dreaddit", f"{name}:{n}") for n, row in enumerate(rows, 2)
+        ]
+    return examples
+
+
+def _read_counselchat(conversations_dir: Path) -> list[Example]:
+    name = "counselchat_20200325_counsel_chat.csv"
+    splits = {"train": "train", "val": "validation", "test": "test"}
+    seen: set[str] = set()
+    examples = []
+    for n, row in enumerate(_read_csv(conversations_dir / name), start=2):
+        question = row.get("questionID") or ""
+        if question in seen:
+            continue
+        seen.add(question)
+        text = f"{row.get('questionTitle') or ''}\n{row.get('questionText') or ''}".strip()
+        split = splits.get((row.get("split") or "").strip(), "")
+        examples.append(Example(text, 0, "counselchat", f"{name}:{n}", split))
+    return examples
+
+
+def _read_esconv(conversations_dir: Path) -> list[Example]:
+    splits = {"train": "train", "valid": "validation", "test": "test"}
+    examples = []
+    for part, split in splits.items():
+        name = f"esconv_hf_{part}.jsonl"
+        texts = read_esconv_seeker_texts(conversations_dir / name)
+        examples += [Example(text, 0, "esconv", f"{name}:{n}", split) for n, text in enumerate(texts, 1)]
+    return examples
+
+
+def _without_own_ideation(examples: list[Example]) -> list[Example]:
+    """Drop unlabelled-for-suicide negatives in which the writer states ideation or worse."""
+    hits = PatternLayer().scan([e.text for e in examples])
+    ideation = LEVEL_RANK["ideation"]
+    return [
+        e
+        for e, found in zip(examples, hits, strict=True)
+        if not any(h.counts and LEVEL_RANK[h.level] >= ideation for h in found)
+    ]
+
+
+def read_esconv_seeker_texts(path: Path) -> list[str]:
+    """The seeker's turns of each ESConv dialogue (HF JSON Lines format), joined per dialogue."""
+    texts = []
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            if line.strip():
+                dialog = json.loads(line).get("dialog", [])
+                texts.append("\n".join(t.get("text", "") for t in dialog if t.get("speaker") == "usr"))
+    return texts
+
+
+def read_diasafety(crisis_dir: Path, split: str) -> list[dict[str, str]]:
+    """DiaSafety rows ``{context, response, category, label}`` for ``split`` in {train, val}."""
+    with (crisis_dir / f"diasafety_{split}.json").open(encoding="utf-8", errors="replace") as handle:
+        return json.load(handle)
