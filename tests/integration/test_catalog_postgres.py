@@ -103,13 +103,14 @@ def test_audit_log_cannot_be_changed_on_postgres(pg_catalog, postgres_url, catal
     engine.dispose()
 
 
-def test_concurrent_opens_and_writes_from_threads(postgres_url, catalog_schema):
+def test_concurrent_opens_of_a_fresh_schema_and_writes_from_threads(postgres_url, catalog_schema):
     errors: list[BaseException] = []
     run_ids = [_run_id() for _ in range(4)]
+    fresh_schema = f"{catalog_schema}_fresh"
 
     def work(run_id: str) -> None:
         try:
-            with Catalog.open(postgres_url, schema_name=catalog_schema) as catalog:
+            with Catalog.open(postgres_url, schema_name=fresh_schema) as catalog:
                 catalog.start_run(run_id, "threads", "cfg", "/out")
                 catalog.add_records(run_id, [{"record_id": f"r{i}", "content_hash": "h"} for i in range(500)])
                 catalog.finish_run(run_id, "succeeded")
@@ -121,9 +122,16 @@ def test_concurrent_opens_and_writes_from_threads(postgres_url, catalog_schema):
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    assert errors == []
-    with Catalog.open(postgres_url, schema_name=catalog_schema) as catalog:
-        assert all(catalog.record_counts(run_id) == {"": 500} for run_id in run_ids)
+    try:
+        assert errors == []
+        with Catalog.open(postgres_url, schema_name=fresh_schema) as catalog:
+            assert all(catalog.record_counts(run_id) == {"": 500} for run_id in run_ids)
+            assert len(catalog.list_runs()) == 4
+    finally:
+        engine = create_engine(postgres_url)
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{fresh_schema}" CASCADE')
+        engine.dispose()
 
 
 def test_schema_names_are_checked_before_use(postgres_url):

@@ -166,15 +166,20 @@ class Catalog:
         raw_url = normalise_url(url) if url else default_database_url()
         try:
             parsed = make_url(raw_url)
-        except ArgumentError as exc:
+        except (ArgumentError, ValueError):
             raise CatalogError(
                 "DATABASE_URL is not a valid SQLAlchemy URL (expected e.g. "
                 "postgresql+psycopg://user@host:5432/db or sqlite:///path/catalog.sqlite)"
-            ) from exc
+            ) from None  # the parse error quotes the whole URL, password included
         schema_name = schema_name or os.environ.get("DATABASE_SCHEMA") or None
-        engine = _create_engine(parsed, schema_name)
+        try:
+            engine = _create_engine(parsed)
+        except ArgumentError as exc:
+            raise CatalogError(f"cannot use {display_url(parsed)}: {exc}") from None
         catalog = cls(engine, actor=actor, secret=parsed.password)
         try:
+            if schema_name and engine.dialect.name == "postgresql":
+                _use_postgres_schema(engine, schema_name)
             migrate_to_head(engine)
         except SQLAlchemyError as exc:
             engine.dispose()
@@ -548,12 +553,12 @@ def migrate_to_head(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-def _create_engine(url: URL, schema_name: str | None) -> Engine:
+def _create_engine(url: URL) -> Engine:
     backend = url.get_backend_name()
     if backend == "sqlite":
         return _sqlite_engine(url)
     if backend == "postgresql":
-        return _postgres_engine(url, schema_name)
+        return create_engine(url, pool_pre_ping=True)
     raise CatalogError(f"the catalog supports sqlite:// and postgresql:// URLs, not {backend}://")
 
 
@@ -590,13 +595,13 @@ def _sqlite_engine(url: URL) -> Engine:
     return engine
 
 
-def _postgres_engine(url: URL, schema_name: str | None) -> Engine:
-    engine = create_engine(url, pool_pre_ping=True)
-    if schema_name is None:
-        return engine
+def _use_postgres_schema(engine: Engine, schema_name: str) -> None:
+    """Create ``schema_name`` if needed and make every connection of ``engine`` work inside it."""
     if not _SCHEMA_NAME.match(schema_name):
         raise CatalogError(f"schema name {schema_name!r} must be letters, digits and underscores (max 63)")
     with engine.begin() as conn:
+        # CREATE SCHEMA IF NOT EXISTS is not safe against a concurrent twin; the lock serialises them.
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_KEY})")
         conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema_name}"')
 
     @event.listens_for(engine, "connect", insert=True)
@@ -609,7 +614,6 @@ def _postgres_engine(url: URL, schema_name: str | None) -> Engine:
         dbapi_connection.autocommit = autocommit
 
     engine.dispose()  # drop the connection opened before the search_path hook existed
-    return engine
 
 
 def _record_values(run_id: str, row: Mapping[str, Any] | Conversation, index: int) -> dict[str, Any]:

@@ -93,6 +93,12 @@ def test_unsupported_and_malformed_urls_are_clear_errors():
         Catalog.open("mysql://root@localhost/db")
     with pytest.raises(CatalogError, match="not a valid SQLAlchemy URL"):
         Catalog.open("not a url at all")
+    with pytest.raises(CatalogError, match="not a valid SQLAlchemy URL") as failure:
+        Catalog.open("postgresql://app:s3cr3tpw@db:notaport/catalog")
+    assert failure.value.__cause__ is None and failure.value.__context__ is not None
+    assert "s3cr3tpw" not in str(failure.value)
+    with pytest.raises(CatalogError, match=r"cannot use postgresql\+nodriver://app:\*\*\*@db/c"):
+        Catalog.open("postgresql+nodriver://app:s3cr3tpw@db/c")
 
 
 def test_run_lifecycle_is_recorded_and_audited(catalog):
