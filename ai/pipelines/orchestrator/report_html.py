@@ -1,0 +1,983 @@
+"""The dataset report's page: sections of headline numbers, charts and tables as one HTML string.
+
+Every value that comes from data (texts, names, reasons, paths) goes through ``escape``; the only links
+are https links built from identifiers (PMID, DOI, PMCID, YouTube id) or http(s) URLs found in a
+locator, so a hostile dataset cannot inject markup or script into the report.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from html import escape
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from ai.pipelines.orchestrator.report_charts import (
+    Colors,
+    Series,
+    column_chart,
+    figure,
+    fmt_count,
+    fmt_seconds,
+    fmt_share,
+    hbar_chart,
+    line_chart,
+    stacked_hbar_chart,
+)
+from ai.pipelines.orchestrator.report_data import (
+    MAX_TURN_BIN,
+    SCORE_BINS,
+    DatasetScan,
+    ExportedRecord,
+    Loaded,
+    QuarantineScan,
+    RunInputs,
+    SplitStats,
+    length_bin_start,
+)
+
+CSS_FILE = Path(__file__).with_name("report_assets") / "report.css"
+GATE_STAGES = ("crisis", "content", "ears", "quality")
+MIX_TOP = 8  # values shown per mix chart; the rest are pooled into "(other)"
+SCORE_TITLES = {
+    "ears": "EARS score distribution",
+    "crisis": "Crisis score distribution",
+    "quality": "Quality score distribution",
+    "content": "Content filter score distribution",
+}
+NOT_COMPUTED = "not computed in this run"
+SECTIONS = (
+    ("overview", "Overview"),
+    ("flow", "Record flow"),
+    ("quarantine", "Quarantine"),
+    ("distributions", "Shape"),
+    ("mix", "Mix"),
+    ("scores", "Scores"),
+    ("dedup", "Duplicates"),
+    ("pii", "PII"),
+    ("bias", "Bias audit"),
+    ("split", "Split tests"),
+    ("examples", "Examples"),
+    ("card", "Dataset card"),
+)
+
+
+def render_report(inputs: RunInputs, dataset: DatasetScan, quarantine: QuarantineScan) -> str:
+    page = ReportPage(inputs, dataset, quarantine)
+    return page.render()
+
+
+class ReportPage:
+    def __init__(self, inputs: RunInputs, dataset: DatasetScan, quarantine: QuarantineScan) -> None:
+        self.inputs = inputs
+        self.dataset = dataset
+        self.quarantine = quarantine
+        self.counts = inputs.counts
+        self.colors = Colors()  # one palette for the page, so a category keeps its colour everywhere
+
+    def render(self) -> str:
+        sections = [
+            self.overview(),
+            self.flow(),
+            self.quarantine_section(),
+            self.distributions(),
+            self.mix(),
+            self.scores(),
+            self.dedup(),
+            self.pii(),
+            self.bias(),
+            self.split_tests(),
+            self.examples(),
+            self.card(),
+        ]
+        nav = "".join(f'<a href="#{key}">{escape(label)}</a>' for key, label in SECTIONS)
+        return (
+            "<!DOCTYPE html>\n"
+            '<html lang="en"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>Dataset report · {escape(self.run_id)}</title>"
+            f"<style>{CSS_FILE.read_text(encoding='utf-8')}</style></head><body>"
+            f"{self.header()}<nav>{nav}</nav><main>{''.join(sections)}</main>{self.footer()}</body></html>\n"
+        )
+
+    # -- header and footer ------------------------------------------------------------------------
+    @property
+    def run_id(self) -> str:
+        for loaded in (self.inputs.manifest, self.inputs.summary, self.inputs.run_info):
+            if isinstance(loaded.data, dict) and loaded.data.get("run_id"):
+                return str(loaded.data["run_id"])
+        return self.inputs.run_dir.name
+
+    def header(self) -> str:
+        manifest = _as_dict(self.inputs.manifest.data)
+        info = _as_dict(self.inputs.run_info.data)
+        facts = [
+            ("run", self.run_id),
+            ("created", str(info.get("created", ""))),
+            ("version", str(manifest.get("version", ""))),
+            ("config hash", str(manifest.get("config_hash", ""))),
+            ("seed", str(manifest.get("seed", ""))),
+            ("executor", str(_as_dict(self.inputs.summary.data).get("executor", ""))),
+        ]
+        items = "".join(
+            f"<span><b>{escape(label)}</b> {escape(value)}</span>" for label, value in facts if value
+        )
+        return (
+            '<header><div class="brand">Unified AI Dataset Pipeline</div>'
+            f'<h1>Dataset report</h1><div class="facts">{items}</div></header>'
+        )
+
+    def footer(self) -> str:
+        files = _as_dict(_as_dict(self.inputs.manifest.data).get("files"))
+        rows = [(name, f"<code>{escape(str(digest))}</code>") for name, digest in files.items()]
+        listing = (
+            f"<details><summary>{len(rows)} files with SHA-256 checksums (from manifest.json)</summary>"
+            f"{_table(['file', 'sha256'], rows)}</details>"
+            if rows
+            else ""
+        )
+        generated = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        return f"<footer>{listing}<p>Report generated {generated} from {escape(str(self.inputs.run_dir))}.</p></footer>"
+
+    # -- overview -----------------------------------------------------------------------------------
+    def overview(self) -> str:
+        counts = self.counts
+        exported = _int(counts.get("exported"), self.dataset.records)
+        n_in = _int(counts.get("input"), exported + self.quarantine.total)
+        quarantined = _int(counts.get("quarantined"), self.quarantine.total)
+        wall = _as_dict(self.inputs.summary.data).get("wall_seconds")
+        cards = [
+            ("Records in", fmt_count(n_in), "read from all sources"),
+            ("Exported", fmt_count(exported), _percent(exported, n_in) + " of input"),
+            ("Quarantined", fmt_count(quarantined), _percent(quarantined, n_in) + " of input"),
+        ]
+        if counts.get("passages"):
+            cards.append(("Passages", fmt_count(counts["passages"]), "knowledge chunks for grounding"))
+        if isinstance(wall, int | float):
+            rate = f"{n_in / wall:,.0f} records/s" if wall > 0 else ""
+            cards.append(("Run time", fmt_seconds(wall), rate))
+        else:
+            cards.append(("Run time", "—", "run_summary.json " + NOT_COMPUTED))
+        card_html = "".join(
+            f'<div class="card"><div class="k">{escape(k)}</div><div class="n">{escape(v)}</div>'
+            f'<div class="d">{escape(d)}</div></div>'
+            for k, v, d in cards
+        )
+        notes = self._input_notes()
+        split_categories = self._split_categories()
+        rows = [(split, sorted(cats.items(), key=lambda kv: -kv[1])) for split, cats in split_categories]
+        chart = stacked_hbar_chart(
+            "Exported records by split and category", rows, self.colors, normalise=False
+        )
+        table = self._split_category_table(split_categories)
+        return _section(
+            "overview",
+            "Overview",
+            f'<div class="cards">{card_html}</div>{notes}<div class="grid">{chart}<div>{table}</div></div>',
+        )
+
+    def _input_notes(self) -> str:
+        notes = []
+        if not self.inputs.manifest.present:
+            notes.append(
+                self.inputs.manifest.error or "manifest.json not found: counts come from the dataset files"
+            )
+        if self.dataset.unreadable:
+            notes.append(
+                f"{self.dataset.unreadable} dataset lines could not be read ({self.dataset.first_error})"
+            )
+        if self.quarantine.unreadable:
+            notes.append(f"{self.quarantine.unreadable} quarantine lines could not be read")
+        return "".join(f'<p class="warn">{escape(n)}</p>' for n in notes)
+
+    def _split_categories(self) -> list[tuple[str, dict[str, int]]]:
+        from_manifest = _as_dict(self.counts.get("split_categories"))
+        if from_manifest:
+            order = {name: i for i, name in enumerate(("train", "validation", "test", "unsplit"))}
+            return sorted(
+                ((s, {str(k): _int(v) for k, v in _as_dict(c).items()}) for s, c in from_manifest.items()),
+                key=lambda item: (order.get(item[0], 9), item[0]),
+            )
+        return [(name, dict(stats.categories)) for name, stats in self.dataset.ordered_splits()]
+
+    def _split_category_table(self, split_categories: list[tuple[str, dict[str, int]]]) -> str:
+        if not split_categories:
+            return _missing("No exported records.")
+        categories = sorted({c for _, cats in split_categories for c in cats})
+        rows = []
+        for split, cats in split_categories:
+            cells = [fmt_count(cats.get(c, 0)) for c in categories]
+            rows.append((escape(split), *cells, f"<b>{fmt_count(sum(cats.values()))}</b>"))
+        totals = [fmt_count(sum(cats.get(c, 0) for _, cats in split_categories)) for c in categories]
+        grand = sum(sum(cats.values()) for _, cats in split_categories)
+        rows.append(("<b>all</b>", *(f"<b>{t}</b>" for t in totals), f"<b>{fmt_count(grand)}</b>"))
+        return _table(["split", *categories, "total"], rows, numeric_from=1)
+
+    # -- flow -----------------------------------------------------------------------------------------
+    def flow(self) -> str:
+        stages = [s for s in self.counts.get("stages", []) if isinstance(s, dict)]
+        if not stages:
+            return _section(
+                "flow", "Record flow", _missing("Stage counts (manifest.json) " + NOT_COMPUTED + ".")
+            )
+        rows = [
+            (str(s.get("stage")), [("kept", _int(s.get("kept"))), ("rejected", _int(s.get("rejected")))])
+            for s in stages
+        ]
+        funnel = stacked_hbar_chart(
+            "Records kept and rejected at each stage", rows, self.colors, normalise=False
+        )
+        timing = _missing("Stage timings (run_summary.json) " + NOT_COMPUTED + ".")
+        summary_stages = _as_dict(self.inputs.summary.data).get("stages")
+        if isinstance(summary_stages, list):
+            seconds = [
+                (str(s.get("stage")), float(s.get("seconds") or 0.0))
+                for s in summary_stages
+                if isinstance(s, dict)
+            ]
+            timing = hbar_chart("Time per stage", seconds, fmt_seconds, color="#72b7b2")
+        return _section("flow", "Record flow", f'<div class="grid">{funnel}{timing}</div>{self._gates()}')
+
+    def _gates(self) -> str:
+        rejected = _as_dict(self.counts.get("rejected"))
+        stages = {str(s.get("stage")): s for s in self.counts.get("stages", []) if isinstance(s, dict)}
+        gates = [name for name in GATE_STAGES if name in stages]
+        if not gates:
+            return _missing(
+                "Safety and quality gates (crisis, content, ears, quality): " + NOT_COMPUTED + "."
+            )
+        rows = []
+        for name in gates:
+            reasons = sorted(_as_dict(rejected.get(name)).items(), key=lambda kv: -_int(kv[1]))
+            rows.append(
+                (name, [("passed", _int(stages[name].get("kept"))), *((r, _int(n)) for r, n in reasons)])
+            )
+        return stacked_hbar_chart(
+            "Gate pass/fail by reason",
+            rows,
+            self.colors,
+            normalise=True,
+            note="Share of the records reaching each gate that passed it, and why the rest failed.",
+        )
+
+    # -- quarantine -------------------------------------------------------------------------------------
+    def quarantine_section(self) -> str:
+        counts = self._rejection_counts()
+        if not counts:
+            message = (
+                "Nothing was quarantined."
+                if self.counts or self.quarantine.present
+                else ("Quarantine " + NOT_COMPUTED + ".")
+            )
+            return _section("quarantine", "Quarantined records", _missing(message))
+        ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        chart = hbar_chart(
+            "Quarantined records by stage and reason",
+            [(f"{stage} · {reason}", n) for (stage, reason), n in ordered[:25]],
+            color="#e45756",
+        )
+        rows = []
+        for (stage, reason), n in ordered:
+            example = self.quarantine.examples.get((stage, reason))
+            message = _clip(example.message, 220) if example else ""
+            where = example.locator if example else ""
+            rows.append(
+                (
+                    escape(stage),
+                    f"<code>{escape(reason)}</code>",
+                    fmt_count(n),
+                    escape(message)
+                    + (f'<div class="muted">{escape(_clip(where, 120))}</div>' if where else ""),
+                )
+            )
+        table = _table(["stage", "reason", "records", "first example"], rows, numeric_cols={2})
+        return _section(
+            "quarantine",
+            "Quarantined records",
+            f"{chart}<details open><summary>Every reason, with its first message</summary>{table}</details>",
+        )
+
+    def _rejection_counts(self) -> dict[tuple[str, str], int]:
+        from_manifest = _as_dict(self.counts.get("rejected"))
+        if from_manifest:
+            return {
+                (stage, str(reason)): _int(n)
+                for stage, reasons in from_manifest.items()
+                for reason, n in _as_dict(reasons).items()
+            }
+        return dict(self.quarantine.counts)
+
+    # -- distributions ------------------------------------------------------------------------------------
+    def distributions(self) -> str:
+        splits = self.dataset.ordered_splits()
+        splits = [(name, stats) for name, stats in splits if stats.records]
+        if not splits:
+            return _section(
+                "distributions", "Conversation shape", _missing("Exported dataset " + NOT_COMPUTED + ".")
+            )
+        turns = _histogram_series(splits, lambda s: s.turns)
+        low, high = _used_range(turns)
+        labels = [f"{i}+" if i == MAX_TURN_BIN else str(i) for i in range(low, high + 1)]
+        turn_chart = column_chart(
+            "Turns per conversation by split",
+            labels,
+            [Series(name, values[low : high + 1]) for name, values in turns],
+            fmt=fmt_share,
+            colors=self.colors,
+            note="Share of each split's conversations with that many messages (system included).",
+        )
+        lengths = _histogram_series(splits, lambda s: s.lengths)
+        low, high = _used_range(lengths)
+        length_chart = line_chart(
+            "Conversation length by split",
+            [_short_count(length_bin_start(i)) for i in range(low, high + 1)],
+            [Series(name, values[low : high + 1]) for name, values in lengths],
+            colors=self.colors,
+            note="Characters in all messages, half-octave bins (label = lower edge); share of each split.",
+        )
+        return _section(
+            "distributions", "Conversation shape", f'<div class="grid">{turn_chart}{length_chart}</div>'
+        )
+
+    # -- mix -----------------------------------------------------------------------------------------------
+    def mix(self) -> str:
+        splits = [(name, stats) for name, stats in self.dataset.ordered_splits() if stats.records]
+        if not splits:
+            return _section("mix", "Mix per split", _missing("Exported dataset " + NOT_COMPUTED + "."))
+        charts = [
+            self._mix_chart("Category mix by split", splits, lambda s: s.categories),
+            self._mix_chart("Source mix by split", splits, lambda s: s.sources),
+            self._mix_chart("Language mix by split", splits, lambda s: s.languages),
+            self._crisis_mix(splits),
+        ]
+        return _section("mix", "Mix per split", f'<div class="grid">{"".join(charts)}</div>')
+
+    def _crisis_mix(self, splits: list[tuple[str, SplitStats]]) -> str:
+        title = "Crisis level by split"
+        if all(set(stats.crisis) == {"not scored"} for _, stats in splits):
+            return figure(title, _missing(f"Crisis levels: {NOT_COMPUTED} (the crisis stage did not run)."))
+        return self._mix_chart(title, splits, lambda s: s.crisis)
+
+    def _mix_chart(self, title: str, splits: list[tuple[str, SplitStats]], pick: Any) -> str:
+        overall: Counter[str] = Counter()
+        for _, stats in splits:
+            overall.update(pick(stats))
+        top = [name for name, _ in overall.most_common(MIX_TOP)]
+        rows = []
+        for split, stats in splits:
+            counter: Counter[str] = pick(stats)
+            segments = [(name, float(counter.get(name, 0))) for name in top]
+            other = sum(n for name, n in counter.items() if name not in top)
+            if other:
+                segments.append(("(other)", float(other)))
+            rows.append((split, segments))
+        note = (
+            f"{len(overall)} distinct values; the {MIX_TOP} most common are shown."
+            if len(overall) > MIX_TOP
+            else ""
+        )
+        return stacked_hbar_chart(title, rows, self.colors, normalise=True, note=note)
+
+    # -- scores ---------------------------------------------------------------------------------------------
+    def scores(self) -> str:
+        names = sorted(
+            set(self.dataset.scores.names()) | set(self.quarantine.scores.names()) | {"ears", "crisis"},
+            key=lambda n: (list(SCORE_TITLES).index(n) if n in SCORE_TITLES else len(SCORE_TITLES), n),
+        )
+        charts = []
+        for name in names:
+            title = SCORE_TITLES.get(name, f"{name} score distribution".capitalize())
+            series = self._score_series(name)
+            if not series:
+                charts.append(
+                    figure(title, _missing(f"{name} scores: {NOT_COMPUTED} (the {name} stage did not run)."))
+                )
+                continue
+            labels = [f"{i / SCORE_BINS:.2f}" for i in range(SCORE_BINS)]
+            charts.append(
+                column_chart(
+                    title,
+                    labels,
+                    series,
+                    stacked=True,
+                    colors=self.colors,
+                    note="Records per score bin (label = lower edge); quarantined records that carry the score included.",
+                )
+            )
+        return _section("scores", "Score distributions", f'<div class="grid">{"".join(charts)}</div>')
+
+    def _score_series(self, name: str) -> list[Series]:
+        exported = self.dataset.scores.bins.get(name, {})
+        order = [s for s, _ in self.dataset.ordered_splits() if s in exported]
+        series = [Series(split, exported[split]) for split in order]
+        quarantined = self.quarantine.scores.bins.get(name, {}).get("quarantined")
+        if quarantined:
+            series.append(Series("quarantined", quarantined))
+        return series
+
+    # -- dedup ---------------------------------------------------------------------------------------------
+    def dedup(self) -> str:
+        loaded = self.inputs.report("dedup")
+        report = _as_dict(loaded.data)
+        if not report:
+            return _section("dedup", "Duplicates", _missing(_absent(loaded, "Deduplication")))
+        rows = [
+            (label, float(report[key]))
+            for key, label in (
+                ("exact_duplicates", "exact duplicates"),
+                ("near_duplicates", "near duplicates"),
+                ("near_clusters", "near-duplicate clusters"),
+            )
+            if isinstance(report.get(key), int | float)
+        ]
+        chart = hbar_chart("Duplicate clusters found", rows, color="#b279a2")
+        examples = [e for e in report.get("examples", []) if isinstance(e, dict)]
+        table = (
+            _table(
+                ["removed", "kept copy", "reason", "similarity"],
+                [
+                    (
+                        f"<code>{escape(str(e.get('record_id', '')))}</code>",
+                        f"<code>{escape(str(e.get('kept_id', '')))}</code>",
+                        escape(str(e.get("reason", ""))),
+                        escape(_number(e.get("similarity"))),
+                    )
+                    for e in examples[:20]
+                ],
+                numeric_cols={3},
+            )
+            if examples
+            else ""
+        )
+        settings = _as_dict(report.get("settings"))
+        settings_html = (
+            '<p class="muted">settings: '
+            + escape(", ".join(f"{k}={v}" for k, v in settings.items()))
+            + "</p>"
+            if settings
+            else ""
+        )
+        return _section(
+            "dedup", "Duplicates", f'<div class="grid">{chart}<div>{table}{settings_html}</div></div>'
+        )
+
+    # -- pii -------------------------------------------------------------------------------------------------
+    def pii(self) -> str:
+        stages = {str(s.get("stage")) for s in self.counts.get("stages", []) if isinstance(s, dict)}
+        totals = self.dataset.pii + self.quarantine.pii
+        records = self.dataset.records_with_pii + self.quarantine.records_with_pii
+        if not totals:
+            ran = "pii" in stages
+            message = (
+                "The pii stage ran and found nothing to scrub."
+                if ran
+                else "PII scrubbing " + NOT_COMPUTED + "."
+            )
+            return _section("pii", "PII scrubbed", _missing(message))
+        chart = hbar_chart(
+            "PII types scrubbed",
+            sorted(((k, float(v)) for k, v in totals.items()), key=lambda kv: (-kv[1], kv[0])),
+            color="#f58518",
+        )
+        text = (
+            f"<p>{fmt_count(records)} conversations had personal data replaced by typed placeholders "
+            f"(<code>[NAME_1]</code>, <code>[EMAIL_1]</code> …): {fmt_count(sum(totals.values()))} "
+            "placeholders in all, counted over exported and later-quarantined records.</p>"
+        )
+        return _section("pii", "PII scrubbed", f'<div class="grid">{chart}<div>{text}</div></div>')
+
+    # -- bias audit ---------------------------------------------------------------------------------------
+    def bias(self) -> str:
+        loaded = self.inputs.report("bias_audit")
+        if not isinstance(loaded.data, dict) or not loaded.data:
+            return _section("bias", "Bias audit coverage", _missing(_absent(loaded, "The bias audit")))
+        return _section("bias", "Bias audit coverage", auto_render(loaded.data, "Bias audit", self.colors))
+
+    # -- split ----------------------------------------------------------------------------------------------
+    def split_tests(self) -> str:
+        loaded = self.inputs.report("split")
+        report = _as_dict(loaded.data)
+        if not report:
+            return _section(
+                "split", "Split and its statistical tests", _missing(_absent(loaded, "The split check"))
+            )
+        verdict = "passed" if report.get("passed") else "failed"
+        message = f": {escape(str(report['message']))}" if report.get("message") else ""
+        head = (
+            f'<p><span class="badge {verdict}">{verdict}</span> '
+            f"{fmt_count(_int(report.get('records')))} records split{message}</p>"
+        )
+        sizes = _as_dict(report.get("sizes"))
+        shares, targets = _as_dict(sizes.get("shares")), _as_dict(sizes.get("targets"))
+        names = [n for n in ("train", "validation", "test") if n in shares or n in targets]
+        size_chart = (
+            column_chart(
+                "Split sizes: target and actual share",
+                names,
+                [
+                    Series("target", [float(targets.get(n, 0.0)) for n in names]),
+                    Series("actual", [float(shares.get(n, 0.0)) for n in names]),
+                ],
+                fmt=fmt_share,
+                colors=self.colors,
+                note=f"largest deviation {_number(sizes.get('max_deviation'))}, "
+                f"allowed {_number(sizes.get('allowed_deviation'))}",
+            )
+            if names
+            else ""
+        )
+        return _section(
+            "split",
+            "Split and its statistical tests",
+            f'{head}<div class="grid">{size_chart}<div>{self._leakage(report)}</div></div>{self._tests_table(report)}',
+        )
+
+    def _tests_table(self, report: dict[str, Any]) -> str:
+        tests = [t for t in report.get("tests", []) if isinstance(t, dict)]
+        if not tests:
+            return _missing("No statistical tests recorded.")
+        threshold = _as_dict(report.get("thresholds")).get("min_p_value")
+        rows = []
+        for t in tests:
+            if t.get("skipped"):
+                result = f'<span class="badge skipped">skipped</span> {escape(str(t.get("reason", "")))}'
+            else:
+                verdict = "passed" if t.get("passed") else "failed"
+                result = f'<span class="badge {verdict}">{verdict}</span>'
+            rows.append(
+                (
+                    escape(
+                        {"ks": "Kolmogorov-Smirnov", "chi_square": "chi-square"}.get(
+                            str(t.get("test")), str(t.get("test"))
+                        )
+                    ),
+                    escape(str(t.get("variable", ""))),
+                    escape(str(t.get("compare", "all splits"))),
+                    escape(_number(t.get("statistic"))),
+                    escape(_p_value(t.get("p_value"))),
+                    result,
+                )
+            )
+        caption = (
+            f'<p class="muted">A test fails when p &lt; {escape(_number(threshold))}.</p>'
+            if threshold
+            else ""
+        )
+        return f"<h3>Statistical tests</h3>{caption}" + _table(
+            ["test", "variable", "compared", "statistic", "p-value", "result"], rows, numeric_cols={3, 4}
+        )
+
+    def _leakage(self, report: dict[str, Any]) -> str:
+        leakage = _as_dict(report.get("leakage"))
+        if not leakage:
+            return _missing("Leakage check " + NOT_COMPUTED + ".")
+        rows = [
+            (escape(k.replace("_", " ")), escape(_number(v)))
+            for k, v in leakage.items()
+            if not isinstance(v, dict | list)
+        ]
+        return "<h3>Leakage across splits</h3>" + _table(["check", "value"], rows, numeric_cols={1})
+
+    # -- examples -------------------------------------------------------------------------------------------
+    def examples(self) -> str:
+        if not self.dataset.examples:
+            return _section(
+                "examples", "Example conversations", _missing("Exported dataset " + NOT_COMPUTED + ".")
+            )
+        rows = []
+        for category in sorted(self.dataset.examples):
+            for record in self.dataset.examples[category]:
+                rows.append(
+                    (
+                        f'<span class="pill" style="border-color:{self.colors(category)}">{escape(category)}</span>'
+                        f'<div class="muted">{escape(record.metadata.split)}</div>',
+                        _conversation_html(record),
+                        _provenance_html(record),
+                        _scores_html(record.metadata.scores),
+                    )
+                )
+        table = _table(
+            ["category", "conversation (as exported, PII scrubbed)", "provenance", "scores"],
+            rows,
+            css="examples",
+        )
+        return _section("examples", "Example conversations", table)
+
+    # -- card ------------------------------------------------------------------------------------------------
+    def card(self) -> str:
+        if not self.inputs.card:
+            return _section(
+                "card", "Dataset card", _missing("Dataset card (README.md) " + NOT_COMPUTED + ".")
+            )
+        return _section(
+            "card",
+            "Dataset card",
+            f'<p class="muted">{escape(self.inputs.card_name)}</p><article class="md">{markdown_html(self.inputs.card)}</article>',
+        )
+
+
+# -- generic rendering of a JSON report (the bias audit's shape belongs to its stage) -----------------
+def auto_render(data: dict[str, Any], title: str, colors: Colors) -> str:
+    """Charts for the numeric maps in ``data`` and a table for its scalar facts, one level deep."""
+    facts: list[tuple[str, str]] = []
+    charts: list[str] = []
+    for key, value in data.items():
+        label = _label(key)
+        if isinstance(value, dict):
+            charts.extend(_auto_charts(f"{title}: {label}", value, colors))
+        elif isinstance(value, list):
+            facts.append((label, f"{len(value)} entries"))
+        else:
+            facts.append((label, _number(value)))
+    table = _table(["", ""], [(escape(k), escape(v)) for k, v in facts], numeric_cols={1}) if facts else ""
+    return f'{table}<div class="grid">{"".join(charts)}</div>'
+
+
+def _auto_charts(title: str, value: dict[str, Any], colors: Colors) -> list[str]:
+    numbers = {
+        str(k): float(v) for k, v in value.items() if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+    nested = {str(k): v for k, v in value.items() if isinstance(v, dict)}
+    charts = []
+    if numbers:
+        fmt = (
+            fmt_share
+            if all(0 <= v <= 1 for v in numbers.values()) and any(v % 1 for v in numbers.values())
+            else fmt_count
+        )
+        charts.append(hbar_chart(title, sorted(numbers.items(), key=lambda kv: -kv[1])[:30], fmt))
+    flat = {
+        k: v
+        for k, v in nested.items()
+        if all(isinstance(x, int | float) and not isinstance(x, bool) for x in v.values())
+    }
+    if flat:
+        rows = [(k, [(str(n), float(x)) for n, x in v.items()]) for k, v in list(flat.items())[:12]]
+        charts.append(stacked_hbar_chart(title, rows, colors, normalise=False))
+    for key, inner in nested.items():
+        if key not in flat:
+            charts.extend(_auto_charts(f"{title} · {_label(key)}", inner, colors))
+    return charts
+
+
+# -- the dataset card's markdown ------------------------------------------------------------------------
+_INLINE = [
+    (re.compile(r"`([^`]+)`"), r"<code>\1</code>"),
+    (re.compile(r"\*\*([^*]+)\*\*"), r"<b>\1</b>"),
+    (re.compile(r"(?<![*\w])\*([^*\n]+)\*(?!\w)"), r"<i>\1</i>"),
+    (re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)"), r'<a href="\2">\1</a>'),
+]
+
+
+def markdown_html(text: str) -> str:
+    """The subset of Markdown a dataset card uses: headings, lists, tables, code blocks, quotes, links.
+
+    The text is escaped first, so any HTML in it shows as text; links are only made for http(s) URLs.
+    """
+    out: list[str] = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        stripped = lines[i].strip()
+        if not stripped:
+            i += 1
+        elif stripped.startswith("```"):
+            block, i = _take_while(lines, i + 1, lambda s: not s.strip().startswith("```"))
+            out.append(f"<pre><code>{escape(chr(10).join(block))}</code></pre>")
+            i += 1  # the closing fence
+        elif match := _HEADING.match(stripped):
+            level = min(len(match.group(1)) + 2, 6)  # the card's "#" sits under the report's section heading
+            out.append(f"<h{level}>{_inline(match.group(2))}</h{level}>")
+            i += 1
+        else:
+            out.append(_block(lines, i, stripped))
+            i = _block_end(lines, i, stripped)
+    return "".join(out)
+
+
+_HEADING = re.compile(r"(#{1,6})\s+(.*)")
+_LIST_ITEM = re.compile(r"\s*([-*+]|\d+[.)])\s+(.*)")
+
+
+def _block_kind(stripped: str) -> str:
+    if stripped.startswith("|"):
+        return "table"
+    if _LIST_ITEM.match(stripped):
+        return "list"
+    if stripped.startswith(">"):
+        return "quote"
+    return "paragraph"
+
+
+def _continues(kind: str, line: str) -> bool:
+    stripped = line.strip()
+    if not stripped:
+        return False
+    if kind == "table":
+        return stripped.startswith("|")
+    if kind == "list":
+        return bool(_LIST_ITEM.match(line)) or line.startswith("  ")
+    if kind == "quote":
+        return stripped.startswith(">")
+    return (
+        _block_kind(stripped) == "paragraph"
+        and not stripped.startswith("```")
+        and not _HEADING.match(stripped)
+    )
+
+
+def _block_end(lines: list[str], start: int, stripped: str) -> int:
+    kind = _block_kind(stripped)
+    end = start + 1  # the first line always belongs to its block, so parsing always advances
+    while end < len(lines) and _continues(kind, lines[end]):
+        end += 1
+    return end
+
+
+def _block(lines: list[str], start: int, stripped: str) -> str:
+    block = lines[start : _block_end(lines, start, stripped)]
+    kind = _block_kind(stripped)
+    if kind == "table":
+        return _md_table(block)
+    if kind == "list":
+        return _md_list(block)
+    if kind == "quote":
+        return f"<blockquote>{_inline(' '.join(b.strip()[1:].strip() for b in block))}</blockquote>"
+    return f"<p>{_inline(' '.join(b.strip() for b in block))}</p>"
+
+
+def _take_while(lines: list[str], start: int, keep: Any) -> tuple[list[str], int]:
+    end = start
+    while end < len(lines) and keep(lines[end]):
+        end += 1
+    return lines[start:end], end
+
+
+def _inline(text: str) -> str:
+    html = escape(text, quote=False)
+    for pattern, replacement in _INLINE:
+        html = pattern.sub(replacement, html)
+    return html
+
+
+def _md_list(block: list[str]) -> str:
+    ordered = bool(re.match(r"\s*\d+[.)]\s+", block[0]))
+    items: list[str] = []
+    for line in block:
+        match = _LIST_ITEM.match(line)
+        if match:
+            items.append(match.group(2))
+        elif items:
+            items[-1] += " " + line.strip()
+    tag = "ol" if ordered else "ul"
+    return f"<{tag}>{''.join(f'<li>{_inline(item)}</li>' for item in items)}</{tag}>"
+
+
+def _md_table(block: list[str]) -> str:
+    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in block]
+    rows = [r for r in rows if not all(re.fullmatch(r":?-{2,}:?", c) for c in r if c)]
+    if not rows:
+        return ""
+    head, body = rows[0], rows[1:]
+    return _table([_inline(c) for c in head], [[_inline(c) for c in r] for r in body], escape_header=False)
+
+
+# -- examples ---------------------------------------------------------------------------------------------
+ROLE_LABELS = {"user": "client", "assistant": "therapist", "system": "system"}
+
+
+def _conversation_html(record: ExportedRecord, max_turns: int = 4, max_chars: int = 320) -> str:
+    shown = [m for m in record.messages if m.role != "system"][:max_turns]
+    parts = [
+        f'<div class="turn {escape(m.role)}"><span class="role">{escape(ROLE_LABELS.get(m.role, m.role))}</span>'
+        f"{escape(_clip(m.content or '', max_chars))}</div>"
+        for m in shown
+    ]
+    rest = len(record.messages) - len(shown)
+    if rest > 0:
+        parts.append(f'<div class="muted">… {rest} more message{"s" if rest > 1 else ""}</div>')
+    return "".join(parts)
+
+
+def _provenance_html(record: ExportedRecord) -> str:
+    source = record.metadata.source
+    lines = [f'<b>{escape(source.name)}</b> <span class="muted">{escape(source.kind)}</span>']
+    links = provenance_links(source.locator)
+    if links:
+        lines.append(" · ".join(links))
+    if source.license:
+        lines.append(f'<span class="muted">licence: {escape(_clip(source.license, 90))}</span>')
+    for ref in record.metadata.grounding[:2]:
+        quote_text = str(ref.get("quote", ""))
+        lines.append(
+            f'<span class="muted">grounded in <code>{escape(str(ref.get("passage_id", "")))}</code></span>'
+            + (f"<q>{escape(_clip(quote_text, 140))}</q>" if quote_text else "")
+        )
+    lines.append(f'<code class="id">{escape(record.id)}</code>')
+    return "<br>".join(lines)
+
+
+def provenance_links(locator: dict[str, Any], depth: int = 0) -> list[str]:
+    """HTML snippets for a locator: links for PMID, DOI, PMCID, YouTube times; text for file, page, row."""
+    parts: list[str] = []
+    pmid = str(locator.get("pmid", "")).strip()
+    if pmid.isdigit():
+        parts.append(_link(f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/", f"PMID {pmid}"))
+    doi = str(locator.get("doi", "")).strip()
+    if re.fullmatch(r"10\.\d{3,9}/\S+", doi):
+        parts.append(_link(f"https://doi.org/{quote(doi, safe='/:;()._-')}", f"DOI {doi}"))
+    pmcid = str(locator.get("pmcid", "")).strip()
+    if re.fullmatch(r"PMC\d+", pmcid):
+        parts.append(_link(f"https://www.ncbi.nlm.nih.gov/pmc/articles/{pmcid}/", pmcid))
+    video = str(locator.get("video_id", "")).strip()
+    if re.fullmatch(r"[A-Za-z0-9_-]{11}", video):
+        start = locator.get("start")
+        seconds = int(start) if isinstance(start, int | float) else 0
+        stamp = f" @ {_clock(seconds)}" if isinstance(start, int | float) else ""
+        parts.append(
+            _link(f"https://www.youtube.com/watch?v={video}&t={seconds}s", f"YouTube {video}{stamp}")
+        )
+    url = str(locator.get("url", "")).strip()
+    if url.startswith(("https://", "http://")) and not (doi or pmid):
+        parts.append(_link(url, _clip(url, 60)))
+    parts.extend(_locator_texts(locator))
+    if depth < 2:
+        for key in ("passage_locator", "client_locator", "original_locator"):
+            nested = locator.get(key)
+            if isinstance(nested, dict):
+                parts.extend(provenance_links(nested, depth + 1))
+    return parts
+
+
+def _locator_texts(locator: dict[str, Any]) -> list[str]:
+    texts = []
+    file = locator.get("file") or locator.get("file_line")
+    if file:
+        texts.append(f'<span class="muted">{escape(_clip(Path(str(file)).name, 60))}</span>')
+    pages = locator.get("pages")
+    if isinstance(pages, list) and pages:
+        texts.append(escape(f"p. {pages[0]}" if pages[0] == pages[-1] else f"pp. {pages[0]}–{pages[-1]}"))
+    elif locator.get("page") is not None:
+        texts.append(escape(f"p. {locator['page']}"))
+    if isinstance(locator.get("start"), int | float) and not locator.get("video_id"):
+        texts.append(
+            escape(f"{_clock(int(locator['start']))}–{_clock(int(locator.get('end') or locator['start']))}")
+        )
+    if locator.get("row") is not None and not file:
+        texts.append(escape(f"row {locator['row']}"))
+    return texts
+
+
+def _scores_html(scores: dict[str, float]) -> str:
+    return (
+        "<br>".join(f"{escape(k)} <b>{v:.2f}</b>" for k, v in sorted(scores.items()))
+        or '<span class="muted">—</span>'
+    )
+
+
+# -- small helpers --------------------------------------------------------------------------------------
+def _section(key: str, title: str, body: str) -> str:
+    return f'<section id="{key}"><h2>{escape(title)}</h2>{body}</section>'
+
+
+def _missing(message: str) -> str:
+    return f'<p class="missing">{escape(message)}</p>'
+
+
+def _absent(loaded: Loaded, what: str) -> str:
+    return loaded.error or f"{what} ({loaded.name}): {NOT_COMPUTED}."
+
+
+def _table(
+    header: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    numeric_cols: set[int] | None = None,
+    numeric_from: int | None = None,
+    css: str = "",
+    escape_header: bool = True,
+) -> str:
+    """Rows hold HTML already escaped by the caller; header cells are escaped here unless told not to."""
+
+    def cls(index: int) -> str:
+        numeric = (numeric_cols and index in numeric_cols) or (
+            numeric_from is not None and index >= numeric_from
+        )
+        return ' class="num"' if numeric else ""
+
+    head = "".join(f"<th{cls(i)}>{escape(h) if escape_header else h}</th>" for i, h in enumerate(header))
+    body = "".join(
+        "<tr>" + "".join(f"<td{cls(i)}>{c}</td>" for i, c in enumerate(row)) + "</tr>" for row in rows
+    )
+    css_attr = f' class="{css}"' if css else ""
+    return f'<div class="table-wrap"><table{css_attr}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+def _histogram_series(splits: list[tuple[str, SplitStats]], pick: Any) -> list[tuple[str, list[float]]]:
+    """Per split, shares by bin index 0..max over all splits (so series line up)."""
+    top = max((max(pick(stats), default=0) for _, stats in splits), default=0)
+    series = []
+    for name, stats in splits:
+        counter = pick(stats)
+        total = sum(counter.values()) or 1
+        series.append((name, [counter.get(i, 0) / total for i in range(top + 1)]))
+    return series
+
+
+def _used_range(series: list[tuple[str, list[float]]]) -> tuple[int, int]:
+    used = [i for _, values in series for i, v in enumerate(values) if v > 0]
+    return (min(used), max(used)) if used else (0, 0)
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _int(value: Any, default: int = 0) -> int:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else default
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{part / whole * 100:.1f}%" if whole else "—"
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
+def _p_value(value: Any) -> str:
+    if not isinstance(value, int | float):
+        return "—"
+    return f"{value:.3g}" if value >= 0.001 else f"{value:.2e}"
+
+
+def _short_count(value: int) -> str:
+    return f"{value / 1000:.3g}k" if value >= 1000 else str(value)
+
+
+def _clock(seconds: int) -> str:
+    hours, rest = divmod(max(seconds, 0), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _label(key: str) -> str:
+    return key.replace("_", " ")
+
+
+def _link(href: str, label: str) -> str:
+    return f'<a href="{escape(href)}" rel="noreferrer noopener">{escape(label)}</a>'
