@@ -90,6 +90,29 @@ def test_full_run_round_trip(pg_catalog):
     assert {e.actor for e in pg_catalog.audit_log(run_id)} == {"pg-tester"}
 
 
+def test_bulk_loads_keep_the_last_row_for_a_repeated_record_and_every_rejection(pg_catalog):
+    run_id = _run_id()
+    pg_catalog.start_run(run_id, "pg", "cfg", "/out")
+    rows = [
+        {"record_id": "same", "split": "train", "content_hash": "h1"},
+        {"record_id": "other", "split": "test", "content_hash": "h2"},
+        {"record_id": "same", "split": "validation", "content_hash": "h3"},
+    ]
+    assert pg_catalog.add_records(run_id, rows) == 3
+    indexed = {r["record_id"]: (r["split"], r["content_hash"]) for r in pg_catalog.records(run_id)}
+    assert indexed == {"same": ("validation", "h3"), "other": ("test", "h2")}
+    assert pg_catalog.add_records(run_id, []) == 0
+
+    rejections = [{"stage": "dedup", "reason": "near_duplicate", "message": f"like {i}"} for i in range(3)]
+    rejections.append(
+        {"stage": "ingest", "reason": "bad\tutf8", "message": "tab\tand\nnewline", "raw": "\\N"}
+    )
+    assert pg_catalog.add_quarantine(run_id, rejections) == 4
+    stored = pg_catalog.quarantine(run_id)
+    assert [q["message"] for q in stored][-1] == "tab\tand\nnewline"
+    assert stored[-1]["raw_excerpt"] == "\\N" and stored[-1]["reason"] == "bad\tutf8"
+
+
 def test_audit_log_cannot_be_changed_on_postgres(pg_catalog, postgres_url, catalog_schema):
     pg_catalog.audit("delete", run_id="whatever")
     engine = create_engine(postgres_url)

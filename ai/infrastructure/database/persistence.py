@@ -15,6 +15,7 @@ Passwords in the URL never reach logs or errors: the catalog only ever shows ``d
 from __future__ import annotations
 
 import getpass
+import itertools
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -29,7 +30,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, func, select
+from sqlalchemy import Connection, Engine, Table, create_engine, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -331,7 +332,15 @@ class Catalog:
         columns = ["run_id", "record_id", "split", "category", "source", "content_hash", "gate_outcome"]
         statement = self._upsert(schema.records, ["run_id", "record_id"], columns)
         converted = (_record_values(run_id, row, index) for index, row in enumerate(rows))
-        return self._bulk("add_records", run_id, statement, converted, "records_indexed", driver_level=True)
+        return self._bulk(
+            "add_records",
+            run_id,
+            statement,
+            converted,
+            "records_indexed",
+            plain_table=schema.records,
+            conflict_keys=("run_id", "record_id"),
+        )
 
     def add_gate_results(self, run_id: str, rows: Iterable[Mapping[str, Any]]) -> int:
         """Gate verdicts: mappings with record_id, gate, passed, and optionally score, reason, details."""
@@ -345,7 +354,7 @@ class Catalog:
         converted = (_quarantine_values(run_id, row, index) for index, row in enumerate(rows))
         statement = schema.quarantine.insert()
         return self._bulk(
-            "add_quarantine", run_id, statement, converted, "quarantine_added", driver_level=True
+            "add_quarantine", run_id, statement, converted, "quarantine_added", plain_table=schema.quarantine
         )
 
     def add_artifacts(
@@ -454,23 +463,28 @@ class Catalog:
         rows: Iterator[dict[str, Any]],
         action: str,
         details: Mapping[str, Any] | None = None,
-        driver_level: bool = False,
+        plain_table: Table | None = None,
+        conflict_keys: tuple[str, ...] = (),
     ) -> int:
-        """Insert rows in chunks inside one transaction, then audit the batch in the same transaction.
+        """Insert rows inside one transaction, then audit the batch in the same transaction.
 
-        ``driver_level`` skips SQLAlchemy's per-row parameter processing (more than half the cost of
-        100k-row batches); only for tables whose columns are all plain strings and integers.
+        ``plain_table`` (a table whose inserted columns are all plain strings and integers) lets the
+        rows skip SQLAlchemy's per-row parameter processing, more than half the cost of a 100k-row
+        batch: PostgreSQL gets them through COPY, SQLite through the driver's executemany.
         """
-        total = 0
         with self._writing(operation) as conn:
             self._require_run(conn, run_id)
-            for chunk in _chunks(rows, BULK_CHUNK):
-                if driver_level:
-                    sql, params = self._driver_statement(statement, chunk)
-                    conn.exec_driver_sql(sql, params)
-                else:
-                    conn.execute(statement, chunk)
-                total += len(chunk)
+            if plain_table is not None and self.dialect == "postgresql":
+                total = _copy_rows(conn, plain_table, rows, conflict_keys)
+            else:
+                total = 0
+                for chunk in _chunks(rows, BULK_CHUNK):
+                    if plain_table is not None:
+                        sql, params = self._driver_statement(statement, chunk)
+                        conn.exec_driver_sql(sql, params)
+                    else:
+                        conn.execute(statement, chunk)
+                    total += len(chunk)
             self._append_audit(conn, action, run_id, {"rows": total, **dict(details or {})}, _now())
         return total
 
@@ -614,6 +628,44 @@ def _use_postgres_schema(engine: Engine, schema_name: str) -> None:
         dbapi_connection.autocommit = autocommit
 
     engine.dispose()  # drop the connection opened before the search_path hook existed
+
+
+def _copy_rows(
+    conn: Connection, table: Table, rows: Iterator[dict[str, Any]], conflict_keys: tuple[str, ...]
+) -> int:
+    """COPY rows into ``table`` (PostgreSQL). With ``conflict_keys`` they go through a temporary table
+    and are upserted from there, the last row for a key winning as it would with executemany."""
+    first = next(rows, None)
+    if first is None:
+        return 0
+    columns = list(first)
+    column_list = ", ".join(f'"{name}"' for name in columns)
+    target = f"load_{table.name}" if conflict_keys else table.name
+    cursor = conn.connection.driver_connection.cursor()
+    if conflict_keys:
+        cursor.execute(
+            f'CREATE TEMP TABLE "{target}" ON COMMIT DROP AS '
+            f'SELECT {column_list}, 0::bigint AS load_order FROM "{table.name}" WITH NO DATA'
+        )
+    copy_columns = column_list + (", load_order" if conflict_keys else "")
+    count = 0
+    with cursor.copy(f'COPY "{target}" ({copy_columns}) FROM STDIN') as copy:
+        for row in itertools.chain([first], rows):
+            values = [row[name] for name in columns]
+            if conflict_keys:
+                values.append(count)
+            copy.write_row(values)
+            count += 1
+    if conflict_keys:
+        keys = ", ".join(f'"{name}"' for name in conflict_keys)
+        updates = ", ".join(f'"{name}" = EXCLUDED."{name}"' for name in columns if name not in conflict_keys)
+        cursor.execute(
+            f'INSERT INTO "{table.name}" ({column_list}) '
+            f'SELECT DISTINCT ON ({keys}) {column_list} FROM "{target}" ORDER BY {keys}, load_order DESC '
+            f"ON CONFLICT ({keys}) DO UPDATE SET {updates}"
+        )
+    cursor.close()
+    return count
 
 
 def _record_values(run_id: str, row: Mapping[str, Any] | Conversation, index: int) -> dict[str, Any]:

@@ -179,6 +179,16 @@ def test_record_index_accepts_conversations_and_rows_and_updates_on_readd(catalo
     ]
 
 
+def test_a_record_repeated_within_one_batch_keeps_its_last_row(catalog):
+    catalog.start_run("r", "demo", "cfg", "/out")
+    rows = [
+        {"record_id": "same", "split": "train", "content_hash": "h1"},
+        {"record_id": "same", "split": "test", "content_hash": "h2"},
+    ]
+    assert catalog.add_records("r", rows) == 2
+    assert [(r["split"], r["content_hash"]) for r in catalog.records("r")] == [("test", "h2")]
+
+
 def test_a_bad_row_rolls_back_the_whole_batch(catalog):
     catalog.start_run("r", "demo", "cfg", "/out")
     rows = [{"record_id": f"c{i}", "content_hash": f"h{i}"} for i in range(6000)]
