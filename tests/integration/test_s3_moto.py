@@ -345,6 +345,21 @@ def test_list_and_delete_packages_with_an_audit_entry(moto_endpoint, bucket, tmp
         download_package("run-f", tmp_path / "x", store=store)
 
 
+def test_a_missing_bucket_is_named_with_the_fix(moto_endpoint, tmp_path):
+    store = S3Store(_settings(moto_endpoint, "bucket-that-is-not-there"), FAST_RETRY)
+    run_dir = _make_package(tmp_path, "run-nb", big_bytes=10)
+    for action in (
+        lambda: upload_package(run_dir, store=store),
+        lambda: download_package("run-nb", tmp_path / "x", store=store),
+        lambda: list_versions(store=store),
+        lambda: delete_package("run-nb", store=store),
+    ):
+        with pytest.raises(
+            S3TransferError, match=r"bucket-that-is-not-there does not exist.*fix OVH_S3_BUCKET"
+        ):
+            action()
+
+
 def test_prefix_keeps_packages_apart(moto_endpoint, bucket, tmp_path):
     store = S3Store(_settings(moto_endpoint, bucket), FAST_RETRY)
     upload_package(_make_package(tmp_path, "run-h", big_bytes=10), prefix="staging", store=store)

@@ -488,6 +488,11 @@ class S3Store:
             try:
                 return operation()
             except ClientError as exc:
+                if _error_code(exc) == "NoSuchBucket":
+                    raise S3TransferError(
+                        f"bucket {self.settings.bucket} does not exist at {self.client.meta.endpoint_url}: "
+                        "create it or fix OVH_S3_BUCKET"
+                    ) from None
                 if _is_not_found(exc):
                     raise _NotFound(str(exc)) from None
                 if _error_code(exc) in _PERMANENT_CODES:
