@@ -360,6 +360,18 @@ def test_a_missing_bucket_is_named_with_the_fix(moto_endpoint, tmp_path):
             action()
 
 
+def test_an_unreachable_endpoint_is_a_clear_redacted_error(tmp_path):
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        closed_port = unused.getsockname()[1]
+    store = S3Store(_settings(f"http://127.0.0.1:{closed_port}", "b", max_attempts=2), FAST_RETRY)
+    run_dir = _make_package(tmp_path, "run-down", big_bytes=10)
+    for action in (lambda: list_versions(store=store), lambda: upload_package(run_dir, store=store)):
+        with pytest.raises(S3TransferError, match="Could not connect to the endpoint URL") as failure:
+            action()
+        assert SECRET_KEY not in str(failure.value) and ACCESS_KEY not in str(failure.value)
+
+
 def test_prefix_keeps_packages_apart(moto_endpoint, bucket, tmp_path):
     store = S3Store(_settings(moto_endpoint, bucket), FAST_RETRY)
     upload_package(_make_package(tmp_path, "run-h", big_bytes=10), prefix="staging", store=store)

@@ -479,12 +479,16 @@ class S3Store:
             return None
 
     def _call(self, request: Callable[[], T]) -> T:
-        """One retried S3 call; 404s come out as ``_NotFound``, permanent errors at once, redacted."""
-        return self._retrying("S3 request", request)
+        """One S3 request. botocore already retries single requests, so no second layer here: that
+        would multiply the wait on an endpoint that is down for good."""
+        return self._retrying("S3 request", request, attempts=1)
 
-    def _retrying(self, what: str, operation: Callable[[], T]) -> T:
+    def _retrying(self, what: str, operation: Callable[[], T], attempts: int | None = None) -> T:
+        """Run ``operation`` with backoff between attempts. 404s come out as ``_NotFound``, errors no
+        retry can fix at once, and every message is redacted."""
+        attempts = attempts or self.retry.attempts
         last: BaseException | None = None
-        for attempt in range(self.retry.attempts):
+        for attempt in range(attempts):
             try:
                 return operation()
             except ClientError as exc:
@@ -510,11 +514,10 @@ class S3Store:
                 if isinstance(exc, OSError) and not isinstance(exc, ConnectionError | TimeoutError):
                     raise
                 last = exc
-            if attempt + 1 < self.retry.attempts:
+            if attempt + 1 < attempts:
                 time.sleep(self.retry.delay(attempt))
-        raise S3TransferError(
-            self._explain(f"{what} failed after {self.retry.attempts} attempts", last)
-        ) from None
+        tries = f" after {attempts} attempts" if attempts > 1 else ""
+        raise S3TransferError(self._explain(f"{what} failed{tries}", last)) from None
 
     def _explain(self, what: str, exc: BaseException | None) -> str:
         return self.settings.redact(f"{what}: {type(exc).__name__}: {exc}")
