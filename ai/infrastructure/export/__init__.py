@@ -1,0 +1,1 @@
+"""Dataset export formats (multi_format) and atomic file writes."""

@@ -1,0 +1,1 @@
+"""Ready packages: dataset card, versioned checksummed package."""

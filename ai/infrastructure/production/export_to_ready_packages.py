@@ -1,0 +1,554 @@
+"""Ready packages: a run's dataset as a versioned, documented, checksummed directory.
+
+``write_dataset_card(run_dir, manifest, config_summary)`` writes ``run_dir/README.md``: a Hugging Face
+dataset card (YAML header with licences, task categories, size category, configs and splits) and a
+body with counts, the quarantine summary, sources with licences and how the data was made.
+
+``build_ready_package(run_dir, dest=None)`` copies the splits, exported formats, stage reports and the
+card into ``run_dir/package/<name>-v<code version>-<content digest>/`` (or ``dest``) with a
+``manifest.json`` holding the sha256 and size of every file. Quarantine files are not packaged by
+default: they hold the records a gate refused (crisis texts, unscrubbed personal data) and are for
+reviewers of the run, not for training.
+
+Also a command: ``python -m ai.infrastructure.production.export_to_ready_packages RUN_DIR [--dest DIR]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import sys
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import yaml
+
+from ai.infrastructure.export.atomic import atomic_directory, atomic_write_json, atomic_write_text
+
+CARD_FILE = "README.md"
+MANIFEST_FILE = "manifest.json"
+QUARANTINE_DIR = "quarantine"
+SPLIT_ORDER = ("train", "validation", "test", "unsplit")
+# Stage reports and the run report sit at the top of a run directory.
+REPORT_PATTERNS = ("*_report.json", "report.html")
+
+# Licence identifiers the Hugging Face Hub knows, for the ones sources here are likely to carry.
+HF_LICENSES = frozenset(
+    {
+        "apache-2.0",
+        "mit",
+        "bsd-2-clause",
+        "bsd-3-clause",
+        "cc0-1.0",
+        "cc-by-2.0",
+        "cc-by-3.0",
+        "cc-by-4.0",
+        "cc-by-sa-3.0",
+        "cc-by-sa-4.0",
+        "cc-by-nc-2.0",
+        "cc-by-nc-3.0",
+        "cc-by-nc-4.0",
+        "cc-by-nd-4.0",
+        "cc-by-nc-nd-4.0",
+        "cc-by-nc-sa-4.0",
+        "gpl-2.0",
+        "gpl-3.0",
+        "lgpl-3.0",
+        "agpl-3.0",
+        "odc-by",
+        "odbl",
+        "pddl",
+        "unlicense",
+    }
+)
+_SIZE_CATEGORIES = (
+    (1_000, "n<1K"),
+    (10_000, "1K<n<10K"),
+    (100_000, "10K<n<100K"),
+    (1_000_000, "100K<n<1M"),
+    (10_000_000, "1M<n<10M"),
+    (100_000_000, "10M<n<100M"),
+    (1_000_000_000, "100M<n<1B"),
+)
+_SECRET_KEY = re.compile(r"secret|password|passwd|token|api[_-]?key|access[_-]?key|credential", re.I)
+
+
+class PackageError(RuntimeError):
+    """A ready package cannot be built; the message says what is missing or wrong."""
+
+
+# -- dataset card ------------------------------------------------------------------------------------------
+
+
+def write_dataset_card(run_dir: Path, manifest: dict[str, Any], config_summary: dict[str, Any]) -> Path:
+    """Write ``run_dir/README.md`` from the run's manifest and a summary of its config; returns the path.
+
+    ``config_summary`` keys used when present: ``name``/``pretty_name``, ``description``, ``languages``
+    (else read from the exported splits), ``executor``, ``workers``, ``split`` (ratios), ``formats``;
+    the whole summary is also shown in the card, with secret-looking values redacted.
+    """
+    run_dir = Path(run_dir)
+    languages = config_summary.get("languages") or dataset_languages(run_dir, manifest)
+    path = run_dir / CARD_FILE
+    atomic_write_text(path, render_dataset_card(manifest, config_summary, list(languages)))
+    return path
+
+
+def render_dataset_card(
+    manifest: dict[str, Any], config_summary: dict[str, Any], languages: list[str]
+) -> str:
+    header = yaml.safe_dump(
+        card_metadata(manifest, config_summary, languages), sort_keys=False, allow_unicode=True
+    )
+    sections = [
+        _title(manifest, config_summary),
+        _summary_section(manifest),
+        _splits_section(manifest),
+        _quarantine_section(manifest),
+        _sources_section(manifest),
+        _provenance_section(manifest, config_summary),
+        _usage_section(manifest),
+        _limitations_section(manifest),
+    ]
+    return f"---\n{header}---\n\n" + "\n\n".join(s.strip("\n") for s in sections) + "\n"
+
+
+def card_metadata(
+    manifest: dict[str, Any], config_summary: dict[str, Any], languages: list[str]
+) -> dict[str, Any]:
+    """The YAML header the Hugging Face Hub reads."""
+    licenses = sorted({hf_license(s.get("license", "")) for s in manifest.get("sources", [])}) or ["unknown"]
+    meta: dict[str, Any] = {
+        "pretty_name": _pretty_name(manifest, config_summary),
+        "license": licenses[0] if len(licenses) == 1 else licenses,
+    }
+    if "other" in licenses:
+        # The per-source licences are in the card's "Sources and licences" table.
+        meta["license_name"] = "per-source-licences"
+        meta["license_link"] = "README.md"
+    if languages:
+        meta["language"] = sorted(languages)
+    meta["task_categories"] = ["text-generation"]
+    meta["task_ids"] = ["dialogue-modeling"]
+    meta["tags"] = ["mental-health", "empathy", "counseling", "conversational"]
+    meta["size_categories"] = [size_category(int(manifest.get("counts", {}).get("exported", 0)))]
+    configs = dataset_configs(manifest)
+    if configs:
+        meta["configs"] = configs
+    return meta
+
+
+def hf_license(text: str) -> str:
+    """The Hub licence id for a source's free-text licence ("CC BY-NC 4.0 (...)" -> "cc-by-nc-4.0")."""
+    head = text.split("(", 1)[0].split(";", 1)[0].strip().lower()
+    if not head or head.startswith(("no licen", "none", "unknown", "no license")):
+        return "unknown"
+    candidate = re.sub(r"[\s_]+", "-", head).replace("--", "-")
+    candidate = re.sub(r"^cc-?by", "cc-by", candidate)
+    candidate = {"apache-2": "apache-2.0", "apache": "apache-2.0", "cc0": "cc0-1.0", "cc-0": "cc0-1.0"}.get(
+        candidate, candidate
+    )
+    return candidate if candidate in HF_LICENSES else "other"
+
+
+def size_category(n: int) -> str:
+    for limit, name in _SIZE_CATEGORIES:
+        if n < limit:
+            return name
+    return "n>1B"
+
+
+def dataset_configs(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """Hub ``configs``: the OpenAI-messages JSONL splits, plus the Parquet export when there is one."""
+    files = manifest.get("files", {})
+    splits = _split_counts(manifest)
+    configs = []
+    jsonl = [
+        {"split": s, "path": f"dataset/{s}.jsonl"} for s in _ordered(splits) if f"dataset/{s}.jsonl" in files
+    ]
+    jsonl = [entry for entry in jsonl if splits.get(entry["split"], 0) > 0]
+    if jsonl:
+        configs.append({"config_name": "default", "data_files": jsonl, "default": True})
+    parquet = sorted(
+        (
+            {"split": Path(f).stem, "path": f}
+            for f in files
+            if Path(f).parent.name == "parquet" and f.endswith(".parquet")
+        ),
+        key=lambda entry: _split_rank(entry["split"]),
+    )
+    if parquet:
+        configs.append({"config_name": "parquet", "data_files": parquet})
+    return configs
+
+
+def dataset_languages(run_dir: Path, manifest: dict[str, Any]) -> list[str]:
+    """Languages of the exported records, read from the split files one record at a time."""
+    decoder = msgspec.json.Decoder(_LanguageOnly)
+    found: set[str] = set()
+    for rel in manifest.get("files", {}):
+        if rel.startswith("dataset/") and rel.endswith(".jsonl") and (run_dir / rel).is_file():
+            with open(run_dir / rel, "rb") as handle:
+                for line in handle:
+                    if line.strip():
+                        language = decoder.decode(line).metadata.language
+                        if language:
+                            found.add(language)
+    return sorted(found)
+
+
+class _Metadata(msgspec.Struct):
+    language: str = ""
+
+
+class _LanguageOnly(msgspec.Struct):
+    metadata: _Metadata = msgspec.field(default_factory=_Metadata)
+
+
+def _pretty_name(manifest: dict[str, Any], config_summary: dict[str, Any]) -> str:
+    name = (
+        config_summary.get("pretty_name") or config_summary.get("name") or manifest.get("run_id", "dataset")
+    )
+    return str(name)
+
+
+def _title(manifest: dict[str, Any], config_summary: dict[str, Any]) -> str:
+    description = config_summary.get("description") or (
+        "Conversations for training empathetic mental-health conversational AI: cleaned, deduplicated, "
+        "checked for safety and therapeutic quality, and split 70/15/15 without leakage between splits."
+    )
+    return f"# {_pretty_name(manifest, config_summary)}\n\n{description}"
+
+
+def _summary_section(manifest: dict[str, Any]) -> str:
+    counts = manifest.get("counts", {})
+    rows = [
+        ("run", manifest.get("run_id", "")),
+        ("pipeline version", manifest.get("version", "")),
+        ("config hash", manifest.get("config_hash", "")),
+        ("seed", manifest.get("seed", "")),
+        ("input records", counts.get("input", 0)),
+        ("exported conversations", counts.get("exported", 0)),
+        ("quarantined records", counts.get("quarantined", 0)),
+        ("knowledge passages", counts.get("passages", 0)),
+    ]
+    return "## Summary\n\n" + _table(("", "value"), rows)
+
+
+def _splits_section(manifest: dict[str, Any]) -> str:
+    counts = manifest.get("counts", {})
+    splits = _split_counts(manifest)
+    categories = sorted(counts.get("categories", {}))
+    per_split = counts.get("split_categories", {})
+    rows = [
+        (split, splits[split], *(per_split.get(split, {}).get(c, 0) for c in categories))
+        for split in _ordered(splits)
+    ]
+    rows.append(("total", sum(splits.values()), *(counts.get("categories", {})[c] for c in categories)))
+    return "## Splits and categories\n\n" + _table(("split", "conversations", *categories), rows)
+
+
+def _quarantine_section(manifest: dict[str, Any]) -> str:
+    counts = manifest.get("counts", {})
+    rejected = counts.get("rejected", {})
+    total = counts.get("quarantined", 0)
+    text = (
+        f"## Quarantine\n\n{total} input records were not exported. Each one is kept with its stage, a "
+        "machine-readable reason and a sentence in `quarantine/<stage>.jsonl` of the run directory "
+        "(not in the ready package: it holds the texts the gates refused)."
+    )
+    if not rejected:
+        return text
+    rows = []
+    for stage in _stage_order(manifest, rejected):
+        reasons = Counter(rejected[stage])
+        top = ", ".join(
+            f"{reason} ({n})" for reason, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+        )
+        rows.append((stage, sum(reasons.values()), top))
+    return text + "\n\n" + _table(("stage", "records", "reasons"), rows)
+
+
+def _sources_section(manifest: dict[str, Any]) -> str:
+    rows = [
+        (
+            s.get("name", ""),
+            s.get("kind", ""),
+            s.get("category", ""),
+            s.get("license", "") or "not stated",
+            hf_license(s.get("license", "")),
+        )
+        for s in manifest.get("sources", [])
+    ]
+    text = (
+        "## Sources and licences\n\nEvery exported record names its source, licence and locator (file and "
+        "line, page, PMID/DOI, video and time) in `metadata.source`. The dataset is only as open as its most "
+        "restrictive source: check each licence below before use or redistribution."
+    )
+    return text + "\n\n" + _table(("source", "kind", "category", "licence (as given)", "licence id"), rows)
+
+
+def _provenance_section(manifest: dict[str, Any], config_summary: dict[str, Any]) -> str:
+    stages = [
+        (s.get("name", ""), s.get("version", ""), s.get("hash", "")) for s in manifest.get("stages", [])
+    ]
+    by_stage = {row["stage"]: row for row in manifest.get("counts", {}).get("stages", [])}
+    rows = [
+        (name, version, digest, by_stage.get(name, {}).get("in", ""), by_stage.get(name, {}).get("kept", ""))
+        for name, version, digest in stages
+    ]
+    text = (
+        "## How it was made\n\nThe pipeline ran these stages in order over sharded data; each record's "
+        "`metadata.lineage` lists the stages (name, version, config hash) that touched it. The same inputs, "
+        "config and seed give byte-identical files."
+    )
+    parts = [text, _table(("stage", "version", "config hash", "in", "kept"), rows)]
+    reports = sorted(f for f in manifest.get("files", {}) if f.endswith("_report.json"))
+    if reports:
+        parts.append(
+            "Stage reports (split balance and leakage checks, gate results): "
+            + ", ".join(f"`{r}`" for r in reports)
+        )
+    summary = redact(config_summary)
+    if summary:
+        parts.append(
+            "Configuration summary:\n\n```yaml\n" + yaml.safe_dump(summary, sort_keys=True).strip() + "\n```"
+        )
+    return "\n\n".join(parts)
+
+
+def _usage_section(manifest: dict[str, Any]) -> str:
+    configs = dataset_configs(manifest)
+    if not configs:
+        return "## Use\n\nThis run exported no conversations."
+    data_files = {entry["split"]: entry["path"] for entry in configs[0]["data_files"]}
+    return (
+        '## Use\n\nEach line of `dataset/<split>.jsonl` is `{"id", "messages": [{"role", "content"}], '
+        '"metadata"}` with roles `system`, `user` (the client) and `assistant` (the therapist).\n\n'
+        "```python\nfrom datasets import load_dataset\n\n"
+        f'ds = load_dataset("json", data_files={json.dumps(data_files)})\n```'
+    )
+
+
+def _limitations_section(manifest: dict[str, Any]) -> str:
+    categories = manifest.get("counts", {}).get("categories", {})
+    lines = [
+        "## Intended use and limitations",
+        "",
+        "- For training and evaluating supportive, empathetic conversational models. It is not a substitute "
+        "for professional care, and models trained on it must not be presented as therapists.",
+        "- Conversations touch on distress, self-harm and crisis. Crisis-flagged records were handled by the "
+        "safety stage; the quarantine of the run shows what was removed and why.",
+        "- Personal data was scrubbed automatically (names, contacts, addresses); automatic scrubbing can miss "
+        "cases, so report any that remain.",
+    ]
+    if "bias" in categories:
+        lines.append(
+            "- The `bias` category holds preference pairs (an unbiased reply chosen over a stereotyping one) "
+            "for bias mitigation; its rejected replies are biased on purpose."
+        )
+    return "\n".join(lines)
+
+
+def redact(value: Any, key: str = "") -> Any:
+    """A copy with values under secret-looking keys replaced, so a card never carries a credential."""
+    if key and _SECRET_KEY.search(key) and not isinstance(value, dict | list):
+        return "***"
+    if isinstance(value, dict):
+        return {str(k): redact(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+def _split_counts(manifest: dict[str, Any]) -> dict[str, int]:
+    return {k: int(v) for k, v in manifest.get("counts", {}).get("splits", {}).items()}
+
+
+def _split_rank(split: str) -> tuple[int, str]:
+    return (SPLIT_ORDER.index(split) if split in SPLIT_ORDER else len(SPLIT_ORDER), split)
+
+
+def _ordered(splits: Iterable[str]) -> list[str]:
+    return sorted(splits, key=_split_rank)
+
+
+def _stage_order(manifest: dict[str, Any], rejected: dict[str, Any]) -> list[str]:
+    order = ["ingest", *[s.get("name", "") for s in manifest.get("stages", [])]]
+    return [s for s in order if s in rejected] + sorted(s for s in rejected if s not in order)
+
+
+def _table(columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]]) -> str:
+    def cell(value: Any) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+# -- ready package -----------------------------------------------------------------------------------------
+
+
+def build_ready_package(run_dir: Path, dest: Path | None = None, include_quarantine: bool = False) -> Path:
+    """Build the versioned package of a finished run and return its directory.
+
+    Every file listed in the run manifest is copied (quarantine only when asked) and checked against
+    the manifest's sha256 as it is copied, so a corrupted run directory is never packaged; stage
+    reports and the card are added. The package is built beside its destination and swapped in whole.
+    """
+    run_dir = Path(run_dir)
+    manifest = read_run_manifest(run_dir)
+    name = package_name(run_dir)
+    version = package_version(manifest)
+    target = Path(dest) if dest is not None else run_dir / "package" / f"{name}-v{version}"
+    files = _files_to_package(run_dir, manifest, include_quarantine)
+    with atomic_directory(target) as building:
+        entries = {
+            rel: _copy_checked(run_dir / rel, building / rel, expected) for rel, expected in files.items()
+        }
+        card = building / CARD_FILE
+        if (run_dir / CARD_FILE).is_file():
+            entries[CARD_FILE] = _copy_checked(run_dir / CARD_FILE, card, None)
+        else:
+            atomic_write_text(
+                card, render_dataset_card(manifest, {"name": name}, dataset_languages(run_dir, manifest))
+            )
+            entries[CARD_FILE] = file_entry(card)
+        atomic_write_json(building / MANIFEST_FILE, package_manifest(manifest, name, version, entries))
+    return target
+
+
+def read_run_manifest(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / MANIFEST_FILE
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PackageError(
+            f"{path} not found: {run_dir} is not a finished run (run or resume it with dataset-pipeline first)"
+        ) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PackageError(f"{path} is not valid JSON ({exc}); resume the run to rewrite it") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        raise PackageError(f"{path} has no 'files' table; resume the run to rewrite it")
+    return manifest
+
+
+def package_name(run_dir: Path) -> str:
+    """The run's configured name (``run.name`` in its config.yaml), made safe for a directory name."""
+    name = ""
+    config = run_dir / "config.yaml"
+    if config.is_file():
+        try:
+            data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError:
+            data = {}
+        run = data.get("run") if isinstance(data, dict) else None
+        name = str(run.get("name", "")) if isinstance(run, dict) else ""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
+    return name or "dataset"
+
+
+def package_version(manifest: dict[str, Any]) -> str:
+    """``<code version>-<content digest>``: the same data from the same code always gets the same name."""
+    digest = hashlib.sha256(json.dumps(manifest["files"], sort_keys=True).encode()).hexdigest()[:8]
+    return f"{manifest.get('version', '0.0.0')}-{digest}"
+
+
+def package_manifest(
+    manifest: dict[str, Any], name: str, version: str, entries: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "version": version,
+        "run_id": manifest.get("run_id", ""),
+        "code_version": manifest.get("version", ""),
+        "config_hash": manifest.get("config_hash", ""),
+        "seed": manifest.get("seed"),
+        "counts": manifest.get("counts", {}),
+        "stages": manifest.get("stages", []),
+        "sources": [
+            {**source, "license_id": hf_license(source.get("license", ""))}
+            for source in manifest.get("sources", [])
+        ],
+        "licenses": sorted({hf_license(s.get("license", "")) for s in manifest.get("sources", [])}),
+        "files": dict(sorted(entries.items())),
+    }
+
+
+def _files_to_package(
+    run_dir: Path, manifest: dict[str, Any], include_quarantine: bool
+) -> dict[str, str | None]:
+    files: dict[str, str | None] = {}
+    for rel, digest in manifest["files"].items():
+        if rel in (CARD_FILE, MANIFEST_FILE) or (
+            rel.startswith(QUARANTINE_DIR + "/") and not include_quarantine
+        ):
+            continue
+        if Path(rel).is_absolute() or ".." in Path(rel).parts:
+            raise PackageError(f"manifest lists {rel!r}, which is outside the run directory")
+        files[rel] = digest if isinstance(digest, str) else None
+    for pattern in REPORT_PATTERNS:
+        for path in sorted(run_dir.glob(pattern)):
+            files.setdefault(path.name, None)
+    return files
+
+
+def _copy_checked(source: Path, target: Path, expected: str | None) -> dict[str, Any]:
+    if not source.is_file():
+        raise PackageError(
+            f"{source} is listed in the run manifest but missing; resume the run to rewrite it"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    size = 0
+    with open(source, "rb") as reader, open(target, "wb") as writer:
+        for block in iter(lambda: reader.read(1 << 20), b""):
+            digest.update(block)
+            writer.write(block)
+            size += len(block)
+    if expected is not None and digest.hexdigest() != expected:
+        raise PackageError(
+            f"{source} does not match the run manifest (sha256 {digest.hexdigest()[:12]}..., manifest "
+            f"{expected[:12]}...): the file changed after the run; resume the run to rewrite it"
+        )
+    return {"sha256": digest.hexdigest(), "bytes": size}
+
+
+def file_entry(path: Path) -> dict[str, Any]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as reader:
+        for block in iter(lambda: reader.read(1 << 20), b""):
+            digest.update(block)
+            size += len(block)
+    return {"sha256": digest.hexdigest(), "bytes": size}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m ai.infrastructure.production.export_to_ready_packages",
+        description="Build the ready package (splits, manifest with sha256, dataset card, reports) of a finished run.",
+    )
+    parser.add_argument("run_dir", type=Path, help="a finished run directory (holds manifest.json)")
+    parser.add_argument(
+        "--dest", type=Path, default=None, help="package directory (default RUN_DIR/package/NAME-vVERSION)"
+    )
+    parser.add_argument("--include-quarantine", action="store_true", help="also package the quarantine files")
+    args = parser.parse_args(argv)
+    try:
+        path = build_ready_package(args.run_dir, args.dest, include_quarantine=args.include_quarantine)
+    except PackageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
