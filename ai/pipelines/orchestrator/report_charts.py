@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 
-# Okabe-Ito-like qualitative palette: distinguishable for the common forms of colour blindness.
+# Qualitative palette without red: red is kept for rejected and quarantined records.
 PALETTE = (
     "#4c78a8",
     "#f58518",
@@ -22,7 +22,7 @@ PALETTE = (
     "#9d755d",
     "#ff9da6",
     "#79706e",
-    "#e45756",
+    "#8cd17d",
 )
 NAMED_COLORS = {
     "train": "#4c78a8",

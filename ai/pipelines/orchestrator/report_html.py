@@ -298,7 +298,7 @@ class ReportPage:
         return _section(
             "quarantine",
             "Quarantined records",
-            f"{chart}<details open><summary>Every reason, with its first message</summary>{table}</details>",
+            f"{chart}<details><summary>Every reason, with its first message and where it came from</summary>{table}</details>",
         )
 
     def _rejection_counts(self) -> dict[tuple[str, str], int]:
@@ -446,7 +446,7 @@ class ReportPage:
                         escape(str(e.get("reason", ""))),
                         escape(_number(e.get("similarity"))),
                     )
-                    for e in examples[:20]
+                    for e in examples[:8]
                 ],
                 numeric_cols={3},
             )
