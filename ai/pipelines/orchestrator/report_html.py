@@ -240,7 +240,11 @@ class ReportPage:
                 if isinstance(s, dict)
             ]
             timing = hbar_chart("Time per stage", seconds, fmt_seconds, color="#72b7b2")
-        return _section("flow", "Record flow", f'<div class="grid">{funnel}{timing}</div>{self._gates()}')
+        return _section(
+            "flow",
+            "Record flow",
+            f'<div class="grid">{funnel}{timing}</div><div class="grid">{self._gates()}</div>',
+        )
 
     def _gates(self) -> str:
         rejected = _as_dict(self.counts.get("rejected"))
@@ -298,7 +302,8 @@ class ReportPage:
         return _section(
             "quarantine",
             "Quarantined records",
-            f"{chart}<details><summary>Every reason, with its first message and where it came from</summary>{table}</details>",
+            f'<div class="grid">{chart}<div>{_by_stage_table(counts)}</div></div>'
+            f"<details><summary>Every reason, with its first message and where it came from</summary>{table}</details>",
         )
 
     def _rejection_counts(self) -> dict[tuple[str, str], int]:
@@ -877,6 +882,15 @@ def _scores_html(scores: dict[str, float]) -> str:
         "<br>".join(f"{escape(k)} <b>{v:.2f}</b>" for k, v in sorted(scores.items()))
         or '<span class="muted">—</span>'
     )
+
+
+def _by_stage_table(counts: dict[tuple[str, str], int]) -> str:
+    by_stage: Counter[str] = Counter()
+    for (stage, _), n in counts.items():
+        by_stage[stage] += n
+    rows = [(escape(stage), fmt_count(n)) for stage, n in by_stage.most_common()]
+    rows.append(("<b>all</b>", f"<b>{fmt_count(sum(by_stage.values()))}</b>"))
+    return _table(["stage", "quarantined"], rows, numeric_cols={1})
 
 
 # -- small helpers --------------------------------------------------------------------------------------

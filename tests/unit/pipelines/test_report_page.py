@@ -303,6 +303,8 @@ def test_quarantine_table_and_pii_counts(page: str) -> None:
     quarantine = section(page, "quarantine")
     assert "ears_below_threshold" in quarantine and "EARS score 0.10 is below 0.30" in quarantine
     assert "a.jsonl:9" in quarantine
+    assert '<td>ingest</td><td class="num">1</td>' in quarantine  # the per-stage totals
+    assert '<td><b>all</b></td><td class="num"><b>2</b></td>' in quarantine
     pii = section(page, "pii")
     # two scrubbed records: one exported (NAME 2, EMAIL 1), one quarantined later (PHONE 1)
     assert "<p>2 conversations" in pii and "4 placeholders" in pii
