@@ -196,9 +196,7 @@ def status(
 ) -> None:
     """List runs from the catalog: status, when, how long, counts."""
     try:
-        # Piped or captured output is not wrapped to 80 columns: run ids must stay whole for scripts.
-        console = Console() if sys.stdout.isatty() else Console(width=200)
-        show_status(database_url or None, limit=limit, console=console)
+        show_status(database_url or None, limit=limit, console=_stdout_console())
     except CatalogError as exc:
         raise PipelineError(f"catalog: {exc}") from None
 
@@ -215,6 +213,64 @@ def inspect(
     print_inspection(reports)
     if any(r.error for r in reports):
         raise typer.Exit(1)
+
+
+PrefixOpt = Annotated[
+    str | None,
+    typer.Option("--prefix", help="Key prefix in the bucket (default OVH_S3_PREFIX or 'datasets')."),
+]
+
+
+def _s3(args: list[str], prefix: str | None) -> None:
+    from ai.infrastructure.s3.s3_dataset_loader import main as s3_main
+
+    code = s3_main([*(["--prefix", prefix] if prefix else []), *args], console=_stdout_console())
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command()
+def upload(
+    run_dir: Annotated[
+        Path, typer.Argument(help="A finished run directory (its manifest lists every file).")
+    ],
+    prefix: PrefixOpt = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace a different package with this id.")
+    ] = False,
+) -> None:
+    """Upload a run's package to S3 (OVH_S3_*), verifying every file's sha256; resumable."""
+    _s3(["upload", str(run_dir), *(["--overwrite"] if overwrite else [])], prefix)
+
+
+@app.command()
+def download(
+    run_id: Annotated[
+        str, typer.Argument(help="The run id to fetch (see `dataset-pipeline list-packages`).")
+    ],
+    dest: Annotated[Path, typer.Argument(help="Directory to download into.")],
+    prefix: PrefixOpt = None,
+) -> None:
+    """Download a package from S3 and verify every file against its manifest."""
+    _s3(["download", run_id, str(dest)], prefix)
+
+
+@app.command("list-packages")
+def list_packages(prefix: PrefixOpt = None) -> None:
+    """List the dataset packages (versions) stored in S3, complete or not."""
+    _s3(["list"], prefix)
+
+
+@app.command("delete-package")
+def delete_package(
+    run_id: Annotated[str, typer.Argument(help="The run id whose package to delete.")],
+    prefix: PrefixOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a package from S3 (recorded in the catalog's audit log)."""
+    if not yes and not typer.confirm(f"Delete package {run_id} from S3?"):
+        raise typer.Exit(1)
+    _s3(["delete", run_id], prefix)
 
 
 source_app = typer.Typer(
@@ -370,7 +426,10 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry: user-facing errors become one clear, redacted line and a non-zero exit."""
     redactor = Redactor()
     try:
-        app(args=argv, standalone_mode=False)
+        # Without standalone mode click returns a command's exit code instead of exiting with it.
+        code = app(args=argv, standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except (ConfigError, PipelineError) as exc:
         _print_error(redactor.text(str(exc)))
         sys.exit(2 if isinstance(exc, ConfigError) else 1)
@@ -387,6 +446,11 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(exc.exit_code)
         _print_error(f"{type(exc).__name__}: {redactor.text(str(exc))}")
         sys.exit(1)
+
+
+def _stdout_console() -> Console:
+    """Piped or captured output is not wrapped to 80 columns: run ids must stay whole for scripts."""
+    return Console() if sys.stdout.isatty() else Console(width=200)
 
 
 def _print_error(message: str) -> None:
