@@ -46,7 +46,9 @@ def load_development_corpus(crisis_dir: Path, seed: int = 0) -> tuple[list[Examp
 
     counsel-chat questions and ESConv seeker turns (``../conversations``) join as in-domain negatives:
     they are what the pipeline's client text looks like, and without them every long distressed text
-    reads as a crisis. They keep the splits their releases give them.
+    reads as a crisis. They keep the splits their releases give them. (DiaSafety's Reddit chit-chat was
+    tried as further negatives and dropped: it lowered sensitivity on the tweet sets without making
+    everyday text score lower.)
     """
     raw = [*_read_sdcnl(crisis_dir), *_read_kaggle(crisis_dir), *_read_laxmimerit(crisis_dir)]
     raw += _without_own_ideation(_read_dreaddit(crisis_dir))

@@ -97,8 +97,11 @@ class LinearCrisisModel:
         return self._vectorizer.transform(texts)
 
     def probabilities(self, features: csr_matrix) -> np.ndarray:
+        """Model probabilities; a text without a single word (empty, emoji only) carries no evidence."""
         logits = features @ self.weights + self.intercept
-        return 1.0 / (1.0 + np.exp(-np.clip(logits, -50, 50)))
+        probabilities = 1.0 / (1.0 + np.exp(-np.clip(logits, -50, 50)))
+        probabilities[features.getnnz(axis=1) == 0] = 0.0
+        return probabilities
 
     def columns_of(self, grams: tuple[str, ...]) -> np.ndarray:
         """The hashed columns of n-grams given in normalised form ("better off")."""

@@ -176,7 +176,7 @@ def _test_metrics(detector: CrisisDetector, examples: list[Example], n_boot: int
 
 
 def _esconv_probe(detector: CrisisDetector, path: Path) -> dict[str, Any]:
-    """Share of ESConv test dialogues (seeker turns joined) flagged: in-domain, never used in training."""
+    """Share of ESConv test dialogues (seeker turns joined) flagged, and how many by explicit patterns."""
     if not path.is_file():
         return {}
     results = detector.detect_batch(read_esconv_seeker_texts(path))
@@ -298,13 +298,13 @@ def render_model_card(meta: dict) -> str:
     probe = meta.get("esconv_probe") or {}
     lines += [
         "",
-        "dreaddit and counsel-chat have no positives, so only their specificity (false-positive probing on "
-        "distressed, mostly non-suicidal posts) is defined.",
+        "dreaddit, counsel-chat and ESConv have no positives, so only their specificity "
+        "(false-positive probing on distressed, non-suicidal text) is defined.",
         "",
     ]
     if probe:
         lines += [
-            "## In-domain probe (not used in training)",
+            "## In-domain probe: ESConv test split (held back; the train split served as negatives)",
             "",
             f"ESConv test dialogues (seeker turns joined; ESConv is CC BY-NC 4.0): {probe['flagged']} of "
             f"{probe['dialogues']} flagged as crisis, {probe['flagged_by_explicit_pattern']} of them by an explicit "
