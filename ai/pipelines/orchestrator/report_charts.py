@@ -104,11 +104,11 @@ def slug(text: str) -> str:
 
 
 def hbar_chart(
-    title: str, rows: Sequence[tuple[str, float]], fmt: Formatter = fmt_count, color: str = ""
+    title: str, rows: Sequence[tuple[str, float]], fmt: Formatter = fmt_count, color: str = "", note: str = ""
 ) -> str:
-    """One horizontal bar per (label, value), longest first as given."""
+    """One horizontal bar per (label, value), in the order given."""
     if not rows:
-        return figure(title, _empty_svg("nothing to show"))
+        return figure(title, _empty_svg("nothing to show"), note=note)
     label_w, row_h, top = 190, 24, 6
     plot_w = WIDTH - label_w - 70
     peak = max(value for _, value in rows) or 1.0
@@ -123,7 +123,7 @@ def hbar_chart(
             f"<title>{escape(label)}: {escape(fmt(value))}</title></rect>"
             f'<text x="{label_w + length + 6:.1f}" y="{y + row_h / 2 + 4:.1f}" class="v">{escape(fmt(value))}</text>'
         )
-    return figure(title, _svg(top * 2 + len(rows) * row_h, "".join(parts)))
+    return figure(title, _svg(top * 2 + len(rows) * row_h, "".join(parts)), note=note)
 
 
 def stacked_hbar_chart(

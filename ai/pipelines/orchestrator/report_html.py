@@ -500,7 +500,9 @@ class ReportPage:
         loaded = self.inputs.report("bias_audit")
         if not isinstance(loaded.data, dict) or not loaded.data:
             return _section("bias", "Bias audit coverage", _missing(_absent(loaded, "The bias audit")))
-        return _section("bias", "Bias audit coverage", auto_render(loaded.data, "Bias audit", self.colors))
+        audit = loaded.data
+        body = bias_audit_html(audit) if isinstance(audit.get("markers"), dict) else None
+        return _section("bias", "Bias audit coverage", body or auto_render(audit, "Bias audit", self.colors))
 
     # -- split ----------------------------------------------------------------------------------------------
     def split_tests(self) -> str:
@@ -618,11 +620,97 @@ class ReportPage:
             return _section(
                 "card", "Dataset card", _missing("Dataset card (README.md) " + NOT_COMPUTED + ".")
             )
+        front, body = split_front_matter(self.inputs.card)
+        front_html = (
+            f"<details><summary>Card metadata (YAML front matter)</summary><pre><code>{escape(front)}</code></pre></details>"
+            if front
+            else ""
+        )
         return _section(
             "card",
             "Dataset card",
-            f'<p class="muted">{escape(self.inputs.card_name)}</p><article class="md">{markdown_html(self.inputs.card)}</article>',
+            f'<p class="muted">{escape(self.inputs.card_name)}</p>{front_html}'
+            f'<article class="md">{markdown_html(body)}</article>',
         )
+
+
+# -- the bias audit (ai.sourcing.synthetic.audit) -----------------------------------------------------
+def bias_audit_html(audit: dict[str, Any]) -> str:
+    """Marker balance across splits, counterfactual coverage of marker values, preference pairs."""
+    counterfactual = _as_dict(audit.get("counterfactual"))
+    pairs = _as_dict(audit.get("preference_pairs"))
+    records = _int(audit.get("records"))
+    covered, total = (
+        _int(counterfactual.get("marker_values_covered")),
+        _int(counterfactual.get("marker_values_total")),
+    )
+    spanning = _int(counterfactual.get("sets_spanning_splits"))
+    facts = [
+        ("records audited", fmt_count(records)),
+        ("records stating a demographic marker", f"{fmt_count(_int(audit.get('records_with_markers')))} "
+         f"({_percent(_int(audit.get('records_with_markers')), records)})"),
+        ("counterfactual sets / variants", f"{fmt_count(_int(counterfactual.get('sets')))} / "
+         f"{fmt_count(_int(counterfactual.get('variants')))}"),
+        ("originals covered by a counterfactual set", f"{fmt_count(_int(counterfactual.get('originals_covered')))} "
+         f"({fmt_share(float(counterfactual.get('share_of_originals_covered') or 0.0))})"),
+        ("marker values with a counterfactual variant", f"{covered} of {total}"),
+        ("counterfactual sets spanning splits", f'<span class="badge {"passed" if not spanning else "failed"}">'
+         f"{spanning}</span>"),
+        ("preference pairs", fmt_count(_int(pairs.get("total")))),
+    ]  # fmt: skip
+    table = _table(
+        ["", ""], [(escape(k), v if "badge" in v else escape(v)) for k, v in facts], numeric_cols={1}
+    )
+    charts = [_marker_balance_chart(audit), _coverage_chart(counterfactual)]
+    by_type = {str(k): float(_int(v)) for k, v in _as_dict(pairs.get("by_bias_type")).items()}
+    if by_type:
+        charts.append(
+            hbar_chart("Preference pairs by bias type", sorted(by_type.items(), key=lambda kv: -kv[1]))
+        )
+    return (
+        f'<div class="grid"><div>{table}</div>{charts[0]}</div><div class="grid">{"".join(charts[1:])}</div>'
+    )
+
+
+def _marker_balance_chart(audit: dict[str, Any]) -> str:
+    """Per dimension, the share of each split's records that state a marker of it: balance across splits."""
+    dimensions = sorted(_as_dict(audit.get("markers")))
+    splits = _as_dict(audit.get("splits"))
+    order = [s for s in ("train", "validation", "test", "unsplit") if s in splits] + sorted(
+        s for s in splits if s not in ("train", "validation", "test", "unsplit")
+    )
+    series = []
+    for split in order:
+        entry = _as_dict(splits[split])
+        markers = _as_dict(entry.get("markers"))
+        n = _int(entry.get("records")) or 1
+        series.append(Series(split, [sum(_as_dict(markers.get(d)).values()) / n for d in dimensions]))
+    return column_chart(
+        "Demographic markers per split",
+        dimensions,
+        series,
+        fmt=fmt_share,
+        note="Marker mentions in client turns per record of each split, by dimension.",
+    )
+
+
+def _coverage_chart(counterfactual: dict[str, Any]) -> str:
+    """Counterfactual variants per dimension, with how many of the dimension's values they state."""
+    by_dimension = _as_dict(counterfactual.get("variants_by_dimension"))
+    by_value = _as_dict(counterfactual.get("variants_by_value"))
+    rows = [
+        (f"{dimension} ({len(_as_dict(by_value.get(dimension)))} values)", float(_int(n)))
+        for dimension, n in sorted(by_dimension.items(), key=lambda kv: -_int(kv[1]))
+    ]
+    covered, total = counterfactual.get("marker_values_covered"), counterfactual.get("marker_values_total")
+    note = f"{covered} of {total} marker values have counterfactual variants." if total else ""
+    return hbar_chart("Counterfactual variants by dimension", rows, color="#b279a2", note=note)
+
+
+def split_front_matter(text: str) -> tuple[str, str]:
+    """A Hugging Face card's YAML header (between leading ``---`` lines) and the Markdown after it."""
+    match = re.match(r"---\r?\n(.*?)\r?\n---\r?\n", text, re.S)
+    return (match.group(1), text[match.end() :]) if match else ("", text)
 
 
 # -- generic rendering of a JSON report (the bias audit's shape belongs to its stage) -----------------
@@ -878,10 +966,8 @@ def _locator_texts(locator: dict[str, Any]) -> list[str]:
 
 
 def _scores_html(scores: dict[str, float]) -> str:
-    return (
-        "<br>".join(f"{escape(k)} <b>{v:.2f}</b>" for k, v in sorted(scores.items()))
-        or '<span class="muted">—</span>'
-    )
+    parts = [f'<span class="score">{escape(k)} <b>{v:.2f}</b></span>' for k, v in sorted(scores.items())]
+    return "<br>".join(parts) or '<span class="muted">—</span>'
 
 
 def _by_stage_table(counts: dict[tuple[str, str], int]) -> str:

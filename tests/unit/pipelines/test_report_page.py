@@ -18,6 +18,7 @@ from ai.pipelines.orchestrator.report_data import (
     scan_dataset,
     scan_quarantine,
 )
+from ai.sourcing.synthetic.audit import bias_audit
 
 CHART_TITLES = (
     "Exported records by split and category",
@@ -222,23 +223,46 @@ def build_run(run_dir: Path) -> Path:
             }
         )
     )
-    (run_dir / "bias_audit.json").write_text(
-        json.dumps(
-            {
-                "records": 44,
-                "markers": {"gender": {"woman": 5, "man": 4}, "age": {"sixties": 2}},
-                "by_split": {"train": {"gender": 6, "age": 1}, "test": {"gender": 3}},
-                "counterfactual_coverage": 0.25,
-            }
-        )
-    )
+    (run_dir / "bias_audit.json").write_text(json.dumps(bias_audit(audited_records(records))))
     (run_dir / "README.md").write_text(
-        "# Dataset card\n\nA **small** dataset with `code` and a [link](https://example.org/card).\n\n"
+        "---\npretty_name: test card\nlicense: cc-by-4.0\n---\n\n# Dataset card\n\nA **small** dataset with `code` and a [link](https://example.org/card).\n\n"
         "## Sources\n\n- counsel-chat\n- esconv\n  continued\n\n| split | n |\n|---|---|\n| train | 30 |\n\n"
         "```\nraw <b>block</b>\n```\n\n> a quote\n\n#hashtag line\n"
         f"{HOSTILE} and [bad](javascript:alert(1))\n"
     )
     return run_dir
+
+
+def audited_records(records: dict[str, list]) -> list:
+    """The exported records plus a counterfactual set and a preference pair, as the bias stage makes them."""
+    extra = []
+    for value, said in (("woman", "I'm a woman"), ("man", "I'm a man")):
+        variant = make_conversation(
+            [
+                Turn("client", f"For context, {said}. Work is too much."),
+                Turn("therapist", "That sounds hard."),
+            ],
+            Provenance("augmentation", "bias"),
+            category="bias",
+            split="train",
+            meta={
+                "counterfactual": {"set": "cf_1", "dimension": "gender", "value": value, "original_id": "c_x"}
+            },
+        )
+        extra.append(variant)
+    extra.append(
+        make_conversation(
+            [
+                Turn("client", "My family is from Nigeria and I feel alone."),
+                Turn("therapist", "Tell me more."),
+            ],
+            Provenance("augmentation", "bias"),
+            category="bias",
+            split="test",
+            meta={"dpo": {"bias_type": "stereotype"}},
+        )
+    )
+    return [r for items in records.values() for r in items] + extra
 
 
 @pytest.fixture()
@@ -315,6 +339,7 @@ def test_quarantine_table_and_pii_counts(page: str) -> None:
 def test_dataset_card_markdown_is_rendered_and_escaped(page: str) -> None:
     card = section(page, "card")
     assert "<h3>Dataset card</h3>" in card and "<h4>Sources</h4>" in card
+    assert "<summary>Card metadata (YAML front matter)</summary><pre><code>pretty_name: test card" in card
     assert "<b>small</b>" in card and "<code>code</code>" in card
     assert '<a href="https://example.org/card">link</a>' in card
     assert "<li>esconv continued</li>" in card
@@ -325,11 +350,27 @@ def test_dataset_card_markdown_is_rendered_and_escaped(page: str) -> None:
     assert '<a href="javascript' not in card
 
 
-def test_bias_audit_numbers_become_charts(page: str) -> None:
+def test_bias_audit_coverage(page: str) -> None:
     bias = section(page, "bias")
-    assert "<figcaption>Bias audit: markers</figcaption>" in bias
-    assert "<figcaption>Bias audit: by split</figcaption>" in bias
-    assert "counterfactual coverage" in bias and "0.25" in bias
+    for title in (
+        "Demographic markers per split",
+        "Counterfactual variants by dimension",
+        "Preference pairs by bias type",
+    ):
+        assert f"<figcaption>{title}</figcaption>" in bias, title
+    assert "gender (2 values)" in bias  # both gender variants of the one set
+    assert '<span class="badge passed">0</span>' in bias  # no counterfactual set spans two splits
+    assert "2 of " in bias and "marker values have counterfactual variants" in bias
+    assert "stereotype: 1" in bias
+
+
+def test_an_unknown_audit_shape_still_becomes_charts(run_dir: Path) -> None:
+    audit = {"records": 9, "by_group": {"a": 5, "b": 4}, "per_split": {"train": {"a": 3}, "test": {"b": 1}}}
+    (run_dir / "bias_audit.json").write_text(json.dumps(audit))
+    bias = section(write_report(run_dir).read_text(), "bias")
+    assert "<figcaption>Bias audit: by group</figcaption>" in bias
+    assert "<figcaption>Bias audit: per split</figcaption>" in bias
+    assert "<td>records</td>" in bias
 
 
 def test_examples_are_a_few_per_category_with_scrubbed_text(page: str) -> None:
@@ -410,3 +451,11 @@ def section(page: str, key: str) -> str:
     match = re.search(rf'<section id="{key}">(.*?)</section>', page, re.S)
     assert match, key
     return match.group(1)
+
+
+def test_text_that_cannot_be_encoded_is_replaced_not_fatal(run_dir: Path) -> None:
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    manifest["run_id"] = "run-\ud800-x"  # a lone surrogate: valid JSON, not encodable as UTF-8
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    page = write_report(run_dir).read_text(encoding="utf-8")
+    assert "run-?-x" in page
