@@ -50,7 +50,7 @@ class CounselChat(RowSchema, Detectable):
         return ctx.conversations(
             [Turn("client", question), Turn("therapist", answer)],
             row,
-            source_id=f"{data['questionID']}#{row.index}",
+            source_id=f"{require(data, 'questionID', (str, int))}#{row.index}",
             group="counsel-chat:" + content_hash([normalise_for_hash(title or question)], 16),
             tags=[tag("topic", t) for t in topics],
             meta=meta,

@@ -59,7 +59,14 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
     """(text, encoding): BOMs first, then strict UTF-8, then Windows-1252 (then Latin-1, which never fails)."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
-            return data.decode(encoding), encoding
+            try:
+                return data.decode(encoding), encoding
+            except UnicodeDecodeError as exc:
+                raise TranscriptError(
+                    "invalid_encoding",
+                    f"starts with a {encoding} byte-order mark but is not valid {encoding} "
+                    f"({exc.reason} at byte {exc.start})",
+                ) from None
     if data[:200].count(0) > len(data[:200]) // 4:  # UTF-16 without a BOM
         guess = "utf-16-le" if data[1:2] == b"\x00" else "utf-16-be"
         with contextlib.suppress(UnicodeDecodeError):
