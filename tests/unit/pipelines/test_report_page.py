@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ai.core.records import Provenance, Turn, encode, make_conversation, to_openai
+from ai.core.records import PassageRef, Provenance, Turn, encode, make_conversation, to_openai
 from ai.core.stage import Rejection
 from ai.pipelines.orchestrator.report import REPORT_FILE, ReportError, write_report
 from ai.pipelines.orchestrator.report_data import (
@@ -46,7 +46,7 @@ def conversation(index: int, split: str, category: str = "therapeutic", **extra:
     turns += [Turn("therapist", f"reply {index}"), Turn("client", "thanks"), Turn("therapist", "take care")][
         : 1 + index % 3
     ]
-    source = extra.pop("source", Provenance("dataset", f"src-{index % 2}", "/data/x.jsonl", "CC-BY-4.0"))
+    source = extra.pop("source", Provenance("dataset", f"src-{index % 10}", "/data/x.jsonl", "CC-BY-4.0"))
     return make_conversation(
         turns,
         source,
@@ -96,10 +96,31 @@ def build_run(run_dir: Path) -> Path:
             source=Provenance("book", "books", "", "CC0", {"file": "/books/guide.pdf", "pages": [3, 4]}),
         )
     )
+    synthetic = make_conversation(
+        [
+            Turn("client" if i % 2 == 0 else "therapist", f"turn {i} of a long grounded talk")
+            for i in range(8)
+        ],
+        Provenance(
+            "synthetic",
+            "grounded-gen",
+            "",
+            "CC-BY",
+            {
+                "passage_id": "p_1",
+                "passage_locator": {"pmcid": "PMC777", "url": "https://example.org/paper"},
+                "client_locator": {"row": 12},
+            },
+        ),
+        category="grounded",
+        split="validation",
+        grounding=[PassageRef("p_1", "Sleep hygiene helps.")],
+    )
+    records["validation"].append(synthetic)
     hostile = make_conversation(
         [Turn("client", HOSTILE), Turn("therapist", "I hear you.")],
         Provenance("dataset", HOSTILE, "", "", {"url": "javascript:alert(1)", "pmid": "1 OR 1"}),
-        category="therapeutic",
+        category="hostile",
         split="test",
         language="en",
     )
@@ -282,7 +303,7 @@ def test_report_has_every_chart_and_the_headline_numbers(page: str) -> None:
         assert f"<figcaption>{title}</figcaption>" in page, title
     assert page.count("<svg") >= len(CHART_TITLES)
     assert "run-test-1234" in page and "abcdef0123456789" in page
-    assert '<div class="k">Records in</div><div class="n">46</div>' in page
+    assert '<div class="k">Records in</div><div class="n">47</div>' in page
     assert '<div class="k">Quarantined</div><div class="n">2</div>' in page
     assert "12.50 s" in page  # run time from run_summary.json
     assert "not computed in this run" not in page
@@ -298,9 +319,12 @@ def test_report_is_self_contained(page: str) -> None:
 
 def test_data_cannot_inject_markup(page: str) -> None:
     assert HOSTILE not in page
-    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in section(
-        page, "mix"
-    )  # the hostile source name
+    examples = section(page, "examples")  # the hostile record is its category's only example
+    assert (
+        "<b>&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;</b>"
+        in examples
+    )
+    assert '<span class="role">client</span>&lt;script&gt;' in examples
     assert "&lt;script&gt;alert(" in section(page, "quarantine")  # the hostile rejection message
     assert 'href="javascript' not in page
     assert "pubmed.ncbi.nlm.nih.gov/1 OR 1" not in page
@@ -312,6 +336,20 @@ def test_provenance_links_for_papers_videos_and_books(page: str) -> None:
     assert "https://www.youtube.com/watch?v=dQw4w9WgXcQ&amp;t=75s" in page
     assert "YouTube dQw4w9WgXcQ @ 1:15" in page
     assert "guide.pdf" in page and "pp. 3–4" in page
+
+
+def test_grounded_records_link_their_passage_and_client_origin(page: str) -> None:
+    examples = section(page, "examples")
+    assert '<a href="https://www.ncbi.nlm.nih.gov/pmc/articles/PMC777/"' in examples
+    assert '<a href="https://example.org/paper"' in examples
+    assert "row 12" in examples
+    assert "grounded in <code>p_1</code>" in examples and "<q>Sleep hygiene helps.</q>" in examples
+    assert "… 4 more messages" in examples  # 8 turns, 4 shown
+
+
+def test_mix_pools_rare_values(page: str) -> None:
+    mix = section(page, "mix")
+    assert "(other)" in mix and "distinct values; the 8 most common are shown" in mix
 
 
 def test_split_tests_show_p_values_and_verdicts(page: str) -> None:
@@ -375,8 +413,8 @@ def test_an_unknown_audit_shape_still_becomes_charts(run_dir: Path) -> None:
 
 def test_examples_are_a_few_per_category_with_scrubbed_text(page: str) -> None:
     examples = section(page, "examples")
-    # three of the therapeutic records, both grounded ones, the one bias record
-    assert examples.count('class="pill"') == EXAMPLES_PER_CATEGORY + 2 + 1
+    # three of the therapeutic records, three of the grounded ones, the bias and the hostile record
+    assert examples.count('class="pill"') == EXAMPLES_PER_CATEGORY * 2 + 2
     assert examples.count('<span class="role">client</span>') >= 6
     assert "licence: CC-BY-4.0" in examples
 
@@ -396,9 +434,12 @@ def test_unreadable_inputs_are_reported_not_fatal(run_dir: Path) -> None:
     (run_dir / "split_report.json").write_text("{not json")
     with open(run_dir / "dataset" / "train.jsonl", "ab") as handle:
         handle.write(b'{"id": "broken", "messages": [\n')
+    with open(run_dir / "quarantine" / "ears.jsonl", "ab") as handle:
+        handle.write(b"not json\n")
     page = write_report(run_dir).read_text()
     assert "split_report.json could not be read" in section(page, "split")
     assert "1 dataset lines could not be read (train.jsonl:" in page
+    assert "1 quarantine lines could not be read" in page
 
 
 def test_not_a_run_directory(tmp_path: Path) -> None:
@@ -410,7 +451,7 @@ def test_not_a_run_directory(tmp_path: Path) -> None:
 
 def test_scan_counts_in_one_pass(run_dir: Path) -> None:
     scan = scan_dataset(run_dir / "dataset")
-    assert scan.records == 44
+    assert scan.records == 45
     assert [name for name, _ in scan.ordered_splits()] == ["train", "validation", "test"]
     train = scan.splits["train"]
     assert train.records == 25
