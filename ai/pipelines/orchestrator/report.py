@@ -22,8 +22,9 @@ def write_report(run_dir: Path) -> Path:
     inputs = RunInputs.load(run_dir)
     page = render_report(inputs, scan_dataset(run_dir / "dataset"), scan_quarantine(run_dir / "quarantine"))
     path = run_dir / REPORT_FILE
-    with atomic_writer(path, "w") as handle:
-        handle.write(page)
+    with atomic_writer(path) as handle:
+        # "replace": a lone surrogate from some JSON input must not cost the whole report
+        handle.write(page.encode("utf-8", errors="replace"))
     return path
 
 
