@@ -29,12 +29,22 @@ from typing import Any, ClassVar
 import msgspec
 import numpy as np
 from scipy import stats as scipy_stats
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from ai.core.records import Conversation
 from ai.core.stage import GlobalStage, StageOptions, StageResult
 from ai.pipelines.orchestrator.dedup import minhash_signatures, similar_pairs
 
-__all__ = ["SPLITS", "SplitColumns", "SplitPlan", "SplitStage", "assign_groups", "validate_assignment"]
+__all__ = [
+    "SPLITS",
+    "SplitColumns",
+    "SplitPlan",
+    "SplitStage",
+    "assign_groups",
+    "components",
+    "validate_assignment",
+]
 
 SPLITS = ("train", "validation", "test")
 
@@ -74,7 +84,7 @@ class SplitStage(GlobalStage):
         near_threshold: float = 0.6
         shingle_size: int = 3
         num_perm: int = 128
-        bands: int = 32
+        bands: int = 25
         # Largest allowed |actual - target| share per split, unless the largest group alone exceeds it.
         max_size_deviation: float = 0.01
         # Homogeneity (chi-square) and distribution (KS) tests fail below this p-value; 0 turns them off.
@@ -88,10 +98,8 @@ class SplitStage(GlobalStage):
             ratios = (self.train, self.validation, self.test)
             if min(ratios) < 0 or abs(sum(ratios) - 1.0) > 1e-6:
                 raise ValueError(f"train/validation/test must be >= 0 and add up to 1, got {ratios}")
-            if self.num_perm <= 0 or self.bands <= 0 or self.num_perm % self.bands:
-                raise ValueError(
-                    f"num_perm ({self.num_perm}) must be a positive multiple of bands ({self.bands})"
-                )
+            if not 0 < self.bands <= self.num_perm:
+                raise ValueError(f"bands ({self.bands}) must be between 1 and num_perm ({self.num_perm})")
 
     def summarise(self, batch: list[Conversation], shard: int) -> SplitSummary:
         opts: Any = self.options
@@ -117,10 +125,13 @@ class SplitStage(GlobalStage):
         near_pairs = columns.near_duplicate_pairs(opts) if opts.group_near_duplicates else []
         assignment = assign_groups(columns, near_pairs, self._ratios(), self.seed)
         report = validate_assignment(columns, assignment, near_pairs, opts)
-        per_shard: dict[int, list[str]] = {}
-        for row in range(len(columns.ids)):
-            per_shard.setdefault(columns.shard[row], []).append(str(assignment[row]))
-        return SplitPlan(assignments={s: "".join(codes) for s, codes in per_shard.items()}, report=report)
+        codes = "".join(map(str, assignment))
+        assignments: dict[int, str] = {}
+        if columns.ids:
+            starts = np.flatnonzero(np.r_[True, np.diff(columns.shard) != 0]).tolist()
+            for start, end in zip(starts, [*starts[1:], len(codes)], strict=True):
+                assignments[columns.shard[start]] = codes[start:end]
+        return SplitPlan(assignments=assignments, report=report)
 
     def apply(self, batch: list[Conversation], plan: SplitPlan, shard: int) -> StageResult:
         codes = plan.assignments.get(shard, "")
@@ -178,23 +189,28 @@ class SplitColumns:
             columns.signatures = np.frombuffer(b"".join(blobs), dtype=np.uint32).reshape(n, num_perm)
         return columns
 
-    def group_keys(self, row: int) -> list[str]:
-        """The keys that tie this row to others: its group (or its own id) and its dedup cluster."""
-        keys = ["g:" + self.groups[row] if self.groups[row] else "id:" + self.ids[row]]
-        if self.clusters[row]:
-            keys.append("c:" + self.clusters[row])
-        return keys
+    def key_columns(self) -> list[tuple[str, np.ndarray]]:
+        """Per kind of tie, a key index per row (-1: none): the group (or the record's own id), the cluster."""
+        groups = [f"g:{g}" if g else f"id:{i}" for g, i in zip(self.groups, self.ids, strict=True)]
+        columns = [("group", _index(groups))]
+        if any(self.clusters):
+            columns.append(("cluster", _index(self.clusters, empty=-1)))
+        return columns
 
-    def strata(self) -> list[tuple[str, str, str]]:
-        return [
-            (self.categories[r], "crisis" if self.crisis[r] else "no_crisis", self.sources[r])
-            for r in range(len(self.ids))
+    def strata(self) -> np.ndarray:
+        """A stratum index per row; strata are numbered in sorted order of (category, crisis, source)."""
+        keys = [
+            f"{c}\x1f{'crisis' if k else 'no_crisis'}\x1f{s}"
+            for c, k, s in zip(self.categories, self.crisis, self.sources, strict=True)
         ]
+        return _index(keys)
 
     def near_duplicate_pairs(self, opts: Any) -> list[tuple[int, int, float]]:
         if len(self.ids) < 2 or self.signatures.shape[1] == 0:
             return []
-        rank = np.arange(len(self.ids), dtype=np.int64)
+        # Ranked by id, so crowded LSH buckets pick the same comparisons however the input was sharded.
+        rank = np.empty(len(self.ids), dtype=np.int64)
+        rank[np.argsort(np.array(self.ids), kind="stable")] = np.arange(len(self.ids))
         return similar_pairs(self.signatures, rank, opts.near_threshold, opts.bands)
 
 
@@ -202,29 +218,37 @@ def assign_groups(
     columns: SplitColumns, near_pairs: list[tuple[int, int, float]], ratios: tuple[float, ...], seed: int
 ) -> list[int]:
     """The split index of every row; rows of one group always share it."""
-    components = _components(columns, near_pairs)
+    labels = components(columns, near_pairs)
     strata = columns.strata()
-    target = np.array(ratios, dtype=float)
-    open_splits = target > 0
-    by_stratum: dict[tuple[str, str, str], list[tuple[int, str, list[int]]]] = {}
-    for members in components:
+    by_stratum: dict[int, list[tuple[int, str, Any]]] = {}
+    singles, groups = _members(labels)
+    for row in singles.tolist():
+        by_stratum.setdefault(int(strata[row]), []).append((1, _seeded(columns.ids[row], seed), row))
+    for members in groups:
         key = min(columns.ids[r] for r in members)
-        stratum = Counter(strata[r] for r in members).most_common()
-        best = min(s for s, c in stratum if c == stratum[0][1])
-        by_stratum.setdefault(best, []).append((len(members), _seeded(key, seed), members))
-    assignment = [0] * len(columns.ids)
-    overall = np.zeros(len(ratios))
+        # The group's most common stratum, the lowest-numbered one on ties.
+        stratum = int(np.argmax(np.bincount(strata[members])))
+        by_stratum.setdefault(stratum, []).append((len(members), _seeded(key, seed), members))
+    open_splits = [i for i, r in enumerate(ratios) if r > 0]
+    assignment = np.zeros(len(columns.ids), dtype=np.int64)
+    overall = [0.0] * len(ratios)
     for stratum in sorted(by_stratum):
-        inside = np.zeros(len(ratios))
+        inside = [0.0] * len(ratios)
+        inside_total = 0.0
         for size, _, members in sorted(by_stratum[stratum], key=lambda g: (-g[0], g[1])):
-            deficit = target * (inside.sum() + size) - inside + target * (overall.sum() + size) - overall
-            deficit[~open_splits] = -np.inf
-            choice = int(np.argmax(deficit))
+            total = sum(overall)
+            # How far each split would be below its share, inside the stratum and overall.
+            choice = max(
+                open_splits,
+                key=lambda i: (
+                    ratios[i] * (inside_total + size) - inside[i] + ratios[i] * (total + size) - overall[i]
+                ),
+            )
             inside[choice] += size
+            inside_total += size
             overall[choice] += size
-            for row in members:
-                assignment[row] = choice
-    return assignment
+            assignment[members] = choice
+    return assignment.tolist()
 
 
 def validate_assignment(
@@ -234,7 +258,7 @@ def validate_assignment(
     ratios = (opts.train, opts.validation, opts.test)
     labels = np.array(assignment, dtype=np.int64)
     failures: list[str] = []
-    largest = max((len(c) for c in _components(columns, near_pairs)), default=0)
+    largest = int(np.bincount(components(columns, near_pairs)).max()) if columns.ids else 0
     sizes = _size_check(labels, ratios, largest, opts, failures)
     tests = [
         _chi_square(name, values, labels, ratios, opts, failures)
@@ -264,32 +288,45 @@ def validate_assignment(
     return report
 
 
-def _components(columns: SplitColumns, near_pairs: list[tuple[int, int, float]]) -> list[list[int]]:
-    """Rows joined by shared group keys or near-duplicate pairs, each component sorted, in row order."""
+def components(columns: SplitColumns, near_pairs: list[tuple[int, int, float]]) -> np.ndarray:
+    """A component label per row: rows joined by a shared group or cluster key or a near-duplicate pair."""
     n = len(columns.ids)
-    parent = list(range(n))
+    sources, targets = [np.arange(0)], [np.arange(0)]
+    offset = n
+    for _, keys in columns.key_columns():
+        rows = np.flatnonzero(keys >= 0)
+        sources.append(rows)
+        targets.append(keys[rows] + offset)
+        offset += int(keys.max()) + 1 if len(keys) else 0
+    if near_pairs:
+        pairs = np.array([(a, b) for a, b, _ in near_pairs], dtype=np.int64)
+        sources.append(pairs[:, 0])
+        targets.append(pairs[:, 1])
+    rows, cols = np.concatenate(sources), np.concatenate(targets)
+    graph = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(offset, offset))
+    _, labels = connected_components(graph, directed=False)
+    return labels[:n]
 
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
 
-    def union(a: int, b: int) -> None:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
+def _members(labels: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Rows that are their own component, and the rows of each larger component (first row order)."""
+    if not len(labels):
+        return np.zeros(0, dtype=np.int64), []
+    sizes = np.bincount(labels)
+    singles = np.flatnonzero(sizes[labels] == 1)
+    grouped = np.flatnonzero(sizes[labels] > 1)
+    order = grouped[np.argsort(labels[grouped], kind="stable")]
+    groups = np.split(order, np.flatnonzero(np.diff(labels[order])) + 1) if len(order) else []
+    groups.sort(key=lambda rows: rows[0])
+    return singles, groups
 
-    first_row: dict[str, int] = {}
-    for row in range(n):
-        for key in columns.group_keys(row):
-            union(row, first_row.setdefault(key, row))
-    for a, b, _ in near_pairs:
-        union(a, b)
-    components: dict[int, list[int]] = {}
-    for row in range(n):
-        components.setdefault(find(row), []).append(row)
-    return list(components.values())
+
+def _index(values: list[str], empty: int | None = None) -> np.ndarray:
+    """Dense integer codes of strings, numbered in sorted order; ``empty`` codes the empty string."""
+    uniques, codes = np.unique(np.array(values, dtype=object), return_inverse=True)
+    if empty is not None and len(uniques) and uniques[0] == "":
+        codes = np.where(codes == 0, empty, codes - 1)
+    return codes.astype(np.int64)
 
 
 def _seeded(key: str, seed: int) -> str:
@@ -393,27 +430,36 @@ def _leakage_check(
     failures: list[str],
 ) -> dict[str, Any]:
     """Re-derives groups, dedup clusters and near-duplicate pairs and checks none spans two splits."""
-    seen: dict[str, set[int]] = {}
-    for row in range(len(columns.ids)):
-        for key in columns.group_keys(row):
-            seen.setdefault(key, set()).add(assignment[row])
-    leaking_groups = sorted(key for key, splits in seen.items() if len(splits) > 1)
+    splits = np.array(assignment, dtype=np.int64)
+    checked = 0
+    leaking: list[str] = []
+    for kind, keys in columns.key_columns():
+        rows = np.flatnonzero(keys >= 0)
+        if not rows.size:
+            continue
+        pairs = np.unique(keys[rows] * len(SPLITS) + splits[rows])
+        key_of_pair = pairs // len(SPLITS)
+        checked += len(np.unique(key_of_pair))
+        bad = np.unique(key_of_pair[np.r_[False, key_of_pair[1:] == key_of_pair[:-1]]])
+        names = columns.groups if kind == "group" else columns.clusters
+        first_row = {int(k): int(r) for k, r in zip(keys[rows][::-1], rows[::-1], strict=True)}
+        leaking += [f"{kind} {names[first_row[int(k)]] or columns.ids[first_row[int(k)]]}" for k in bad]
     leaking_pairs = [
         (columns.ids[a], columns.ids[b], round(s, 3))
         for a, b, s in near_pairs
         if assignment[a] != assignment[b]
     ]
-    if leaking_groups:
-        failures.append(f"{len(leaking_groups)} groups span several splits (e.g. {leaking_groups[0]})")
+    if leaking:
+        failures.append(f"{len(leaking)} groups span several splits (e.g. {leaking[0]})")
     if leaking_pairs:
         failures.append(
             f"{len(leaking_pairs)} near-duplicate pairs span several splits "
             f"(e.g. {leaking_pairs[0][0]} and {leaking_pairs[0][1]})"
         )
     return {
-        "groups_checked": len(seen),
+        "groups_checked": checked,
         "near_duplicate_pairs_checked": len(near_pairs),
-        "leaking_groups": len(leaking_groups),
+        "leaking_groups": len(leaking),
         "leaking_near_duplicate_pairs": len(leaking_pairs),
-        "examples": {"groups": leaking_groups[:10], "near_duplicate_pairs": leaking_pairs[:10]},
+        "examples": {"groups": leaking[:10], "near_duplicate_pairs": leaking_pairs[:10]},
     }

@@ -403,6 +403,7 @@ _NAME_CONTEXT = re.compile(
     re.IGNORECASE,
 )
 _CONTEXT_CHARS = 40
+_TITLES_WITH_STOP = ("Mr.", "Mrs.", "Ms.", "Mx.", "Dr.", "Prof.", "mr.", "mrs.", "ms.", "dr.", "prof.")
 _NOT_SURNAMES = _NOT_NAMES | _ORGANISATION_WORDS
 _NAME_TOKEN = r"[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?"
 # The surname is a lookahead so that "Yesterday Jennifer Walsh" still finds "Jennifer" on the next match.
@@ -429,10 +430,12 @@ def _name_at(text: str, m: re.Match[str]) -> str:
     first = m.group("name")
     if first in _NOT_NAMES:
         return ""
-    surname = (m.group("surname") or "").strip()
-    full = f"{first} {surname}" if surname and surname not in _NOT_SURNAMES else first
     rule = _context_rule(text, m.start())
     known = first in _FIRST_NAMES
+    if rule is None and not known:
+        return ""
+    surname = (m.group("surname") or "").strip()
+    full = f"{first} {surname}" if surname and surname not in _NOT_SURNAMES else first
     if rule in ("intro", "relation", "title"):
         return full
     after = m.end("name")
@@ -451,8 +454,8 @@ def _name_at(text: str, m: re.Match[str]) -> str:
 def _context_rule(text: str, start: int) -> str | None:
     before = text[max(0, start - _CONTEXT_CHARS) : start]
     tail = before.rstrip()
-    # Sentence starts are the most common capitalised words and no rule ends in "!", "?" or a newline.
-    if not tail or tail[-1] in "!?\n":
+    # Sentence starts are the most common capitalised words; only a title ("Dr.") ends in a full stop.
+    if not tail or tail[-1] in "!?\n" or (tail[-1] == "." and not tail.endswith(_TITLES_WITH_STOP)):
         return None
     context = _NAME_CONTEXT.search(before)
     return context.lastgroup if context else None

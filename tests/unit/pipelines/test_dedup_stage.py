@@ -209,7 +209,7 @@ def test_apply_refuses_a_plan_for_a_different_shard() -> None:
     ("options", "message"),
     [
         ({"threshold": 0}, "threshold"),
-        ({"num_perm": 100, "bands": 32}, "multiple of bands"),
+        ({"num_perm": 16, "bands": 32}, "between 1 and num_perm"),
         ({"shingle_size": 0}, "shingle_size"),
         ({"near_action": "merge"}, "near_action"),
     ],

@@ -167,7 +167,7 @@ def test_leakage_fails_the_run_with_a_clear_message() -> None:
     assert report["passed"] is False
     assert "groups span several splits" in report["message"]
     assert report["leakage"]["leaking_groups"] == 50
-    assert report["leakage"]["examples"]["groups"][0].startswith("g:dialog-")
+    assert report["leakage"]["examples"]["groups"][0].startswith("group dialog-")
 
 
 def test_near_duplicate_pair_across_splits_is_reported_as_leakage() -> None:
@@ -235,7 +235,7 @@ def test_apply_refuses_a_plan_for_a_different_shard() -> None:
     ("options", "message"),
     [
         ({"train": 0.7, "validation": 0.2, "test": 0.2}, "add up to 1"),
-        ({"num_perm": 100}, "multiple of bands"),
+        ({"num_perm": 16}, "between 1 and num_perm"),
     ],
 )
 def test_invalid_options_are_refused(options: dict[str, object], message: str) -> None:
