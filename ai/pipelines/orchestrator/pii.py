@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import msgspec
+from faker.providers.lorem.en_US import Provider as _EnglishWords
 from faker.providers.person import ar_AA, en_GB, en_IE, en_IN, en_NZ, en_US, es_ES, fr_FR, hi_IN, it_IT, zu_ZA
 
 PII_TYPES = ("EMAIL", "URL", "IP", "CARD", "SSN", "PHONE", "ADDRESS", "NAME")
@@ -88,7 +89,10 @@ class PiiScrubber:
         keep_numbers: Iterable[str] = DEFAULT_KEEP_NUMBERS,
         keep_domains: Iterable[str] = DEFAULT_KEEP_DOMAINS,
         types: Iterable[str] = PII_TYPES,
+        keep_toll_free: bool = True,
     ) -> None:
+        # Toll-free numbers (US 8XX, UK 0800/0808) belong to organisations, often helplines, not people.
+        self.keep_toll_free = keep_toll_free
         self.keep_numbers = frozenset(re.sub(r"\D", "", n) for n in keep_numbers)
         self.keep_domains = tuple(d.lower() for d in keep_domains)
         unknown = set(types) - set(PII_TYPES)
@@ -165,6 +169,8 @@ class PiiScrubber:
             digits = re.sub(r"\D", "", value)
             if digits in self.keep_numbers or not 7 <= len(digits) <= 15:
                 continue
+            if self.keep_toll_free and _TOLL_FREE.match(digits):
+                continue
             if _DATE_LIKE.fullmatch(value):
                 continue
             international = value.startswith(("+", "(")) or "(" in value
@@ -233,10 +239,11 @@ def _canonical(entity: PiiEntity) -> str:
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _TLDS = "com|org|net|edu|gov|io|co|uk|info|me|us|ca|de|au|ly|app|dev|biz|ie|nz|in|tv|xyz|online|site"
+# Bare domains need a lower-case top-level domain: "the counselor.In the first session" is two sentences
+# run together, not a link to an Indian site.
 _URL = re.compile(
-    rf"(?:\bhttps?://|\bwww\.)[^\s<>\"'\]\[]+"
-    rf"|\b(?:[A-Za-z0-9-]+\.)+(?:{_TLDS})\b(?:/[^\s<>\"'\]\[]*)?",
-    re.IGNORECASE,
+    r"(?:\b[Hh][Tt][Tt][Pp][Ss]?://|\b[Ww][Ww][Ww]\.)[^\s<>\"'\]\[]+"
+    rf"|\b(?:[A-Za-z0-9-]+\.)+(?:{_TLDS})\b(?:/[^\s<>\"'\]\[]*)?"
 )
 _TLD_HINT = re.compile(rf"\.(?:{_TLDS})\b", re.IGNORECASE)
 _DIGIT = re.compile(r"\d")
@@ -254,6 +261,7 @@ _SSN = re.compile(r"(?<![\d-])(?!000|666|9\d\d)\d{3}([- ])(?!00)\d{2}\1(?!0000)\
 _PHONE = re.compile(
     r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{1,11}(?:[ .-]\d{1,6}){0,5}(?![\w-])"
 )
+_TOLL_FREE = re.compile(r"1?8(?:00|33|44|55|66|77|88)\d{7}$|0?80[08]\d{6,7}$")
 _DATE_LIKE = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}")
 _SHORT_LOCAL = re.compile(r"\d{3}[-.]\d{4}")
 
@@ -344,7 +352,7 @@ _AMBIGUOUS_NAMES = _words(
     Angeles Reyes Amor Africa America Asia Europa Happy Star Moon Sunday Sonny Trinidad Victoria
     Florence Adelaide Georgia Virginia Carolina Chelsea Lincoln Jersey Sydney Austin Dallas Houston
     Phoenix Denver Madison Eden Haven Hazel Pepper Poppy Daisy Willow Raven Piper Kit Bunny Cookie Sugar
-    Honey Precious Princess Lady Man Bud Ace Rex
+    Honey Precious Princess Lady Man Bud Ace Rex Rico Durante Una Loyal
     """
 )
 _FIRST_NAMES = (
@@ -359,7 +367,7 @@ _FIRST_NAMES = (
     )
 ) - _AMBIGUOUS_NAMES
 # Capitalised words that follow greetings or titles but are not names.
-_NOT_NAMES = _words(
+_NOT_NAME_WORDS = _words(
     """
     I Im Everyone Everybody All Guys Folks Team There Again Doctor Doc Dr Mom Mum Dad Mommy Daddy Mother
     Father Sir Madam Ma'am Miss Friend Friends Buddy Man Dude Honey Sweetie Dear Love Babe Baby God
@@ -373,6 +381,21 @@ _NOT_NAMES = _words(
     Google Facebook Instagram Twitter Netflix Zoom Covid Lol
     """
 )
+# Places that people sign with or are addressed by on forums ("Hi Michigan,"): locations, not names.
+_PLACES = _words(
+    """
+    Alabama Alaska Arizona Arkansas California Colorado Connecticut Delaware Florida Georgia Hawaii Idaho
+    Illinois Indiana Iowa Kansas Kentucky Louisiana Maine Maryland Massachusetts Michigan Minnesota
+    Mississippi Missouri Montana Nebraska Nevada Hampshire Jersey Mexico York Carolina Dakota Ohio Oklahoma
+    Oregon Pennsylvania Rhode Island Tennessee Texas Utah Vermont Virginia Washington Wisconsin Wyoming
+    Puerto Rico Ontario Quebec Alberta Columbia Manitoba Scotland Wales England Ireland Canada America
+    Australia India London Toronto Chicago Boston Seattle Houston Dallas Austin Denver Miami Atlanta Portland
+    Phoenix Vegas Angeles Francisco Diego Montreal Vancouver Anaheim Boise Bend Brooklyn Manhattan Paris
+    """
+)
+# Ordinary English words (Faker's list of ~1000 common words): never a name on weak evidence alone.
+_COMMON_WORDS = frozenset(w.capitalize() for w in _EnglishWords.word_list)
+_NOT_NAMES = _NOT_NAME_WORDS | _PLACES
 # "The Trevor Project", "Grace Hospital": a first name leading an organisation's name.
 _ORGANISATION_WORDS = _words(
     """
@@ -403,6 +426,8 @@ _NAME_CONTEXT = re.compile(
     re.IGNORECASE,
 )
 _CONTEXT_CHARS = 40
+# Rules that accept any capitalised word; an ordinary English word there is not taken for a name.
+_WEAK_RULES = ("self", "greeting", "comma")
 _TITLES_WITH_STOP = ("Mr.", "Mrs.", "Ms.", "Mx.", "Dr.", "Prof.", "mr.", "mrs.", "ms.", "dr.", "prof.")
 _NOT_SURNAMES = _NOT_NAMES | _ORGANISATION_WORDS
 _NAME_TOKEN = r"[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?"
@@ -432,7 +457,7 @@ def _name_at(text: str, m: re.Match[str]) -> str:
         return ""
     rule = _context_rule(text, m.start())
     known = first in _FIRST_NAMES
-    if rule is None and not known:
+    if not known and (rule is None or (rule in _WEAK_RULES and _ordinary_word(first, rule))):
         return ""
     surname = (m.group("surname") or "").strip()
     full = f"{first} {surname}" if surname and surname not in _NOT_SURNAMES else first
@@ -449,6 +474,11 @@ def _name_at(text: str, m: re.Match[str]) -> str:
     if known and surname not in _ORGANISATION_WORDS:
         return full
     return ""
+
+
+def _ordinary_word(word: str, rule: str) -> bool:
+    # After "I'm", a name that is also a word ("I'm Will,") is still an introduction.
+    return word in _COMMON_WORDS and not (rule == "self" and word in _AMBIGUOUS_NAMES)
 
 
 def _context_rule(text: str, start: int) -> str | None:

@@ -282,6 +282,8 @@ class PiiStage(Stage):
         types: list[str] = msgspec.field(default_factory=lambda: list(PII_TYPES))
         keep_numbers: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_KEEP_NUMBERS))
         keep_domains: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_KEEP_DOMAINS))
+        # Toll-free numbers (US 8XX, UK 0800/0808) are kept: they are organisations' lines, often helplines.
+        keep_toll_free: bool = True
 
         def __post_init__(self) -> None:
             unknown = sorted(set(self.types) - set(PII_TYPES))
@@ -291,7 +293,7 @@ class PiiStage(Stage):
     def __init__(self, options: StageOptions | None = None, seed: int = 0) -> None:
         super().__init__(options, seed)
         opts: Any = self.options
-        self._scrubber = PiiScrubber(opts.keep_numbers, opts.keep_domains, opts.types)
+        self._scrubber = PiiScrubber(opts.keep_numbers, opts.keep_domains, opts.types, opts.keep_toll_free)
 
     def process(self, batch: list[Conversation]) -> StageResult:
         totals: Counter[str] = Counter()

@@ -63,6 +63,9 @@ def test_each_kind_of_pii_gets_a_typed_placeholder(text: str, expected: str) -> 
         "I'm Tired and I'm American. Hi everyone, thanks so much.",
         "The Trevor Project helped me.",
         "I am studying Node.js, e.g. for work.",
+        "Focus on why you are meeting with the counselor.In the first session we talk.",
+        "Call the Childhelp hotline 1-800-422-4453 or the Texas line 800-989-6884.",
+        "Freephone 0808 800 5000 any time.",
     ],
 )
 def test_crisis_lines_and_ordinary_text_are_left_alone(text: str) -> None:
@@ -86,6 +89,11 @@ def test_placeholders_are_consistent_within_a_conversation() -> None:
 def test_phone_numbers_match_in_any_format_within_a_conversation() -> None:
     result = PiiScrubber().scrub(["call 555-867-5309", "or 555.867.5309 or 555 234 1111"])
     assert result.texts == ["call [PHONE_1]", "or [PHONE_1] or [PHONE_2]"]
+
+
+def test_toll_free_numbers_can_be_scrubbed_too() -> None:
+    scrubber = PiiScrubber(keep_toll_free=False)
+    assert scrubber.scrub(["call 1-800-422-4453"]).texts == ["call [PHONE_1]"]
 
 
 def test_types_can_be_limited_and_keep_lists_configured() -> None:
