@@ -28,7 +28,16 @@ import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ai.core.records import EXPORT_ROLE, Conversation, encode, to_openai
+from ai.core.records import (
+    EXPORT_ROLE,
+    Conversation,
+    LineageEntry,
+    PassageRef,
+    Provenance,
+    Turn,
+    encode,
+    to_openai,
+)
 from ai.infrastructure.export.atomic import atomic_directory, atomic_write_json, atomic_writer
 
 EXPORT_SUMMARY = "export_summary.json"
@@ -82,6 +91,78 @@ def build_exporter(name: str, options: dict[str, Any] | None) -> Exporter:
 
 def _known_formats() -> str:
     return f"known formats: {', '.join(FORMATS)}"
+
+
+def dataset_records(dataset_dir: Path) -> Callable[[], Iterator[Conversation]]:
+    """A ``records`` callable over a run's ``dataset/<split>.jsonl`` files (train, validation, test, unsplit).
+
+    Lets the formats be written after the fact from a finished run or a ready package, without the
+    run's work files: the OpenAI rows carry every field of the record (see ``from_openai``).
+    """
+    order = {name: rank for rank, name in enumerate(("train", "validation", "test", UNSPLIT))}
+    paths = sorted(Path(dataset_dir).glob("*.jsonl"), key=lambda p: (order.get(p.stem, len(order)), p.stem))
+
+    def records() -> Iterator[Conversation]:
+        for path in paths:
+            with open(path, "rb") as handle:
+                for number, line in enumerate(handle, 1):
+                    if line.strip():
+                        yield from_openai(line, f"{path.name}:{number}")
+
+    return records
+
+
+class _OpenAIMessage(msgspec.Struct):
+    role: str
+    content: str
+
+
+class _OpenAIMetadata(msgspec.Struct, omit_defaults=True):
+    source: Provenance
+    category: str = "therapeutic"
+    language: str = ""
+    split: str = ""
+    source_id: str = ""
+    group: str = ""
+    tags: list[str] = msgspec.field(default_factory=list)
+    scores: dict[str, float] = msgspec.field(default_factory=dict)
+    grounding: list[PassageRef] = msgspec.field(default_factory=list)
+    lineage: list[LineageEntry] = msgspec.field(default_factory=list)
+    meta: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class _OpenAIRow(msgspec.Struct):
+    id: str
+    messages: list[_OpenAIMessage]
+    metadata: _OpenAIMetadata
+
+
+_openai_row = msgspec.json.Decoder(_OpenAIRow)
+_IMPORT_ROLE = {exported: role for role, exported in EXPORT_ROLE.items()}
+
+
+def from_openai(line: bytes | str, where: str = "") -> Conversation:
+    """The record an OpenAI-messages row (as ``to_openai`` writes it) came from."""
+    try:
+        row = _openai_row.decode(line)
+    except msgspec.DecodeError as exc:
+        raise ExportError(f"{where or 'row'}: not a dataset row ({exc})") from None
+    meta = row.metadata
+    return Conversation(
+        id=row.id,
+        turns=[Turn(_IMPORT_ROLE.get(m.role, m.role), m.content) for m in row.messages],
+        source=meta.source,
+        category=meta.category,
+        language=meta.language,
+        tags=meta.tags,
+        grounding=meta.grounding,
+        scores=meta.scores,
+        split=meta.split,
+        group=meta.group,
+        source_id=meta.source_id,
+        lineage=meta.lineage,
+        meta=meta.meta,
+    )
 
 
 # -- exporters ---------------------------------------------------------------------------------------

@@ -11,12 +11,23 @@ import datasets
 import pandas as pd
 import pytest
 
-from ai.core.records import Conversation, LineageEntry, PassageRef, Provenance, Turn, make_conversation
+from ai.core.records import (
+    Conversation,
+    LineageEntry,
+    PassageRef,
+    Provenance,
+    Turn,
+    encode,
+    make_conversation,
+    to_openai,
+)
 from ai.infrastructure.export.multi_format import (
     EXPORT_SUMMARY,
     FORMATS,
     JSONLD_CONTEXT,
     ExportError,
+    dataset_records,
+    from_openai,
     render_chatml,
     write_formats,
 )
@@ -403,3 +414,22 @@ def test_invalid_preference_pairs_are_counted_not_exported(tmp_path):
     assert files == {"dpo": []}
     summary = json.loads((tmp_path / EXPORT_SUMMARY).read_text())
     assert summary["dpo"]["skipped"] == {"invalid_preference_pair": 1, "preference_pair_without_prompt": 1}
+
+
+def test_openai_rows_read_back_into_the_same_records():
+    for record in RECORDS:
+        assert from_openai(encode(to_openai(record))) == record
+
+
+def test_dataset_records_streams_split_files_in_split_order(tmp_path):
+    for split, records in by_split(RECORDS).items():
+        (tmp_path / f"{split}.jsonl").write_bytes(b"".join(encode(to_openai(r)) + b"\n" for r in records))
+    got = list(dataset_records(tmp_path)())
+    order = ["train", "validation", "test", "unsplit"]
+    assert got == [r for split in order for r in by_split(RECORDS)[split]]
+
+
+def test_a_broken_dataset_row_names_its_file_and_line(tmp_path):
+    (tmp_path / "train.jsonl").write_text('{"id": "x"}\n')
+    with pytest.raises(ExportError, match=r"train.jsonl:1: not a dataset row"):
+        list(dataset_records(tmp_path)())
