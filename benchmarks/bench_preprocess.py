@@ -531,8 +531,7 @@ def run(n: int, batch: int, workers: int, seed: int) -> dict[str, Any]:
         "rejected_by_reason": dict(sorted(reasons.items())),
         "kept": len(kept),
         "splits": dict(Counter(r.split for r in kept)),
-        "split_report_passed": SplitStage().report(plan_split)["passed"],
-        "split_report_message": SplitStage().report(plan_split).get("message", ""),
+        "split_report": _split_summary(SplitStage().report(plan_split)),
         "near_duplicates": _near_duplicate_quality(
             truth, rejections, records, DedupStage.Options().threshold
         ),
@@ -563,6 +562,22 @@ def _global_stage(
     stage_seconds[f"{cls.name}.apply"] = sum(s for _, s in applied)
     results = [result for result, _ in applied]
     return results, plan, [result.kept for result in results]
+
+
+def _split_summary(report: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "passed": report["passed"],
+        "message": report.get("message", ""),
+        "shares": report["sizes"]["shares"],
+        "max_deviation": report["sizes"]["max_deviation"],
+        "largest_group": report["sizes"]["largest_group"],
+        "p_values": {
+            f"{t['test']} {t['variable']} {t.get('compare', '')}".strip(): round(t["p_value"], 4)
+            for t in report["tests"]
+            if "p_value" in t
+        },
+        "leakage": {k: v for k, v in report["leakage"].items() if k != "examples"},
+    }
 
 
 def _near_duplicate_quality(

@@ -12,9 +12,11 @@ Crisis-line numbers and crisis-resource sites are deliberately kept: a reply tha
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -212,6 +214,26 @@ def evaluate(cases: Iterable[dict[str, Any]], scrubber: PiiScrubber | None = Non
     }
     overall = _prf(sum(tp.values()), sum(fp.values()), sum(fn.values()))
     return {"overall": overall, "by_type": by_type, "errors": errors}
+
+
+def evaluate_file(path: str | Path, scrubber: PiiScrubber | None = None) -> dict[str, Any]:
+    """``evaluate`` over a JSONL file of labelled cases (one case per line)."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return evaluate((json.loads(line) for line in lines if line.strip()), scrubber)
+
+
+def scores_table(result: dict[str, Any]) -> str:
+    """A markdown table of ``evaluate``'s per-type and overall figures."""
+    rows = [
+        "| type | labelled | found | false positives | missed | precision | recall |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for kind, s in [*result["by_type"].items(), ("all", result["overall"])]:
+        rows.append(
+            f"| {kind} | {s['tp'] + s['fn']} | {s['tp']} | {s['fp']} | {s['fn']} | "
+            f"{s['precision']:.3f} | {s['recall']:.3f} |"
+        )
+    return "\n".join(rows)
 
 
 def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
@@ -518,3 +540,10 @@ def _propagate_names(texts: Sequence[str], found: list[list[PiiEntity]]) -> list
         merged.sort(key=lambda e: e.start)
         result.append(merged)
     return result
+
+
+if __name__ == "__main__":
+    import sys
+
+    # python -m ai.pipelines.orchestrator.pii CASES.jsonl : precision/recall of the scrubber on labelled cases
+    print(scores_table(evaluate_file(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/pii_cases.jsonl")))

@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from ai.core.records import Provenance, Turn, make_conversation
-from ai.pipelines.orchestrator.pii import PiiScrubber, evaluate
+from ai.pipelines.orchestrator.pii import PiiScrubber, evaluate, evaluate_file, scores_table
 from ai.pipelines.orchestrator.unified_preprocessing_pipeline import PiiStage
 
 CASES = Path(__file__).resolve().parents[2] / "fixtures" / "pii_cases.jsonl"
@@ -119,6 +119,16 @@ def test_labelled_set_precision_and_recall() -> None:
     assert result["overall"]["recall"] >= 0.92
     for kind in ("EMAIL", "PHONE", "CARD", "SSN", "IP", "URL"):
         assert result["by_type"][kind]["recall"] >= 0.95, kind
+
+
+def test_evaluate_file_and_scores_table(tmp_path: Path) -> None:
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text(
+        json.dumps({"text": "mail a@b.org", "entities": [{"type": "EMAIL", "text": "a@b.org"}]}) + "\n\n"
+    )
+    table = scores_table(evaluate_file(cases))
+    assert "| EMAIL | 1 | 1 | 0 | 0 | 1.000 | 1.000 |" in table
+    assert table.splitlines()[-1] == "| all | 1 | 1 | 0 | 0 | 1.000 | 1.000 |"
 
 
 def test_evaluate_counts_false_positives_and_misses() -> None:
