@@ -57,9 +57,8 @@ def plan_stages(config: PipelineConfig) -> list[PlannedStep]:
         try:
             cls = stage_class(name)
         except (ImportError, UnknownStageError) as exc:
-            if name in config.stages and raw.get("enabled", True):
-                raise ConfigError(f"stages.{name}: this stage is not available ({exc})") from None
-            continue
+            # A registered stage that cannot load is a broken install, never a stage to skip quietly.
+            raise ConfigError(f"stages.{name}: this stage cannot be loaded ({exc})") from exc
         if not raw.get("enabled", cls.enabled_by_default):
             continue
         raw["enabled"] = True
