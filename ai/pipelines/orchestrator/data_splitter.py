@@ -78,7 +78,8 @@ class SplitStage(GlobalStage):
         train: float = 0.70
         validation: float = 0.15
         test: float = 0.15
-        # A record is a crisis record when scores["crisis"] reaches this, or its category is crisis_support.
+        # A record is a crisis record when scores["crisis"] reaches this, it is tagged "crisis" (the crisis
+        # stage does that) or its category is crisis_support.
         crisis_threshold: float = 0.5
         group_near_duplicates: bool = True
         near_threshold: float = 0.6
@@ -156,7 +157,9 @@ class SplitStage(GlobalStage):
     def _is_crisis(self, record: Conversation) -> bool:
         opts: Any = self.options
         return (
-            record.category == "crisis_support" or record.scores.get("crisis", 0.0) >= opts.crisis_threshold
+            record.category == "crisis_support"
+            or "crisis" in record.tags
+            or record.scores.get("crisis", 0.0) >= opts.crisis_threshold
         )
 
 

@@ -145,6 +145,17 @@ def test_assignment_is_deterministic_for_a_seed_and_independent_of_shard_order()
     assert {r.id: r.split for r in first} != {r.id: r.split for r in other_seed}
 
 
+def test_crisis_flag_comes_from_score_tag_or_category() -> None:
+    base = corpus(4)
+    records = [
+        msgspec.structs.replace(base[0], category="therapeutic", scores={"crisis": 0.7}, tags=[]),
+        msgspec.structs.replace(base[1], category="therapeutic", scores={}, tags=["crisis"]),
+        msgspec.structs.replace(base[2], category="crisis_support", scores={}, tags=[]),
+        msgspec.structs.replace(base[3], category="therapeutic", scores={"crisis": 0.2}, tags=[]),
+    ]
+    assert SplitStage().summarise(records, 0).crisis == [True, True, True, False]
+
+
 def test_summary_and_plan_survive_msgpack() -> None:
     stage = SplitStage()
     records = corpus(100)
