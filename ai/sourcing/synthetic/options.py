@@ -1,0 +1,120 @@
+"""``options:`` of ``kind: synthetic`` sources, one struct per mode.
+
+    - name: grounded
+      kind: synthetic
+      options: {mode: grounded, target: 5000, quotas: {transcript: 4000, paper: 1000}}
+    - name: counterfactual
+      kind: synthetic
+      options: {mode: counterfactual, target: 3500, dimensions: [gender, age, religion]}
+    - name: preference-pairs
+      kind: synthetic
+      options: {mode: preference_pairs, target: 1500}
+
+Every mode generates until ``target`` candidates (or each stratum's quota) pass the run's gates, or
+until ``budget * target`` candidates have been tried, and reports which of the two happened.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+from ai.core.config import ConfigError, SourceConfig
+
+DIMENSIONS = ("gender", "culture", "age", "religion", "sexual_orientation", "disability")
+Mode = Literal["grounded", "counterfactual", "preference_pairs"]
+
+
+class _Common(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    mode: Mode
+    target: int = 1000
+    budget: float = 3.0  # candidates allowed = budget x target (per stratum)
+    batch_size: int = 256  # candidates per call of the run's gates
+    # Only conversations of these categories are used as material.
+    from_categories: list[str] = msgspec.field(default_factory=lambda: ["therapeutic"])
+
+    def __post_init__(self) -> None:
+        if self.target < 0:
+            raise ValueError("target must be >= 0")
+        if self.budget < 1.0:
+            raise ValueError("budget must be >= 1.0 (a multiple of the target)")
+        if self.batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+
+
+class DataDesignerOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """An OpenAI-compatible endpoint for NeMo Data Designer; the API key comes from ``api_key_env``."""
+
+    base_url: str
+    model: str
+    api_key_env: str = "OPENAI_API_KEY"
+    provider_name: str = "pipeline-endpoint"
+    temperature: float = 0.8
+    max_tokens: int = 600
+    max_parallel_requests: int = 4
+    timeout_seconds: int = 60
+    buffer_size: int = 50  # rows per Data Designer batch (and per resume checkpoint)
+
+
+class GroundedOptions(_Common, kw_only=True, forbid_unknown_fields=True):
+    # auto: Data Designer when ``data_designer`` is configured, else the offline composer.
+    engine: Literal["auto", "offline", "data_designer"] = "auto"
+    # Per-stratum targets by passage kind (paper, book, transcript, other); empty: one stratum of ``target``.
+    quotas: dict[str, int] = msgspec.field(default_factory=dict)
+    min_similarity: float = 0.05  # TF-IDF cosine between the client's words and the passage
+    max_uses_per_thread: int = 2  # how often one real client thread may be reused with another passage
+    groundedness_threshold: float = 0.6
+    min_clinical_terms: int = 2  # passage filter: distinct mental-health terms a passage must use
+    min_term_density: float = 0.015
+    two_exchange_share: float = 0.7  # share of conversations with two client turns when available
+    data_designer: DataDesignerOptions | None = None
+
+    def strata(self) -> dict[str, int]:
+        return dict(self.quotas) if self.quotas else {"all": self.target}
+
+
+class CounterfactualOptions(_Common, kw_only=True, forbid_unknown_fields=True):
+    dimensions: list[str] = msgspec.field(default_factory=lambda: list(DIMENSIONS))
+    variants_per_original: int = 3  # variants of one original, each with a different marker value
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        unknown = sorted(set(self.dimensions) - set(DIMENSIONS))
+        if unknown:
+            raise ValueError(f"unknown dimensions {unknown}; known: {', '.join(DIMENSIONS)}")
+        if self.variants_per_original < 1:
+            raise ValueError("variants_per_original must be >= 1")
+
+
+class PreferenceOptions(_Common, kw_only=True, forbid_unknown_fields=True):
+    dimensions: list[str] = msgspec.field(default_factory=lambda: list(DIMENSIONS))
+    dismissive_share: float = 0.2  # pairs whose rejected reply is dismissive rather than stereotyping
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        unknown = sorted(set(self.dimensions) - set(DIMENSIONS))
+        if unknown:
+            raise ValueError(f"unknown dimensions {unknown}; known: {', '.join(DIMENSIONS)}")
+
+
+_BY_MODE: dict[str, type[_Common]] = {
+    "grounded": GroundedOptions,
+    "counterfactual": CounterfactualOptions,
+    "preference_pairs": PreferenceOptions,
+}
+AnyOptions = GroundedOptions | CounterfactualOptions | PreferenceOptions
+
+
+def parse_options(source: SourceConfig) -> Any:
+    """The options struct for the source's ``options.mode``, or a ConfigError naming the problem."""
+    raw = dict(source.options)
+    mode = raw.get("mode")
+    if mode not in _BY_MODE:
+        raise ConfigError(
+            f"sources[{source.name}].options.mode: expected one of {', '.join(_BY_MODE)}, got {mode!r}"
+        )
+    try:
+        return msgspec.convert(raw, _BY_MODE[mode], strict=False)
+    except (msgspec.ValidationError, ValueError) as exc:
+        raise ConfigError(f"sources[{source.name}].options: {exc}") from None
