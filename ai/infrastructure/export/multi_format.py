@@ -520,9 +520,10 @@ class ParquetTable(OneRowPerRecord):
 class HfDataset(OneRowPerRecord):
     """A ``datasets.DatasetDict`` of the splits, written with ``save_to_disk`` (``load_from_disk`` reads it).
 
-    Rows are those of the parquet format. Records are streamed once into per-split temporary Parquet
-    files; each split's Dataset is built from its file with a fingerprint that is a hash of its rows,
-    so the saved bytes (``state.json`` included) are the same for the same records.
+    Rows are those of the parquet format. Records are streamed once into per-split Arrow stream files;
+    each split's Dataset is a memory-mapped view of its file (nothing is held in memory) with a
+    fingerprint that is a hash of its rows, so the saved bytes (``state.json`` included) are the same
+    for the same records.
     """
 
     name = "hf_dataset"
@@ -534,8 +535,8 @@ class HfDataset(OneRowPerRecord):
 
     def export(self, records: Iterable[Conversation], out_dir: Path) -> ExportResult:
         import datasets
+        from datasets.table import MemoryMappedTable
 
-        assert isinstance(self.options, ParquetOptions)
         tally = Tally()
         target = out_dir / self.name
         with tempfile.TemporaryDirectory(prefix="hf-export-", dir=out_dir) as tmp:
@@ -543,23 +544,22 @@ class HfDataset(OneRowPerRecord):
             if not staged:
                 shutil.rmtree(target, ignore_errors=True)
                 return tally.result([])
-            features = datasets.Features.from_arrow_schema(TABLE_SCHEMA)
+            info = datasets.DatasetInfo(features=datasets.Features.from_arrow_schema(TABLE_SCHEMA))
             progress = datasets.is_progress_bar_enabled()
             datasets.disable_progress_bars()
             try:
                 splits = {
-                    split: datasets.Dataset.from_generator(
-                        _rows_from_parquet,
-                        features=features,
-                        cache_dir=str(Path(tmp) / "cache" / split),
-                        gen_kwargs={"path": str(path)},
-                        fingerprint=digest,
+                    split: datasets.Dataset(
+                        MemoryMappedTable.from_file(str(path)),
+                        info=info.copy(),
                         split=datasets.NamedSplit(split),
+                        fingerprint=digest,
                     )
                     for split, (path, digest) in sorted(staged.items())
                 }
                 with atomic_directory(target) as building:
                     datasets.DatasetDict(splits).save_to_disk(str(building))
+                del splits  # release the memory maps before the staging files are removed
             finally:
                 if progress:
                     datasets.enable_progress_bars()
@@ -568,16 +568,16 @@ class HfDataset(OneRowPerRecord):
 
     def _stage(self, records: Iterable[Conversation], tmp: Path, tally: Tally) -> dict[str, tuple[Path, str]]:
         assert isinstance(self.options, ParquetOptions)
-        sinks: dict[str, ParquetSink] = {}
+        sinks: dict[str, ArrowStreamSink] = {}
         digests: dict[str, Any] = {}
         paths: dict[str, Path] = {}
         with ExitStack() as stack:
             for record in records:
                 split = split_name(record)
                 if split not in sinks:
-                    paths[split] = tmp / f"{split}.parquet"
+                    paths[split] = tmp / f"{split}.arrow"
                     handle = stack.enter_context(open(paths[split], "wb"))
-                    sinks[split] = ParquetSink(handle, self.options.row_group_size)
+                    sinks[split] = ArrowStreamSink(handle, self.options.row_group_size)
                     digests[split] = hashlib.sha256(b"hf_dataset\x1e" + split.encode())
                 row = self.row(record)
                 sinks[split].write(row)
@@ -586,11 +586,6 @@ class HfDataset(OneRowPerRecord):
             for sink in sinks.values():
                 sink.finish()
         return {split: (paths[split], digests[split].hexdigest()[:32]) for split in sinks}
-
-
-def _rows_from_parquet(path: str) -> Iterator[dict[str, Any]]:
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=1000):
-        yield from batch.to_pylist()
 
 
 JSONLD_CONTEXT: dict[str, Any] = {
@@ -688,28 +683,60 @@ class CsvSink(Sink):
         self.writer.writerow(row)
 
 
-class ParquetSink(Sink):
-    """Buffers rows and writes a row group every ``row_group_size`` rows: memory stays bounded."""
+class BufferedTableSink(Sink):
+    """Buffers rows and writes them as one Arrow batch every ``batch_rows`` rows: memory stays bounded."""
 
-    def __init__(self, handle: IO[Any], row_group_size: int) -> None:
+    def __init__(self, handle: IO[Any], batch_rows: int) -> None:
         super().__init__(handle)
-        self.row_group_size = row_group_size
+        self.batch_rows = batch_rows
         self.buffer: list[dict[str, Any]] = []
-        self.writer = pq.ParquetWriter(handle, TABLE_SCHEMA, compression="zstd")
 
     def write(self, row: Any) -> None:
         self.buffer.append(row)
-        if len(self.buffer) >= self.row_group_size:
-            self._flush()
+        if len(self.buffer) >= self.batch_rows:
+            self.flush_batch()
 
-    def _flush(self) -> None:
+    def flush_batch(self) -> None:
         if self.buffer:
-            table = pa.Table.from_pylist(self.buffer, schema=TABLE_SCHEMA)
-            self.writer.write_table(table, row_group_size=self.row_group_size)
+            self.write_batch(pa.RecordBatch.from_pylist(self.buffer, schema=TABLE_SCHEMA))
             self.buffer = []
 
     def finish(self) -> None:
-        self._flush()
+        self.flush_batch()
+        self.close_writer()
+
+    @abstractmethod
+    def write_batch(self, batch: pa.RecordBatch) -> None:
+        """Write one batch of rows."""
+
+    @abstractmethod
+    def close_writer(self) -> None:
+        """Write the format's footer."""
+
+
+class ParquetSink(BufferedTableSink):
+    def __init__(self, handle: IO[Any], row_group_size: int) -> None:
+        super().__init__(handle, row_group_size)
+        self.writer = pq.ParquetWriter(handle, TABLE_SCHEMA, compression="zstd")
+
+    def write_batch(self, batch: pa.RecordBatch) -> None:
+        self.writer.write_batch(batch, row_group_size=self.batch_rows)
+
+    def close_writer(self) -> None:
+        self.writer.close()
+
+
+class ArrowStreamSink(BufferedTableSink):
+    """Arrow IPC stream batches: the file format ``datasets`` memory-maps."""
+
+    def __init__(self, handle: IO[Any], batch_rows: int) -> None:
+        super().__init__(handle, batch_rows)
+        self.writer = pa.ipc.new_stream(handle, TABLE_SCHEMA)
+
+    def write_batch(self, batch: pa.RecordBatch) -> None:
+        self.writer.write_batch(batch)
+
+    def close_writer(self) -> None:
         self.writer.close()
 
 
