@@ -7,6 +7,7 @@ inline SVG charts: it opens offline, from a file, in any browser, and needs no s
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from ai.pipelines.orchestrator.checkpoint_manager import atomic_writer
@@ -28,4 +29,22 @@ def write_report(run_dir: Path) -> Path:
     return path
 
 
-__all__ = ["REPORT_FILE", "ReportError", "write_report"]
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ai.pipelines.orchestrator.report RUN_DIR``: rebuild the report, print its path."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1 or args[0].startswith("-"):
+        print("usage: python -m ai.pipelines.orchestrator.report RUN_DIR", file=sys.stderr)
+        return 2
+    try:
+        path = write_report(Path(args[0]))
+    except ReportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(path)
+    return 0
+
+
+__all__ = ["REPORT_FILE", "ReportError", "main", "write_report"]
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,7 +10,7 @@ import pytest
 
 from ai.core.records import PassageRef, Provenance, Turn, encode, make_conversation, to_openai
 from ai.core.stage import Rejection
-from ai.pipelines.orchestrator.report import REPORT_FILE, ReportError, write_report
+from ai.pipelines.orchestrator.report import REPORT_FILE, ReportError, main, write_report
 from ai.pipelines.orchestrator.report_data import (
     EXAMPLES_PER_CATEGORY,
     length_bin,
@@ -447,6 +447,14 @@ def test_not_a_run_directory(tmp_path: Path) -> None:
         write_report(tmp_path / "missing")
     with pytest.raises(ReportError, match="not a finished run directory"):
         write_report(tmp_path)
+
+
+def test_module_entry_point(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(run_dir)]) == 0
+    assert capsys.readouterr().out.strip() == str(run_dir / REPORT_FILE)
+    assert main([str(tmp_path / "nowhere")]) == 1
+    assert "is not a directory" in capsys.readouterr().err
+    assert main([]) == 2 and "usage:" in capsys.readouterr().err
 
 
 def test_scan_counts_in_one_pass(run_dir: Path) -> None:
