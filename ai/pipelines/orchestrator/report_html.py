@@ -243,7 +243,8 @@ class ReportPage:
         return _section(
             "flow",
             "Record flow",
-            f'<div class="grid">{funnel}{timing}</div><div class="grid">{self._gates()}</div>',
+            f'<div class="grid">{funnel}{timing}</div>'
+            f'<div class="grid">{self._gates()}<div>{self._dataset_gates()}</div></div>',
         )
 
     def _gates(self) -> str:
@@ -266,6 +267,29 @@ class ReportPage:
             self.colors,
             normalise=True,
             note="Share of the records reaching each gate that passed it, and why the rest failed.",
+        )
+
+    def _dataset_gates(self) -> str:
+        """The dataset-level gates (gate_report.json): totals, per-category minimums, split ratios ..."""
+        loaded = self.inputs.report("gate")
+        gates = [g for g in _as_dict(loaded.data).get("gates", []) if isinstance(g, dict)]
+        if not gates:
+            return _missing(_absent(loaded, "Dataset-level gates"))
+        rows = []
+        for gate in gates:
+            verdict = "passed" if gate.get("passed") else "failed"
+            threshold = f"{gate.get('comparison', '')} {_number(gate.get('threshold'))}".strip()
+            rows.append(
+                (
+                    escape(str(gate.get("name", ""))),
+                    f'<span class="badge {verdict}">{verdict}</span>',
+                    escape(_number(gate.get("value"))),
+                    escape(threshold),
+                    escape(_clip(str(gate.get("message", "")), 160)),
+                )
+            )
+        return "<h3>Dataset gates</h3>" + _table(
+            ["gate", "result", "value", "threshold", "detail"], rows, numeric_cols={2, 3}
         )
 
     # -- quarantine -------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import pytest
 
 from ai.core.records import PassageRef, Provenance, Turn, encode, make_conversation, to_openai
 from ai.core.stage import Rejection
+from ai.pipelines.orchestrator.quality_gates import GateReport, GateResult
 from ai.pipelines.orchestrator.report import REPORT_FILE, ReportError, main, write_report
 from ai.pipelines.orchestrator.report_data import (
     EXAMPLES_PER_CATEGORY,
@@ -204,6 +205,11 @@ def build_run(run_dir: Path) -> Path:
             }
         )
     )
+    gates = [
+        GateResult("min_total", True, 44.0, 1.0, ">=", 0.0, "44 records exported"),
+        GateResult("max_duplicate_rate", False, 0.05, 0.01, "<=", 0.04, "5% duplicates <b>too many</b>"),
+    ]
+    (run_dir / "gate_report.json").write_text(json.dumps(GateReport(False, gates).to_dict()))
     (run_dir / "split_report.json").write_text(
         json.dumps(
             {
@@ -350,6 +356,16 @@ def test_grounded_records_link_their_passage_and_client_origin(page: str) -> Non
 def test_mix_pools_rare_values(page: str) -> None:
     mix = section(page, "mix")
     assert "(other)" in mix and "distinct values; the 8 most common are shown" in mix
+
+
+def test_dataset_gates_table(page: str) -> None:
+    flow = section(page, "flow")
+    assert "<h3>Dataset gates</h3>" in flow
+    assert (
+        '<td>min_total</td><td><span class="badge passed">passed</span></td><td class="num">44</td>' in flow
+    )
+    assert '<span class="badge failed">failed</span>' in flow and "&lt;= 0.01" in flow
+    assert "&lt;b&gt;too many&lt;/b&gt;" in flow
 
 
 def test_split_tests_show_p_values_and_verdicts(page: str) -> None:
