@@ -56,7 +56,8 @@ def connect(address: str | None = None, workers: int = 0) -> bool:
                 include_dashboard=False,
                 **common,
             )
-    except (ConnectionError, RuntimeError, ValueError) as exc:
+    except Exception as exc:  # Ray reports start-up and connection failures with many types
+        ray.shutdown()
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
         raise RayExecutorError(
             f"could not start or reach {where}: {exc}. Check the address (--ray-address or RAY_ADDRESS) "
@@ -106,14 +107,16 @@ class RayExecutor:
         try:
             return ray.get(ref)
         except ray.exceptions.RayTaskError as exc:
-            cause = exc.cause if isinstance(exc.cause, BaseException) else exc
+            cause = exc.cause
+            if not isinstance(cause, BaseException):
+                raise
             if isinstance(cause, FileNotFoundError) and len(ray.nodes()) > 1:
                 raise RayExecutorError(
                     f"a Ray worker could not find a file of the run ({cause}); on a multi-node cluster "
                     "the run directory must be on storage every node mounts at the same path "
                     "(see docs/DISTRIBUTED.md)"
                 ) from cause
-            raise cause from None
+            raise cause from exc  # the chained RayTaskError carries the remote traceback
         except ray.exceptions.WorkerCrashedError as exc:
             raise RayExecutorError(
                 f"a Ray worker died while running a shard ({exc}); finished shards are kept, "
