@@ -65,17 +65,22 @@ class Series:
     values: Sequence[float]
 
 
+# Warm shades for the reasons records were rejected: never confused with a "passed" green.
+REJECTION_PALETTE = ("#e45756", "#f58518", "#ff9da6", "#eeca3b", "#9d755d", "#b279a2", "#79706e")
+
+
 class Colors:
     """Stable colours: well-known names get their own, the rest take the palette in first-seen order."""
 
-    def __init__(self) -> None:
+    def __init__(self, palette: Sequence[str] = PALETTE) -> None:
+        self._palette = tuple(palette)
         self._assigned: dict[str, str] = {}
 
     def __call__(self, name: str) -> str:
         if name in NAMED_COLORS:
             return NAMED_COLORS[name]
         if name not in self._assigned:
-            self._assigned[name] = PALETTE[len(self._assigned) % len(PALETTE)]
+            self._assigned[name] = self._palette[len(self._assigned) % len(self._palette)]
         return self._assigned[name]
 
 

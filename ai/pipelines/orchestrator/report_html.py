@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ai.pipelines.orchestrator.report_charts import (
+    REJECTION_PALETTE,
     Colors,
     Series,
     column_chart,
@@ -264,7 +265,7 @@ class ReportPage:
         return stacked_hbar_chart(
             "Gate pass/fail by reason",
             rows,
-            self.colors,
+            Colors(REJECTION_PALETTE),
             normalise=True,
             note="Share of the records reaching each gate that passed it, and why the rest failed.",
         )

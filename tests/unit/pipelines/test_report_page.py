@@ -358,6 +358,12 @@ def test_mix_pools_rare_values(page: str) -> None:
     assert "(other)" in mix and "distinct values; the 8 most common are shown" in mix
 
 
+def test_gate_failures_are_drawn_in_warm_colours(page: str) -> None:
+    gates = re.search(r"<figcaption>Gate pass/fail by reason</figcaption>(.*?)</figure>", page, re.S).group(1)
+    assert 'fill="#54a24b"><title>ears · passed: ' in gates
+    assert 'fill="#e45756"><title>ears · ears_below_threshold: 1' in gates
+
+
 def test_dataset_gates_table(page: str) -> None:
     flow = section(page, "flow")
     assert "<h3>Dataset gates</h3>" in flow
