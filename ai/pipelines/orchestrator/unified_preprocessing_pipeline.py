@@ -162,15 +162,19 @@ def _spellings(words: str, role: str) -> dict[str, str]:
 ROLE_SPELLINGS: dict[str, str] = {
     **_spellings(
         "client user human usr seeker patient help_seeker helpseeker prompter questioner asker caller "
-        "member poster speaker_a person customer",
+        "member poster speaker_a person customer "
+        # ESConv's original format pairs "speaker" (the seeker) with "listener".
+        "speaker",
         "client",
     ),
     **_spellings(
         "therapist assistant gpt bot ai chatbot model counselor counsellor supporter helper listener "
-        "psychologist psychiatrist doctor responder answerer expert coach volunteer speaker_b agent",
+        "psychologist psychiatrist doctor responder answerer expert coach volunteer speaker_b agent "
+        # ESConv calls its supporter "sys" (the dialogue system it was collected for).
+        "sys",
         "therapist",
     ),
-    **_spellings("system sys instruction instructions", "system"),
+    **_spellings("system instruction instructions", "system"),
 }
 
 

@@ -93,6 +93,7 @@ def test_normalize_options_switch_steps_off() -> None:
     [
         ("user", "assistant"),
         ("Human", "GPT"),
+        ("usr", "sys"),
         ("usr", "counselor"),
         ("seeker", "supporter"),
         ("client", "therapist"),
@@ -104,7 +105,7 @@ def test_roles_map_spellings_onto_client_and_therapist(client: str, therapist: s
 
 
 def test_roles_merge_consecutive_same_role_turns_and_keep_system() -> None:
-    record = conv(("sys", "Be kind."), ("user", "One."), ("human", "Two."), ("assistant", "Three."))
+    record = conv(("system", "Be kind."), ("user", "One."), ("human", "Two."), ("assistant", "Three."))
     result = RolesStage().process([record])
     assert result.kept[0].turns == [
         Turn("system", "Be kind."),
