@@ -379,7 +379,8 @@ class LanguageStage(Stage):
         )
 
     def _samples(self, record: Conversation) -> list[tuple[str, str]]:
-        limit = self.options.sample_chars  # type: ignore[attr-defined]
+        opts: Any = self.options
+        limit = opts.sample_chars
         texts = {"client": "", "therapist": ""}
         for turn in record.turns:
             # Raw spellings too, so that the stage also works when ``roles`` is switched off.
@@ -387,7 +388,7 @@ class LanguageStage(Stage):
             if role in texts and len(texts[role]) < limit:
                 texts[role] = f"{texts[role]} {turn.text}" if texts[role] else turn.text
         texts = {role: text[:limit] for role, text in texts.items()}
-        if all(len(text) >= self.options.min_chars for text in texts.values()):  # type: ignore[attr-defined]
+        if all(len(text) >= opts.min_chars for text in texts.values()):
             return list(texts.items())
         combined = " ".join(texts.values()).strip()
         return [("conversation", combined)] if combined else []
