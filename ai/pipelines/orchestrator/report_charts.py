@@ -36,6 +36,11 @@ NAMED_COLORS = {
     "target": "#bab0ac",
     "actual": "#4c78a8",
     "none": "#c9d6e3",
+    # crisis levels, from a signal to an attempt: a sequential warm scale
+    "indicator": "#eeca3b",
+    "ideation": "#f58518",
+    "behavior_or_plan": "#e45756",
+    "attempt": "#9e2a2b",
     "not scored": "#e6e6e6",
     "(other)": "#bab0ac",
 }
@@ -195,7 +200,7 @@ def column_chart(
         peak = max(sum(s.values[i] for s in series) for i in range(len(categories)))
     else:
         peak = max(max(s.values, default=0) for s in series)
-    frame = _Frame(len(categories), _nice_ceiling(peak), fmt)
+    frame = _Frame(len(categories), _nice_ceiling(peak, whole=fmt is fmt_count), fmt)
     parts = [frame.axes(categories)]
     slot_w = frame.slot_width
     group_w = slot_w * 0.8
@@ -235,7 +240,7 @@ def line_chart(
     if not categories or not series:
         return figure(title, _empty_svg("nothing to show"), note=note)
     peak = max(max(s.values, default=0) for s in series)
-    frame = _Frame(len(categories), _nice_ceiling(peak), fmt)
+    frame = _Frame(len(categories), _nice_ceiling(peak, whole=fmt is fmt_count), fmt)
     parts = [frame.axes(categories)]
     for s in series:
         points = [(frame.center(i), frame.y(v)) for i, v in enumerate(s.values)]
@@ -292,15 +297,14 @@ class _Frame:
         return "".join(parts)
 
 
-def _nice_ceiling(value: float) -> float:
-    """The smallest 1, 2, 2.5 or 5 x 10^k at or above ``value``: round gridline labels."""
+def _nice_ceiling(value: float, whole: bool = False) -> float:
+    """An axis top of 4 equal steps of 1, 2 or 5 x 10^k: round gridline labels (whole steps for counts)."""
     if value <= 0:
         return 1.0
-    power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
-        if step * power >= value - 1e-12:
-            return step * power
-    return 10 * power
+    quarter = value / 4
+    power = 10 ** math.floor(math.log10(quarter))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= quarter - 1e-12)
+    return 4 * (max(step, 1.0) if whole else step)
 
 
 def _row_label(label: str, x: float, y: float) -> str:

@@ -51,6 +51,7 @@ SCORE_TITLES = {
     "content": "Content filter score distribution",
 }
 NOT_COMPUTED = "not computed in this run"
+CRISIS_LEVELS = ("none", "indicator", "ideation", "behavior_or_plan", "attempt", "not scored")
 SECTIONS = (
     ("overview", "Overview"),
     ("flow", "Record flow"),
@@ -390,13 +391,18 @@ class ReportPage:
         title = "Crisis level by split"
         if all(set(stats.crisis) == {"not scored"} for _, stats in splits):
             return figure(title, _missing(f"Crisis levels: {NOT_COMPUTED} (the crisis stage did not run)."))
-        return self._mix_chart(title, splits, lambda s: s.crisis)
+        return self._mix_chart(title, splits, lambda s: s.crisis, order=CRISIS_LEVELS)
 
-    def _mix_chart(self, title: str, splits: list[tuple[str, SplitStats]], pick: Any) -> str:
+    def _mix_chart(
+        self, title: str, splits: list[tuple[str, SplitStats]], pick: Any, order: Sequence[str] = ()
+    ) -> str:
+        """Per split, the shares of the most common values (in ``order`` when given, else by frequency)."""
         overall: Counter[str] = Counter()
         for _, stats in splits:
             overall.update(pick(stats))
         top = [name for name, _ in overall.most_common(MIX_TOP)]
+        rank = {name: i for i, name in enumerate(order)}
+        top.sort(key=lambda name: rank.get(name, len(rank)))
         rows = []
         for split, stats in splits:
             counter: Counter[str] = pick(stats)
@@ -514,7 +520,8 @@ class ReportPage:
             color="#f58518",
         )
         text = (
-            f"<p>{fmt_count(records)} conversations had personal data replaced by typed placeholders "
+            f"<p>{fmt_count(records)} conversation{'' if records == 1 else 's'} had personal data replaced by "
+            "typed placeholders "
             f"(<code>[NAME_1]</code>, <code>[EMAIL_1]</code> …): {fmt_count(sum(totals.values()))} "
             "placeholders in all, counted over exported and later-quarantined records.</p>"
         )

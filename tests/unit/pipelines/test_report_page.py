@@ -12,6 +12,7 @@ from ai.core.records import PassageRef, Provenance, Turn, encode, make_conversat
 from ai.core.stage import Rejection
 from ai.pipelines.orchestrator.quality_gates import GateReport, GateResult
 from ai.pipelines.orchestrator.report import REPORT_FILE, ReportError, main, write_report
+from ai.pipelines.orchestrator.report_charts import _nice_ceiling
 from ai.pipelines.orchestrator.report_data import (
     EXAMPLES_PER_CATEGORY,
     length_bin,
@@ -530,3 +531,8 @@ def test_text_that_cannot_be_encoded_is_replaced_not_fatal(run_dir: Path) -> Non
     (run_dir / "manifest.json").write_text(json.dumps(manifest))
     page = write_report(run_dir).read_text(encoding="utf-8")
     assert "run-?-x" in page
+
+
+def test_axis_tops_split_into_round_steps() -> None:
+    assert [_nice_ceiling(v, whole=True) for v in (0, 3, 32, 50, 4500)] == [1.0, 4.0, 40.0, 80.0, 8000.0]
+    assert _nice_ceiling(0.75) == pytest.approx(0.8) and _nice_ceiling(0.07) == pytest.approx(0.08)
