@@ -11,6 +11,7 @@ Formats and their rows are documented in docs/EXPORT.md.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
@@ -218,6 +219,8 @@ class Exporter(ABC):
                     mode, newline = ("w", "") if self.text_mode else ("wb", None)
                     handle = stack.enter_context(atomic_writer(out_dir / rel, mode, newline=newline))
                     sink = sinks[split] = self.open_sink(handle)
+                    if isinstance(sink, BufferedTableSink):
+                        stack.callback(sink.abandon)  # runs before its file is closed
                     files[split] = rel
                 for row in rows:
                     sink.write(row)
@@ -578,6 +581,7 @@ class HfDataset(OneRowPerRecord):
                     paths[split] = tmp / f"{split}.arrow"
                     handle = stack.enter_context(open(paths[split], "wb"))
                     sinks[split] = ArrowStreamSink(handle, self.options.row_group_size)
+                    stack.callback(sinks[split].abandon)
                     digests[split] = hashlib.sha256(b"hf_dataset\x1e" + split.encode())
                 row = self.row(record)
                 sinks[split].write(row)
@@ -690,6 +694,7 @@ class BufferedTableSink(Sink):
         super().__init__(handle)
         self.batch_rows = batch_rows
         self.buffer: list[dict[str, Any]] = []
+        self.closed = False
 
     def write(self, row: Any) -> None:
         self.buffer.append(row)
@@ -704,6 +709,15 @@ class BufferedTableSink(Sink):
     def finish(self) -> None:
         self.flush_batch()
         self.close_writer()
+        self.closed = True
+
+    def abandon(self) -> None:
+        """After a failure: close the Arrow writer while its file is still open (the file is discarded)."""
+        if not self.closed:
+            self.closed = True
+            self.buffer = []
+            with contextlib.suppress(Exception):
+                self.close_writer()
 
     @abstractmethod
     def write_batch(self, batch: pa.RecordBatch) -> None:

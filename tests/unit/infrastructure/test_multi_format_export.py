@@ -433,3 +433,18 @@ def test_a_broken_dataset_row_names_its_file_and_line(tmp_path):
     (tmp_path / "train.jsonl").write_text('{"id": "x"}\n')
     with pytest.raises(ExportError, match=r"train.jsonl:1: not a dataset row"):
         list(dataset_records(tmp_path)())
+
+
+@pytest.mark.parametrize("fmt", ["openai_jsonl", "csv", "parquet", "jsonld", "hf_dataset"])
+def test_a_failure_midway_keeps_the_previous_export_whole(tmp_path, fmt):
+    write_formats(tmp_path, stream, [fmt], {})
+    before = {p: p.read_bytes() for p in (tmp_path / fmt).rglob("*") if p.is_file()}
+
+    def failing() -> Iterator[Conversation]:
+        yield from RECORDS[:5]
+        raise OSError("disk went away")
+
+    with pytest.raises(OSError, match="disk went away"):
+        write_formats(tmp_path, failing, [fmt], {})
+    assert {p: p.read_bytes() for p in (tmp_path / fmt).rglob("*") if p.is_file()} == before
+    assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".") or p.name.startswith("hf-export-")]
