@@ -27,6 +27,7 @@ from ai.pipelines.orchestrator.checkpoint_manager import CheckpointManager, atom
 from ai.pipelines.orchestrator.ingest import Ingestor
 from ai.pipelines.orchestrator.logger import RunLogger
 from ai.pipelines.orchestrator.planner import PlannedStep, ingest_hash, plan_stages, run_hash
+from ai.pipelines.orchestrator.quality_gates import DatasetGateOptions, evaluate_dataset_gates
 from ai.pipelines.orchestrator.run_catalog import RunCatalog
 from ai.pipelines.orchestrator.run_output import (
     file_hashes,
@@ -94,6 +95,7 @@ class RunResult:
 
 
 RUN_FILE = "run.json"
+GATE_REPORT = "gate_report.json"
 CONFIG_FILE = "config.yaml"
 
 
@@ -301,6 +303,7 @@ class Orchestrator:
     def _export(self, run_id: str, final_paths: list[str]) -> dict[str, Any]:
         started = time.perf_counter()
         dataset_counts = write_dataset(self.run_dir, final_paths)
+        self._dataset_gates(dataset_counts)
         n_shards = len(final_paths)
         quarantined = 0
         for name in ["ingest", *[s.name for s in self.steps]]:
@@ -321,7 +324,9 @@ class Orchestrator:
             ],
             "counts": counts,
             "files": file_hashes(
-                self.run_dir, ("dataset", "quarantine"), tuple(f"{s.name}_report.json" for s in self.steps)
+                self.run_dir,
+                ("dataset", "quarantine"),
+                (GATE_REPORT, *(f"{s.name}_report.json" for s in self.steps)),
             ),
         }
         write_manifest(self.run_dir, manifest)
@@ -329,6 +334,38 @@ class Orchestrator:
             "export", counts["exported"], counts["exported"], Counter(), time.perf_counter() - started
         )
         return manifest
+
+    def _dataset_gates(self, dataset_counts: dict[str, Any]) -> None:
+        """Judge the dataset as a whole; a failed gate removes the dataset files and fails the run."""
+        quality = next((s for s in self.steps if s.name == "quality"), None)
+        if quality is None:
+            return
+        options = msgspec.convert(quality.options.get("dataset", {}), DatasetGateOptions)
+        exported = dataset_counts["exported"]
+        summary: dict[str, Any] = {
+            "total": exported,
+            "counts_by_category": dataset_counts["categories"],
+            "counts_by_split": {k: v for k, v in dataset_counts["splits"].items() if k != "unsplit"},
+            "duplicate_rate": dataset_counts["duplicates"] / exported if exported else 0.0,
+        }
+        if dataset_counts["ears_mean"] is not None:
+            summary["ears_mean"] = dataset_counts["ears_mean"]
+        split_report = self.run_dir / "split_report.json"
+        if split_report.exists():
+            leakage = json.loads(split_report.read_text()).get("leakage", {})
+            summary["split_leakage"] = leakage.get("leaking_groups", 0) + leakage.get(
+                "leaking_near_duplicate_pairs", 0
+            )
+        report = evaluate_dataset_gates(summary, options)
+        atomic_write_json(self.run_dir / GATE_REPORT, report.to_dict())
+        self.log.event("dataset_gates", passed=report.passed, failed=[g.name for g in report.failed])
+        if not report.passed:
+            for path in (self.run_dir / "dataset").glob("*.jsonl"):
+                path.unlink()
+            failures = "; ".join(g.message for g in report.failed)
+            raise PipelineError(
+                f"dataset gate(s) failed, export blocked: {failures} (details in {self.run_dir / GATE_REPORT})"
+            )
 
     def _counts(self, dataset_counts: dict[str, Any], quarantined: int) -> dict[str, Any]:
         names = ["ingest", *[s.name for s in self.steps]]

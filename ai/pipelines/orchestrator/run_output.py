@@ -27,6 +27,9 @@ def write_dataset(run_dir: Path, final_shards: list[str]) -> dict[str, Any]:
     """Write ``dataset/<split>.jsonl`` (OpenAI chat format) from the final shards, in shard order."""
     splits: Counter[str] = Counter()
     categories: Counter[str] = Counter()
+    seen_ids: set[str] = set()
+    duplicates = 0
+    ears_total, ears_n = 0.0, 0
     by_split_category: Counter[tuple[str, str]] = Counter()
     dataset_dir = run_dir / "dataset"
     names = list(SPLITS)
@@ -42,6 +45,11 @@ def write_dataset(run_dir: Path, final_shards: list[str]) -> dict[str, Any]:
                 handles[split].write(encode(to_openai(record)) + b"\n")
                 splits[split] += 1
                 categories[record.category] += 1
+                duplicates += record.id in seen_ids
+                seen_ids.add(record.id)
+                if "ears" in record.scores:
+                    ears_total += record.scores["ears"]
+                    ears_n += 1
                 by_split_category[(split, record.category)] += 1
     except BaseException as exc:
         for writer in writers.values():
@@ -59,6 +67,8 @@ def write_dataset(run_dir: Path, final_shards: list[str]) -> dict[str, Any]:
         "categories": dict(sorted(categories.items())),
         "split_categories": per_split,
         "exported": sum(splits.values()),
+        "duplicates": duplicates,
+        "ears_mean": ears_total / ears_n if ears_n else None,
     }
 
 

@@ -266,3 +266,26 @@ def test_run_against_postgres_catalog(tmp_path: Path, corpus: Path, postgres_url
         with engine.begin() as conn:
             conn.execute(sqlalchemy.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         engine.dispose()
+
+
+def test_failed_dataset_gate_blocks_export(tmp_path: Path, corpus: Path, capsys) -> None:
+    config = write_config(
+        tmp_path, corpus, stages={"quality": {"dataset": {"min_per_category": {"therapeutic": 100000}}}}
+    )
+    out = tmp_path / "run"
+    assert cli("run", "--config", str(config), "--output", str(out), "-q") == 1
+    err = capsys.readouterr().err
+    assert "min_count:therapeutic" in err or "therapeutic records" in err
+    assert "below 100000" in err
+    report = json.loads((out / "gate_report.json").read_text())
+    assert report["passed"] is False and report["failed"] == ["min_count:therapeutic"]
+    assert not list((out / "dataset").glob("*.jsonl"))
+    assert not (out / "manifest.json").exists()
+
+
+def test_passing_dataset_gates_are_in_the_manifest(tmp_path: Path, corpus: Path) -> None:
+    out = tmp_path / "run"
+    assert cli("run", "--config", str(write_config(tmp_path, corpus)), "--output", str(out), "-q") == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert "gate_report.json" in manifest["files"]
+    assert json.loads((out / "gate_report.json").read_text())["passed"] is True
