@@ -7,6 +7,7 @@ It backs ``dataset-pipeline crisis-eval`` and the dataset-level crisis-sensitivi
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import json
@@ -24,6 +25,27 @@ METRICS = ("sensitivity", "specificity", "precision", "f1", "pr_auc")
 
 class EvaluationInputError(ValueError):
     """The labelled file cannot be read or lacks the named columns."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ai.safety.crisis_detection.evaluate --input F --text-col C --label-col L --positive V...``"""
+    parser = argparse.ArgumentParser(description="Measure the crisis detector on a labelled file.")
+    parser.add_argument("--input", required=True, type=Path)
+    parser.add_argument("--text-col", required=True)
+    parser.add_argument("--label-col", required=True)
+    parser.add_argument("--positive", required=True, nargs="+", help="label values that mean crisis")
+    parser.add_argument("--n-boot", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    try:
+        report = crisis_eval(
+            args.input, args.text_col, args.label_col, args.positive, n_boot=args.n_boot, seed=args.seed
+        )
+    except EvaluationInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, indent=2))
+    return 0
 
 
 def crisis_eval(
@@ -191,3 +213,7 @@ def _pr_auc(labels: np.ndarray, scores: np.ndarray) -> float:
 
 def _finite(value: float) -> float | None:
     return round(float(value), 6) if np.isfinite(value) else None
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

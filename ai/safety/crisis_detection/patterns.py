@@ -514,6 +514,16 @@ _THIRD_PERSON = frozenset(
     ]
 )
 _TRIGGER_SET = frozenset(TRIGGERS)
+# The triggers as they appear in raw lower-cased text: word pairs may be split by any whitespace, "odd"
+# is how the model's normaliser sees "od'd", and no word boundary is required at the end because some
+# patterns match inside glued words ("end my lifei", "selfharmed").
+_TRIGGER_WORDS = re.compile(
+    r"\b(?:"
+    + "|".join(sorted((re.escape(t).replace(r"\ ", r"\s+") for t in TRIGGERS), key=len, reverse=True))
+    + r"|od['’]d|self[- ]harm)"
+)
+# Patterns reach at most this far before / after their trigger word (look-aheads included).
+_BEFORE_TRIGGER, _AFTER_TRIGGER = 120, 160
 _MODEL_TOKEN = re.compile(r"[a-z0-9]+")
 _APOSTROPHES = re.compile(r"['’`´]|â\x80\x99")
 _QUOTES = '"“”«»'
@@ -556,8 +566,20 @@ class PatternLayer:
         return hits
 
     def scan_one(self, text: str) -> list[PatternHit]:
+        """Hits in one text. The full pattern set is slow per character, so it runs only in windows
+        around trigger words (every pattern contains one); the whole text is scanned when the windows
+        cannot be found reliably (lower-casing changed the length, or no trigger was located)."""
         found: list[PatternHit] = []
-        for match in self._combined.finditer(text):
+        for start, end in _trigger_windows(text):
+            found += self._scan_range(text, start, end)
+        return found
+
+    def scan_full(self, text: str) -> list[PatternHit]:
+        return self._scan_range(text, 0, len(text))
+
+    def _scan_range(self, text: str, start: int, end: int) -> list[PatternHit]:
+        found: list[PatternHit] = []
+        for match in self._combined.finditer(text, start, end):
             group = match.lastgroup or ""
             number = int(group[1:])
             pattern = self._groups[number]
@@ -569,6 +591,20 @@ class PatternLayer:
                 )
             )
         return found
+
+
+def _trigger_windows(text: str) -> list[tuple[int, int]]:
+    lowered = text.lower()
+    if len(lowered) != len(text):
+        return [(0, len(text))]
+    windows: list[tuple[int, int]] = []
+    for match in _TRIGGER_WORDS.finditer(lowered):
+        start, end = max(0, match.start() - _BEFORE_TRIGGER), min(len(text), match.end() + _AFTER_TRIGGER)
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], max(windows[-1][1], end))
+        else:
+            windows.append((start, end))
+    return windows or [(0, len(text))]
 
 
 def has_trigger(text: str) -> bool:

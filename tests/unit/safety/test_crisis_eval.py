@@ -8,7 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ai.safety.crisis_detection.evaluate import EvaluationInputError, crisis_eval, evaluate_scores, read_rows
+from ai.safety.crisis_detection.evaluate import (
+    EvaluationInputError,
+    crisis_eval,
+    evaluate_scores,
+    main,
+    read_rows,
+)
 
 ROWS = [
     ("I want to kill myself tonight", "yes"),
@@ -124,3 +130,25 @@ def test_sensitivity_on_each_development_source_test_portion(shared_data: Path) 
         positives = [e.text for e in examples if e.source == source and e.split == "test" and e.label == 1]
         flagged = sum(r.is_crisis for r in detector.detect_batch(positives))
         assert flagged / len(positives) >= 0.95, source
+
+
+def test_module_entry_prints_json_and_reports_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _write_csv(tmp_path / "l.csv")
+    argv = [
+        "--input",
+        str(path),
+        "--text-col",
+        "text",
+        "--label-col",
+        "label",
+        "--positive",
+        "yes",
+        "--n-boot",
+        "50",
+    ]
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["n_positive"] == 3
+    assert main([*argv[:3], "nope", *argv[4:]]) == 2
+    assert "no column 'nope'" in capsys.readouterr().err

@@ -94,3 +94,22 @@ def test_every_pattern_hit_is_selected_by_the_trigger_prefilter(shared_data) -> 
         texts = [row["tweet"] for row in csv.DictReader(handle)][:3000]
     missed = [t for t in texts if LAYER.scan_one(t) and not has_trigger(t)]
     assert missed == []
+
+
+def test_windowed_scan_finds_what_a_full_scan_finds(shared_data) -> None:
+    """scan_one only looks around trigger words; it must agree with scanning every character."""
+    import csv
+
+    texts = []
+    for name, column in (
+        ("sdcnl_testing-set.csv", "selftext"),
+        ("laxmimerit_twitter-suicidal_data.csv", "tweet"),
+    ):
+        with (shared_data / "crisis" / name).open(encoding="utf-8", errors="replace") as handle:
+            texts += [row[column] for row in csv.DictReader(handle)][:1500]
+    assert [LAYER.scan_one(t) for t in texts] == [LAYER.scan_full(t) for t in texts]
+
+
+def test_unicode_that_changes_length_when_lowered_falls_back_to_a_full_scan() -> None:
+    text = "İstanbul was hard. I want to die."
+    assert LAYER.scan_one(text) == LAYER.scan_full(text) != []
