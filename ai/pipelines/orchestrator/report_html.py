@@ -160,7 +160,12 @@ class ReportPage:
         if counts.get("passages"):
             cards.append(("Passages", fmt_count(counts["passages"]), "knowledge chunks for grounding"))
         if isinstance(wall, int | float):
-            rate = f"{n_in / wall:,.0f} records/s" if wall > 0 else ""
+            # a small run's wall clock is mostly start-up (worker pools, models): a rate would mislead
+            rate = (
+                f"{n_in / wall:,.0f} records/s"
+                if wall > 0 and n_in >= 1000
+                else "wall clock, start-up included"
+            )
             cards.append(("Run time", fmt_seconds(wall), rate))
         else:
             cards.append(("Run time", "—", "run_summary.json " + NOT_COMPUTED))

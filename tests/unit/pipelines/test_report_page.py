@@ -312,7 +312,7 @@ def test_report_has_every_chart_and_the_headline_numbers(page: str) -> None:
     assert "run-test-1234" in page and "abcdef0123456789" in page
     assert '<div class="k">Records in</div><div class="n">47</div>' in page
     assert '<div class="k">Quarantined</div><div class="n">2</div>' in page
-    assert "12.50 s" in page  # run time from run_summary.json
+    assert "12.50 s" in page and "wall clock, start-up included" in page  # run time from run_summary.json
     assert "not computed in this run" not in page
 
 
