@@ -215,6 +215,29 @@ def inspect(
         raise typer.Exit(1)
 
 
+@app.command()
+def package(
+    run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")],
+    dest: Annotated[
+        Path | None, typer.Option("--dest", help="Where to build it (default RUN_DIR/package/).")
+    ] = None,
+    include_quarantine: Annotated[
+        bool,
+        typer.Option(
+            "--include-quarantine", help="Also ship the quarantine (holds refused, sensitive text)."
+        ),
+    ] = False,
+) -> None:
+    """Build a versioned, checksummed ready package (splits, manifest, dataset card, reports)."""
+    from ai.infrastructure.production.export_to_ready_packages import PackageError, build_ready_package
+
+    try:
+        path = build_ready_package(run_dir, dest, include_quarantine=include_quarantine)
+    except PackageError as exc:
+        raise PipelineError(str(exc)) from None
+    typer.echo(str(path))
+
+
 PrefixOpt = Annotated[
     str | None,
     typer.Option("--prefix", help="Key prefix in the bucket (default OVH_S3_PREFIX or 'datasets')."),

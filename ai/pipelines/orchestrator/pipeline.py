@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -23,6 +24,8 @@ from ai.core.config import PipelineConfig, parse_config
 from ai.core.records import Conversation
 from ai.core.stage import GlobalStage, Rejection
 from ai.infrastructure.database.persistence import Catalog
+from ai.infrastructure.export.multi_format import ExportError, write_formats
+from ai.infrastructure.production.export_to_ready_packages import write_dataset_card
 from ai.pipelines.orchestrator.checkpoint_manager import CheckpointManager, atomic_write_json, atomic_writer
 from ai.pipelines.orchestrator.ingest import Ingestor
 from ai.pipelines.orchestrator.logger import RunLogger
@@ -40,6 +43,7 @@ from ai.pipelines.orchestrator.shard_runner import (
     ShardOutcome,
     StepRun,
     load_stage,
+    read_shard,
     run_segment,
     shard_rejects,
 )
@@ -304,6 +308,7 @@ class Orchestrator:
         started = time.perf_counter()
         dataset_counts = write_dataset(self.run_dir, final_paths)
         self._dataset_gates(dataset_counts)
+        self._write_formats(final_paths)
         n_shards = len(final_paths)
         quarantined = 0
         for name in ["ingest", *[s.name for s in self.steps]]:
@@ -325,15 +330,41 @@ class Orchestrator:
             "counts": counts,
             "files": file_hashes(
                 self.run_dir,
-                ("dataset", "quarantine"),
+                ("dataset", "quarantine", "exports"),
                 (GATE_REPORT, *(f"{s.name}_report.json" for s in self.steps)),
             ),
         }
         write_manifest(self.run_dir, manifest)
+        write_dataset_card(self.run_dir, manifest, self._card_summary())
         self.totals["export"] = StepTotals(
             "export", counts["exported"], counts["exported"], Counter(), time.perf_counter() - started
         )
         return manifest
+
+    def _write_formats(self, final_paths: list[str]) -> None:
+        """Every other configured format under ``exports/`` (``dataset/`` already is OpenAI JSONL)."""
+        formats = [f for f in self.config.export.formats if f != "openai_jsonl"]
+        if not formats:
+            return
+
+        def records() -> Iterator[Conversation]:
+            for rel in final_paths:
+                yield from read_shard(self.run_dir / rel)
+
+        try:
+            written = write_formats(self.run_dir / "exports", records, formats, self.config.export.options)
+        except ExportError as exc:
+            raise PipelineError(f"export: {exc}") from None
+        self.log.event("formats_written", files={k: len(v) for k, v in written.items()})
+
+    def _card_summary(self) -> dict[str, Any]:
+        return {
+            "name": self.config.run.name,
+            "executor": self.executor.name,
+            "workers": self.config.run.workers,
+            "split": msgspec.to_builtins(self.config.split),
+            "formats": self.config.export.formats,
+        }
 
     def _dataset_gates(self, dataset_counts: dict[str, Any]) -> None:
         """Judge the dataset as a whole; a failed gate removes the dataset files and fails the run."""

@@ -289,3 +289,18 @@ def test_passing_dataset_gates_are_in_the_manifest(tmp_path: Path, corpus: Path)
     manifest = json.loads((out / "manifest.json").read_text())
     assert "gate_report.json" in manifest["files"]
     assert json.loads((out / "gate_report.json").read_text())["passed"] is True
+
+
+def test_configured_formats_card_and_package(tmp_path: Path, corpus: Path, capsys) -> None:
+    config = write_config(tmp_path, corpus, export={"formats": ["openai_jsonl", "parquet", "csv"]})
+    out = tmp_path / "run"
+    assert cli("run", "--config", str(config), "--output", str(out), "-q") == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert any(f.startswith("exports/parquet/") for f in manifest["files"])
+    assert any(f.startswith("exports/csv/") for f in manifest["files"])
+    card = (out / "README.md").read_text()
+    assert card.startswith("---") and "cc-by-4.0" in card
+    capsys.readouterr()
+    assert cli("package", str(out)) == 0
+    package_dir = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (package_dir / "manifest.json").is_file() and (package_dir / "README.md").is_file()
