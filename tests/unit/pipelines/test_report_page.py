@@ -256,7 +256,7 @@ def build_run(run_dir: Path) -> Path:
         "---\npretty_name: test card\nlicense: cc-by-4.0\n---\n\n# Dataset card\n\nA **small** dataset with `code` and a [link](https://example.org/card).\n\n"
         "## Sources\n\n- counsel-chat\n- esconv\n  continued\n\n| split | n |\n|---|---|\n| train | 30 |\n\n"
         "```\nraw <b>block</b>\n```\n\n> a quote\n\n#hashtag line\n"
-        f"{HOSTILE} and [bad](javascript:alert(1))\n"
+        f'{HOSTILE} and [bad](javascript:alert(1)) and [worse](https://a"onmouseover="alert(1))\n'
     )
     return run_dir
 
@@ -409,6 +409,7 @@ def test_dataset_card_markdown_is_rendered_and_escaped(page: str) -> None:
     assert "<blockquote>a quote</blockquote>" in card
     assert "#hashtag line" in card
     assert '<a href="javascript' not in card
+    assert '<a href="https://a' not in card  # a quote cannot end the href and start an attribute
 
 
 def test_bias_audit_coverage(page: str) -> None:
