@@ -216,6 +216,17 @@ def inspect(
 
 
 @app.command()
+def report(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
+    """(Re)build DIR/report.html: one self-contained page with the run's numbers, charts and examples."""
+    from ai.pipelines.orchestrator.report import ReportError, write_report
+
+    try:
+        typer.echo(str(write_report(run_dir)))
+    except ReportError as exc:
+        raise PipelineError(str(exc)) from None
+
+
+@app.command()
 def package(
     run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")],
     dest: Annotated[

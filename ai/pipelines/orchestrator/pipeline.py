@@ -31,6 +31,7 @@ from ai.pipelines.orchestrator.ingest import Ingestor
 from ai.pipelines.orchestrator.logger import RunLogger
 from ai.pipelines.orchestrator.planner import PlannedStep, ingest_hash, plan_stages, run_hash
 from ai.pipelines.orchestrator.quality_gates import DatasetGateOptions, evaluate_dataset_gates
+from ai.pipelines.orchestrator.report import write_report
 from ai.pipelines.orchestrator.run_catalog import RunCatalog
 from ai.pipelines.orchestrator.run_output import (
     file_hashes,
@@ -164,6 +165,7 @@ class Orchestrator:
         manifest = self._export(run_id, final_paths)
         wall = time.perf_counter() - started
         self._write_run_summary(run_id, wall)
+        self._write_report()
         if self.catalog is not None:
             self.catalog.exported(self.run_dir, manifest, final_paths)
             self.catalog.finished("succeeded", manifest["counts"])
@@ -444,6 +446,20 @@ class Orchestrator:
             )
         if problems:
             raise PipelineError("record accounting does not balance: " + "; ".join(problems))
+
+    def _write_report(self) -> None:
+        # The dataset is already written and verified; a report problem is worth a warning, not a failed run.
+        try:
+            path = write_report(self.run_dir)
+        except Exception as exc:
+            self.log.warning(
+                "report_failed",
+                error=f"{type(exc).__name__}: {exc}",
+                echo=f"warning: the report could not be written ({exc}); "
+                f"retry with `dataset-pipeline report {self.run_dir}`",
+            )
+        else:
+            self.log.event("report_written", path=str(path))
 
     def _write_run_summary(self, run_id: str, wall: float) -> None:
         rows = [

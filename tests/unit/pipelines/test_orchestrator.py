@@ -304,3 +304,15 @@ def test_configured_formats_card_and_package(tmp_path: Path, corpus: Path, capsy
     assert cli("package", str(out)) == 0
     package_dir = Path(capsys.readouterr().out.strip().splitlines()[-1])
     assert (package_dir / "manifest.json").is_file() and (package_dir / "README.md").is_file()
+
+
+def test_every_run_writes_a_report_and_report_rebuilds_it(tmp_path: Path, corpus: Path, capsys) -> None:
+    out = tmp_path / "run"
+    assert cli("run", "--input", str(corpus), "--output", str(out), "-w", "1", "-q") == 0
+    report = out / "report.html"
+    assert report.is_file() and "<svg" in report.read_text()
+    report.unlink()
+    capsys.readouterr()
+    assert cli("report", str(out)) == 0
+    assert report.is_file() and str(report) in capsys.readouterr().out
+    assert cli("report", str(tmp_path / "nowhere")) == 1
