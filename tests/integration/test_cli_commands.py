@@ -58,3 +58,32 @@ def test_source_books_and_youtube(shared_data: Path, tmp_path: Path) -> None:
     subs = tmp_path / "subs.jsonl"
     assert cli("source", "youtube", str(vtt), "--out", str(subs)) == 0
     assert all("start" in json.loads(line)["source"]["locator"] for line in subs.read_text().splitlines())
+
+
+def test_crisis_eval_prints_metrics_with_intervals(shared_data: Path, capsys) -> None:
+    data = (
+        shared_data / "crisis" / "kaggle_suicidal_tweet_detection_Suicide_Ideation_Dataset_Twitter-based.csv"
+    )
+    header = data.read_text(encoding="utf-8", errors="replace").splitlines()[0]
+    text_col, label_col = header.split(",")[:2]
+    assert (
+        cli(
+            "crisis-eval",
+            "--input",
+            str(data),
+            "--text-col",
+            text_col,
+            "--label-col",
+            label_col,
+            "--positive",
+            "Potential Suicide post",
+            "--n-boot",
+            "100",
+        )
+        == 0
+    )
+    result = json.loads(capsys.readouterr().out)
+    for metric in ("sensitivity", "specificity", "precision", "f1", "pr_auc"):
+        low, high = result[metric]["ci95"]
+        assert low <= result[metric]["value"] <= high
+    assert result["n"] > 1000 and result["sensitivity"]["value"] >= 0.9

@@ -215,6 +215,29 @@ def inspect(
         raise typer.Exit(1)
 
 
+@app.command("crisis-eval")
+def crisis_eval_cmd(
+    input: Annotated[Path, typer.Option("--input", "-i", help="Labelled CSV, JSON or JSONL file.")],
+    text_col: Annotated[str, typer.Option("--text-col", help="Column holding the text.")],
+    label_col: Annotated[str, typer.Option("--label-col", help="Column holding the label.")],
+    positive: Annotated[
+        list[str], typer.Option("--positive", help="Label value(s) that mean crisis (repeatable).")
+    ],
+    n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap resamples for the 95% CIs.")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+) -> None:
+    """Measure the crisis detector on labelled data: JSON with n, sensitivity, specificity, precision, F1, PR-AUC."""
+    import json
+
+    from ai.safety.crisis_detection.evaluate import crisis_eval
+
+    if not input.exists():
+        raise PipelineError(f"--input {input} does not exist")
+    typer.echo(
+        json.dumps(crisis_eval(input, text_col, label_col, positive, n_boot=n_boot, seed=seed), indent=2)
+    )
+
+
 @app.command()
 def report(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
     """(Re)build DIR/report.html: one self-contained page with the run's numbers, charts and examples."""
