@@ -96,6 +96,23 @@ RULES: dict[str, tuple[str, ...]] = {
 }
 REASON_CODES = tuple(RULES)
 
+# Every rule above contains one of these (case-insensitive) fragments; a text without any of them is
+# skipped, because the full rule set costs ~10x more per character than this one alternation.
+TRIGGERS = re.compile(
+    r"\d|way|method|lethal|how many|yourself|slit|noose|monoxide|jump|overdos|cut|enough|dos(?:e|age)|meds|"
+    r"medication|pills|tablets|benzo|antidepress|"
+    + DRUGS
+    + r"|disorder|depress|bipolar|bpd|borderline|ptsd|ocd|adhd|schizophren|psychos|psychotic|autis|asperger|"
+    r"narcissis|anorexi|bulimi|dementia|sociopath|psychopath|diagnos|classic|die\b|end (?:it|your)|give up|"
+    r"disappear|go ahead|do it|kys|nobody|no one|noone|deserve|fault|right|correct|worthless|burden|pathetic|"
+    r"hopeless|lost cause|beyond help|better off|maybe|sex|naked|nude|porn|orgasm|masturbat|genital|penis|"
+    r"vagina|blowjob|horny|pic|photo|turns? me|make love|sleep with|body|idiot|stupid|moron|loser|dumb|retard|"
+    r"freak|ugly|fat|disgusting|crazy|psycho|weak|joke|clown|waste|piece|bitch|shut|stfu|f+u*c*k+|screw|hell|"
+    r"get lost|grow up|fag|trann|kike|spic|chink|wetback|n[i1]gg|women|men|girls|muslim|jew|christian|black|"
+    r"white|gay|lesbian|immigrant|mexican|asian|trans|feminist|i hate",
+    re.IGNORECASE,
+)
+
 DEFAULT_ROLE_CODES: dict[str, tuple[str, ...]] = {
     "therapist": REASON_CODES,
     "system": REASON_CODES,
@@ -140,17 +157,26 @@ class ContentFilter:
 
     def check(self, text: str, role: str = "therapist") -> ContentVerdict:
         codes = self.role_codes.get(role, ())
-        if not codes or not text:
+        if not codes or not text or not TRIGGERS.search(text):
             return ContentVerdict()
-        pattern = self._by_codes[codes]
-        hits = [
-            ContentHit(_code_of(m.lastgroup or ""), m.start(), m.end(), m.group(0))
-            for m in pattern.finditer(text)
-        ]
-        return ContentVerdict(hits)
+        return ContentVerdict(self._hits(self._by_codes[codes], text))
 
     def check_batch(self, texts: list[str], role: str = "therapist") -> list[ContentVerdict]:
         return [self.check(text, role) for text in texts]
+
+    def check_without_prefilter(self, text: str, role: str = "therapist") -> ContentVerdict:
+        """Every rule over the whole text (what ``check`` must always agree with)."""
+        codes = self.role_codes.get(role, ())
+        if not codes:
+            return ContentVerdict()
+        return ContentVerdict(self._hits(self._by_codes[codes], text))
+
+    @staticmethod
+    def _hits(pattern: re.Pattern[str], text: str) -> list[ContentHit]:
+        return [
+            ContentHit(_code_of(m.lastgroup or ""), m.start(), m.end(), m.group(0))
+            for m in pattern.finditer(text)
+        ]
 
 
 def diasafety_metrics(

@@ -567,8 +567,8 @@ class PatternLayer:
 
     def scan_one(self, text: str) -> list[PatternHit]:
         """Hits in one text. The full pattern set is slow per character, so it runs only in windows
-        around trigger words (every pattern contains one); the whole text is scanned when the windows
-        cannot be found reliably (lower-casing changed the length, or no trigger was located)."""
+        around trigger words (every pattern contains one); the whole text is scanned when lower-casing
+        changed its length (so positions in the lowered copy would not be positions in the text)."""
         found: list[PatternHit] = []
         for start, end in _trigger_windows(text):
             found += self._scan_range(text, start, end)
@@ -604,7 +604,7 @@ def _trigger_windows(text: str) -> list[tuple[int, int]]:
             windows[-1] = (windows[-1][0], max(windows[-1][1], end))
         else:
             windows.append((start, end))
-    return windows or [(0, len(text))]
+    return windows
 
 
 def has_trigger(text: str) -> bool:

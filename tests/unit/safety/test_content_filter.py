@@ -85,3 +85,20 @@ def test_measured_on_diasafety(shared_data: Path) -> None:
     overall = report["overall"]
     assert overall["tp"] + overall["fp"] + overall["fn"] + overall["tn"] == 1097
     assert overall["precision"] is not None and overall["precision"] >= 0.5
+
+
+def test_prefilter_never_hides_a_hit(shared_data: Path) -> None:
+    import json
+
+    from ai.safety.crisis_detection.corpora import read_diasafety
+
+    texts = []
+    for split in ("train", "val"):
+        for row in read_diasafety(shared_data / "crisis", split):
+            texts += [row["context"], row["response"]]
+    with (shared_data / "conversations" / "esconv_hf_valid.jsonl").open(encoding="utf-8") as handle:
+        for line in handle:
+            texts += [t["text"] for t in json.loads(line)["dialog"]]
+    flagged = [t for t in texts if not FILTER.check_without_prefilter(t).safe]
+    assert len(flagged) > 50  # the comparison below is not vacuous
+    assert [FILTER.check(t) for t in flagged] == [FILTER.check_without_prefilter(t) for t in flagged]
