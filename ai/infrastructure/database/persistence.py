@@ -646,7 +646,7 @@ def _copy_rows(
     cursor = conn.connection.driver_connection.cursor()
     if conflict_keys:
         cursor.execute(
-            f'CREATE TEMP TABLE "{target}" ON COMMIT DROP AS '
+            f'CREATE TEMP TABLE "{target}" ON COMMIT DROP AS '  # nosec B608  # identifiers come from our schema, values go through COPY
             f'SELECT {column_list}, 0::bigint AS load_order FROM "{table.name}" WITH NO DATA'
         )
     copy_columns = column_list + (", load_order" if conflict_keys else "")
@@ -662,7 +662,7 @@ def _copy_rows(
         keys = ", ".join(f'"{name}"' for name in conflict_keys)
         updates = ", ".join(f'"{name}" = EXCLUDED."{name}"' for name in columns if name not in conflict_keys)
         cursor.execute(
-            f'INSERT INTO "{table.name}" ({column_list}) '
+            f'INSERT INTO "{table.name}" ({column_list}) '  # nosec B608  # identifiers come from our schema, no values
             f'SELECT DISTINCT ON ({keys}) {column_list} FROM "{target}" ORDER BY {keys}, load_order DESC '
             f"ON CONFLICT ({keys}) DO UPDATE SET {updates}"
         )

@@ -340,7 +340,7 @@ class Alpaca(Exporter):
                         "output": reply.text,
                     }
                 )
-        assert isinstance(self.options, AlpacaOptions)
+        assert isinstance(self.options, AlpacaOptions)  # nosec B101  # type narrowing; options are built for this class
         return rows[:1] if self.options.pairs == "first" else rows
 
     def skip_reason(self, record: Conversation) -> str:
@@ -516,7 +516,7 @@ class ParquetTable(OneRowPerRecord):
         return table_row(record)
 
     def open_sink(self, handle: IO[Any]) -> Sink:
-        assert isinstance(self.options, ParquetOptions)
+        assert isinstance(self.options, ParquetOptions)  # nosec B101  # type narrowing; options are built for this class
         return ParquetSink(handle, self.options.row_group_size)
 
 
@@ -570,7 +570,7 @@ class HfDataset(OneRowPerRecord):
         return tally.result(files)
 
     def _stage(self, records: Iterable[Conversation], tmp: Path, tally: Tally) -> dict[str, tuple[Path, str]]:
-        assert isinstance(self.options, ParquetOptions)
+        assert isinstance(self.options, ParquetOptions)  # nosec B101  # type narrowing; options are built for this class
         sinks: dict[str, ArrowStreamSink] = {}
         digests: dict[str, Any] = {}
         paths: dict[str, Path] = {}
@@ -612,7 +612,7 @@ class JsonLd(OneRowPerRecord):
     Options = JsonLdOptions
 
     def row(self, record: Conversation) -> Any:
-        assert isinstance(self.options, JsonLdOptions)
+        assert isinstance(self.options, JsonLdOptions)  # nosec B101  # type narrowing; options are built for this class
         return jsonld_conversation(record, self.options.id_prefix)
 
     def open_sink(self, handle: IO[Any]) -> Sink:

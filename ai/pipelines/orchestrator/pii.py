@@ -425,7 +425,7 @@ _ORGANISATION_WORDS = _words(
     Institute Society Association Network Church Street Road Avenue Park Bridge Hotel Station Group
     """
 )
-_NAME_TOKEN = r"[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?"
+_NAME_TOKEN = r"[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?"  # nosec B105  # a name regex, not a password
 _RELATIONS = (
     "husband|wife|boyfriend|girlfriend|partner|fiance|fiancé|fiancee|son|daughter|friend|best friend|brother"
     "|sister|mom|mum|dad|mother|father|boss|manager|therapist|counselor|counsellor|coworker|co-worker|colleague"
@@ -452,7 +452,7 @@ _CONTEXT_CHARS = 40
 _WEAK_RULES = ("self", "greeting", "comma")
 _TITLES_WITH_STOP = ("Mr.", "Mrs.", "Ms.", "Mx.", "Dr.", "Prof.", "mr.", "mrs.", "ms.", "dr.", "prof.")
 _NOT_SURNAMES = _NOT_NAMES | _ORGANISATION_WORDS
-_NAME_TOKEN = r"[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?"
+_NAME_TOKEN = r"[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?"  # nosec B105  # a name regex, not a password
 # The surname is a lookahead so that "Yesterday Jennifer Walsh" still finds "Jennifer" on the next match.
 _CAPITALISED = re.compile(rf"\b(?P<name>{_NAME_TOKEN})(?=(?P<surname>\s+{_NAME_TOKEN})?)")
 _CLAUSE_END = re.compile(r"\s*(?:[,.!?;:]|$)")

@@ -279,7 +279,7 @@ class Orchestrator:
         plan_rel = f"work/{step.name}/plan.msgpack"
         report_rel = f"{step.name}_report.json"
         stage = load_stage(step.step_run(self.config.run.seed))
-        assert isinstance(stage, GlobalStage)
+        assert isinstance(stage, GlobalStage)  # nosec B101  # type narrowing; the planner marks global steps
         if self.checkpoints.valid(step.name + ".reduce", "plan", step.hash, self.run_dir) is None:
             started = time.perf_counter()
             summaries = []

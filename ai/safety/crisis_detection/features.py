@@ -13,7 +13,7 @@ from sklearn.feature_extraction.text import HashingVectorizer
 
 N_FEATURES = 2**18
 NGRAM_RANGE = (1, 2)
-TOKEN_PATTERN = r"(?u)\b[a-z0-9]+\b"
+TOKEN_PATTERN = r"(?u)\b[a-z0-9]+\b"  # nosec B105  # a tokenizer regex, not a password
 
 # Apostrophes are dropped rather than split on so "don't" and the scraped "dont" are the same token;
 # the mojibake form of U+2019 appears in one of the training sets.

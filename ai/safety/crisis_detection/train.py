@@ -87,7 +87,7 @@ def train(data_dir: Path, out_dir: Path, seed: int = 0, target: float = 0.975, n
         print(f"C={c:g}: threshold={threshold:.4f} mean validation specificity={specificity:.3f}")
         if best is None or specificity > best["specificity"]:
             best = {"c": c, "model": model, "threshold": threshold, "specificity": specificity}
-    assert best is not None  # REGULARISATION is not empty
+    assert best is not None  # nosec B101  # REGULARISATION is not empty, so a model was fitted
 
     meta = _metadata(best, keep, examples, dedup_stats, target, seed)
     _write_artifact(out_dir, best["model"], keep, meta)

@@ -59,6 +59,7 @@ OPTIONS = frozenset(
         "container",
         "config",
         "split",
+        "revision",
         "batch_size",
     }
 )

@@ -423,7 +423,11 @@ def iter_hf_hub(name: str, options: dict[str, Any]) -> Iterator[Row | Rejection]
 
     try:
         loaded = datasets.load_dataset(
-            name, options.get("config"), split=options.get("split"), streaming=True
+            name,
+            options.get("config"),
+            split=options.get("split"),
+            revision=options.get("revision"),  # a commit sha pins exactly what is read
+            streaming=True,
         )
     except Exception as exc:  # offline, unknown dataset, gated dataset ...
         raise DatasetError(f"hf://{name}: load_dataset failed ({type(exc).__name__}: {exc})") from exc

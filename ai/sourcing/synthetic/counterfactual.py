@@ -55,7 +55,7 @@ class CounterfactualBuilder:
     def __init__(self, source: SourceConfig, options: CounterfactualOptions, seed: int) -> None:
         self.source = source
         self.options = options
-        self.rng = random.Random(f"{seed}:{source.name}:counterfactual")
+        self.rng = random.Random(f"{seed}:{source.name}:counterfactual")  # nosec B311  # seeded for reproducible data, not security
         self.dimension_use: Counter[str] = Counter()
         self.value_use: Counter[str] = Counter()
         self.form_use: Counter[str] = Counter()

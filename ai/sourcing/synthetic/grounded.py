@@ -151,7 +151,7 @@ class GroundedGenerator:
         self.options = options
         self.knowledge = knowledge
         self.threads = threads
-        self.rng = random.Random(f"{seed}:{source.name}:grounded")
+        self.rng = random.Random(f"{seed}:{source.name}:grounded")  # nosec B311  # seeded for reproducible data, not security
         self.composer = EarsComposer(self.rng)
         self.similarity = _similarity(threads, knowledge)
         self.thread_uses: Counter[int] = Counter()

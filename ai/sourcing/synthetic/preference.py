@@ -58,7 +58,7 @@ class PreferencePairBuilder:
     def __init__(self, source: SourceConfig, options: PreferenceOptions, seed: int) -> None:
         self.source = source
         self.options = options
-        self.rng = random.Random(f"{seed}:{source.name}:preference")
+        self.rng = random.Random(f"{seed}:{source.name}:preference")  # nosec B311  # seeded for reproducible data, not security
         self.composer = EarsComposer(self.rng)
         self.use: Counter[str] = Counter()
         self.seen: set[str] = set()
