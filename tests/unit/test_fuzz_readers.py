@@ -439,3 +439,39 @@ def test_subtitles_with_a_bom_and_an_odd_length_body_are_quarantined(bom: bytes)
     """Found by fuzzing: a UTF-16 BOM over a body that is not UTF-16 raised UnicodeDecodeError."""
     items = read_bytes("vtt", bom + VTT)
     assert [i.reason for i in items if isinstance(i, Rejection)] == ["invalid_encoding"]
+
+
+# --- XML size limits ------------------------------------------------------------------------------------
+
+
+def _read_pubmed(path: Path, **options: object) -> list:
+    source = SourceConfig(name="x", kind="academic", path=str(path), options=dict(options))
+    return list(read_academic(source, path.parent))
+
+
+def test_pubmed_xml_over_the_size_limit_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "big.xml"
+    path.write_bytes(PUBMED_XML)
+    assert [i.reason for i in _read_pubmed(path, max_xml_bytes=100)] == ["too_large"]
+    assert any(isinstance(i, Passage) for i in _read_pubmed(path, max_xml_bytes=len(PUBMED_XML)))
+
+
+def test_gzip_bomb_is_refused_without_inflating_it(tmp_path: Path) -> None:
+    import gzip
+
+    path = tmp_path / "bomb.xml.gz"
+    path.write_bytes(gzip.compress(PUBMED_XML + b"<!--" + b" " * 5_000_000 + b"-->"))
+    assert path.stat().st_size < 20_000
+    (rejection,) = _read_pubmed(path, max_xml_bytes=1_000_000)
+    assert rejection.reason == "too_large" and "expands" in rejection.message
+
+
+@FUZZ
+@given(operations=mutations)
+def test_mutated_gzip_xml_is_quarantined(operations: list) -> None:
+    import gzip
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "articles.xml.gz"
+        path.write_bytes(mutate(gzip.compress(PUBMED_XML), operations))
+        assert_quarantined_not_raised(_read_pubmed(path))

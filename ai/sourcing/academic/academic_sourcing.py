@@ -19,6 +19,7 @@ import argparse
 import glob
 import gzip
 import sys
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -38,6 +39,10 @@ XML_SUFFIXES = (".xml", ".nxml", ".xml.gz", ".nxml.gz")
 Backend = Literal["pubmed", "semantic_scholar"]
 
 
+# One local XML file, after decompression. PubMed's yearly baseline files are about 150-200 MB.
+DEFAULT_MAX_XML_BYTES = 512 * 1024 * 1024
+
+
 class AcademicOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """``source.options`` for ``kind: academic`` (all optional; API keys only from the environment)."""
 
@@ -47,6 +52,7 @@ class AcademicOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     backend: Backend = "pubmed"
     full_text: bool = False  # also fetch PMC full text for PubMed hits that have a PMC id
     chunk_chars: int = DEFAULT_CHUNK_CHARS
+    max_xml_bytes: int = DEFAULT_MAX_XML_BYTES  # per local XML file, after gunzip
     pubmed_url: str = DEFAULT_EUTILS_URL
     s2_url: str = DEFAULT_S2_URL
     email: str = ""  # NCBI asks for a contact address; NCBI_EMAIL in the environment also works
@@ -87,7 +93,12 @@ def read_source(source: SourceConfig, base_dir: Path) -> Iterator[Passage | Reje
             f"source {source.name!r} (academic): give options.query, or a path / options.from_xml"
         )
     for pattern in paths:
-        yield from passages_from_xml(_resolve(pattern, base_dir), source.name, options.chunk_chars)
+        yield from passages_from_xml(
+            _resolve(pattern, base_dir),
+            source.name,
+            options.chunk_chars,
+            options.max_xml_bytes,
+        )
     if options.queries():
         with AcademicSearch(options) as search:
             for query in options.queries():
@@ -103,7 +114,10 @@ def _resolve(pattern: str, base_dir: Path) -> str:
 
 
 def passages_from_xml(
-    pattern: str | Path, source_name: str, chunk_chars: int = DEFAULT_CHUNK_CHARS
+    pattern: str | Path,
+    source_name: str,
+    chunk_chars: int = DEFAULT_CHUNK_CHARS,
+    max_bytes: int = DEFAULT_MAX_XML_BYTES,
 ) -> Iterator[Passage | Rejection]:
     """Passages from every article in the XML files that ``pattern`` names."""
     files = xml_files(pattern)
@@ -115,7 +129,7 @@ def passages_from_xml(
             locator=str(pattern),
         )
     for file in files:
-        yield from _passages_from_file(file, source_name, chunk_chars)
+        yield from _passages_from_file(file, source_name, chunk_chars, max_bytes)
 
 
 def xml_files(pattern: str | Path) -> list[Path]:
@@ -127,13 +141,12 @@ def xml_files(pattern: str | Path) -> list[Path]:
     return sorted(Path(p) for p in glob.glob(str(pattern), recursive=True) if Path(p).is_file())
 
 
-def _passages_from_file(file: Path, source_name: str, chunk_chars: int) -> Iterator[Passage | Rejection]:
+def _passages_from_file(
+    file: Path, source_name: str, chunk_chars: int, max_bytes: int
+) -> Iterator[Passage | Rejection]:
     try:
-        data = file.read_bytes()
-        if file.name.lower().endswith(".gz"):
-            data = gzip.decompress(data)
-        articles = parse_articles(data, str(file))
-    except (OSError, EOFError, XmlError) as exc:
+        articles = parse_articles(read_xml_bytes(file, max_bytes), str(file))
+    except (OSError, EOFError, zlib.error, XmlError) as exc:
         yield Rejection(stage="ingest", reason=_xml_reason(exc), message=str(exc), locator=str(file))
         return
     if not articles:
@@ -147,6 +160,20 @@ def _passages_from_file(file: Path, source_name: str, chunk_chars: int) -> Itera
         yield from _article_passages_or_rejection(
             article, source_name, chunk_chars, locator=f"{file}:article {index}"
         )
+
+
+def read_xml_bytes(file: Path, max_bytes: int = DEFAULT_MAX_XML_BYTES) -> bytes:
+    """The file's bytes (gunzipped for .gz), refusing more than ``max_bytes`` so a bomb cannot fill memory."""
+    size = file.stat().st_size
+    if size > max_bytes:
+        raise XmlError(f"{file}: {size:,} bytes, over the limit of {max_bytes:,}", reason="too_large")
+    if not file.name.lower().endswith(".gz"):
+        return file.read_bytes()
+    with gzip.open(file, "rb") as handle:
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise XmlError(f"{file}: expands to more than the limit of {max_bytes:,} bytes", reason="too_large")
+    return data
 
 
 def _xml_reason(exc: Exception) -> str:
