@@ -120,7 +120,7 @@ def fill_disk_on(monkeypatch: pytest.MonkeyPatch, final_name: str) -> list[str]:
 @pytest.mark.parametrize(
     ("final_name", "marker"),
     [
-        ("work/pii/shard-00001.jsonl", "checkpoints/pii/shard-00001.done"),
+        ("work/pii/shard-00001.rejected.jsonl", "checkpoints/pii/shard-00001.done"),
         ("work/ingest/shard-00002.jsonl", "checkpoints/ingest/complete.done"),
         ("dataset/train.jsonl", "manifest.json"),
     ],
