@@ -74,27 +74,32 @@ def shard_summary(step: str, shard: int) -> str:
 
 
 def run_segment(task: SegmentTask) -> ShardOutcome:
-    """Run the task's steps over one shard, resuming after the last step whose marker is valid."""
+    """Run the task's steps over one shard, or report them done when every step's marker is valid.
+
+    Only the segment's last step stores its kept records: the steps in between hand theirs on in
+    memory (writing and fsyncing every intermediate shard cost more than re-running a segment after a
+    crash). Every step still writes its rejections and its marker. A segment with any step missing
+    is re-run from its input, which is deterministic, so it rewrites the same bytes.
+    """
     run_dir = Path(task.run_dir)
     checkpoints = CheckpointManager(run_dir)
     markers = [checkpoints.valid(s.name, task.shard, s.hash, run_dir) for s in task.steps]
-    first_todo = next((i for i, marker in enumerate(markers) if marker is None), len(markers))
-    stats = [_stats_from_marker(s.name, markers[i]) for i, s in enumerate(task.steps[:first_todo])]
-
-    summary_path = ""
+    all_done = all(marker is not None for marker in markers)
     summary_done = task.summarise is not None and checkpoints.valid(
         task.summarise.name + ".summarise", task.shard, task.summarise.hash, run_dir
     )
-    need_records = first_todo < len(task.steps) or (task.summarise is not None and not summary_done)
-    current = (
-        task.input_path if first_todo == 0 else shard_output(task.steps[first_todo - 1].name, task.shard)
-    )
-    batch = read_shard(run_dir / current) if need_records else []
-
-    for step in task.steps[first_todo:]:
-        batch, step_stats = _run_step(step, batch, task.shard, run_dir, checkpoints)
-        stats.append(step_stats)
-        current = shard_output(step.name, task.shard)
+    current = shard_output(task.steps[-1].name, task.shard) if task.steps else task.input_path
+    stats: list[StepStats] = []
+    summary_path = ""
+    if all_done:
+        stats = [_stats_from_marker(s.name, markers[i]) for i, s in enumerate(task.steps)]
+        batch = read_shard(run_dir / current) if task.summarise is not None and not summary_done else []
+    else:
+        batch = read_shard(run_dir / task.input_path)
+        for index, step in enumerate(task.steps):
+            store = index == len(task.steps) - 1
+            batch, step_stats = _run_step(step, batch, task.shard, run_dir, checkpoints, store)
+            stats.append(step_stats)
 
     if task.summarise is not None:
         summary_path = shard_summary(task.summarise.name, task.shard)
@@ -111,7 +116,12 @@ def run_segment(task: SegmentTask) -> ShardOutcome:
 
 
 def _run_step(
-    step: StepRun, batch: list[Conversation], shard: int, run_dir: Path, checkpoints: CheckpointManager
+    step: StepRun,
+    batch: list[Conversation],
+    shard: int,
+    run_dir: Path,
+    checkpoints: CheckpointManager,
+    store_kept: bool,
 ) -> tuple[list[Conversation], StepStats]:
     stage = load_stage(step)
     started = time.perf_counter()
@@ -127,14 +137,17 @@ def _run_step(
     for record in result.kept:
         record.lineage.append(lineage)
     kept_path, rejects_path = shard_output(step.name, shard), shard_rejects(step.name, shard)
-    write_shard(run_dir / kept_path, result.kept)
+    outputs = [rejects_path]
+    if store_kept:
+        write_shard(run_dir / kept_path, result.kept)
+        outputs.append(kept_path)
     write_shard(run_dir / rejects_path, result.rejected)
     by_reason = result.rejected_by_reason()
     checkpoints.mark_done(
         step.name,
         shard,
         step.hash,
-        [kept_path, rejects_path],
+        outputs,
         n_in=len(batch),
         kept=len(result.kept),
         rejected=by_reason,
