@@ -65,5 +65,6 @@ def test_sigkill_at_a_random_write_then_resume_equals_the_clean_run(part: str, w
     print(f"killed at write {trial.kill_at} ({clean.writes[write - 1]}), last write seen: {trial.last_write}")
     assert trial.killed, "the run was not killed"
     assert trial.equal, trial.problem
-    if part != "ingest":
+    if part in ("global", "export"):
+        # Every shard of the first segment was finished before these kill points.
         assert trial.resumed_shards >= 1, "the resume redid work that was finished before the kill"
