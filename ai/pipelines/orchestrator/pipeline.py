@@ -101,6 +101,7 @@ class RunResult:
 
 RUN_FILE = "run.json"
 GATE_REPORT = "gate_report.json"
+BIAS_AUDIT = "bias_audit.json"
 CONFIG_FILE = "config.yaml"
 
 
@@ -311,6 +312,7 @@ class Orchestrator:
         dataset_counts = write_dataset(self.run_dir, final_paths)
         self._dataset_gates(dataset_counts)
         self._write_formats(final_paths)
+        self._write_bias_audit(final_paths)
         n_shards = len(final_paths)
         quarantined = 0
         for name in ["ingest", *[s.name for s in self.steps]]:
@@ -333,7 +335,7 @@ class Orchestrator:
             "files": file_hashes(
                 self.run_dir,
                 ("dataset", "quarantine", "exports"),
-                (GATE_REPORT, *(f"{s.name}_report.json" for s in self.steps)),
+                (GATE_REPORT, BIAS_AUDIT, *(f"{s.name}_report.json" for s in self.steps)),
             ),
         }
         write_manifest(self.run_dir, manifest)
@@ -358,6 +360,15 @@ class Orchestrator:
         except ExportError as exc:
             raise PipelineError(f"export: {exc}") from None
         self.log.event("formats_written", files={k: len(v) for k, v in written.items()})
+
+    def _write_bias_audit(self, final_paths: list[str]) -> None:
+        """Demographic marker counts per split and counterfactual coverage, when the run augments data."""
+        if not any(s.enabled and s.kind == "synthetic" for s in self.config.sources):
+            return
+        from ai.sourcing.synthetic import bias_audit
+
+        records = (r for rel in final_paths for r in read_shard(self.run_dir / rel))
+        atomic_write_json(self.run_dir / BIAS_AUDIT, bias_audit(records))
 
     def _card_summary(self) -> dict[str, Any]:
         return {
