@@ -99,7 +99,7 @@ REASON_CODES = tuple(RULES)
 # Every rule above contains one of these (case-insensitive) fragments; a text without any of them is
 # skipped, because the full rule set costs ~10x more per character than this one alternation.
 TRIGGERS = re.compile(
-    r"\d|way|method|lethal|how many|yourself|slit|noose|monoxide|jump|overdos|cut|enough|dos(?:e|age)|meds|"
+    r"\b(?:\d|way|method|lethal|how many|yourself|slit|noose|monoxide|jump|overdos|cut|enough|dos(?:e|age)|meds|"
     r"medication|pills|tablets|benzo|antidepress|"
     + DRUGS
     + r"|disorder|depress|bipolar|bpd|borderline|ptsd|ocd|adhd|schizophren|psychos|psychotic|autis|asperger|"
@@ -109,7 +109,7 @@ TRIGGERS = re.compile(
     r"vagina|blowjob|horny|pic|photo|turns? me|make love|sleep with|body|idiot|stupid|moron|loser|dumb|retard|"
     r"freak|ugly|fat|disgusting|crazy|psycho|weak|joke|clown|waste|piece|bitch|shut|stfu|f+u*c*k+|screw|hell|"
     r"get lost|grow up|fag|trann|kike|spic|chink|wetback|n[i1]gg|women|men|girls|muslim|jew|christian|black|"
-    r"white|gay|lesbian|immigrant|mexican|asian|trans|feminist|i hate",
+    r"white|gay|lesbian|immigrant|mexican|asian|trans|feminist|i hate)",
     re.IGNORECASE,
 )
 

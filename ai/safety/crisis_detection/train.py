@@ -150,6 +150,8 @@ def _calibrate(
             thresholds.append(0.99)
         else:
             thresholds.append(float(model_only[min(needed, model_only.size) - 1]) - 1e-6)
+    if not thresholds:
+        raise ValueError("no development source has validation positives to calibrate the threshold on")
     return float(np.clip(min(thresholds), 1e-4, 0.99))
 
 
