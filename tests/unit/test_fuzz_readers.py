@@ -9,6 +9,7 @@ bad file content. Real shared-data samples are mutated too when ../shared/data i
 from __future__ import annotations
 
 import io
+import os
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
@@ -30,7 +31,8 @@ FUZZ = settings(
     max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    derandomize=False,
+    # CI replays the same examples every time; developers' runs explore new ones.
+    derandomize=bool(os.environ.get("CI")),
 )
 HEAVY = settings(FUZZ, max_examples=30)  # PDF and EPUB parsing costs more per example
 
