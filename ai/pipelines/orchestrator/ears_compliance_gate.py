@@ -23,7 +23,7 @@ import msgspec
 from ai.core.records import Conversation
 from ai.core.stage import Stage, StageOptions, StageResult
 from ai.safety.content_filter import ContentFilter
-from ai.safety.crisis_detection.patterns import LEVEL_RANK, PatternLayer
+from ai.safety.crisis_detection.patterns import LEVEL_RANK, PatternLayer, has_trigger
 
 COMPONENTS = ("empathize", "acknowledge", "reflect", "support")
 PENALTIES = ("minimising", "judgement", "prescriptive", "premature_hotline", "lecturing")
@@ -377,13 +377,19 @@ class EarsComplianceGate:
         responses: list[ResponseScore] = []
         safety_after_crisis = False
         pending_client: list[str] = []
+        # One cheap look at all client text spares a pattern scan per reply in conversations without risk.
+        client_may_show_risk = has_trigger(
+            "\n".join(t.text for t in conversation.turns if t.role == "client")
+        )
         for index, turn in enumerate(conversation.turns):
             if turn.role == "client":
                 pending_client.append(turn.text)
             elif turn.role == "therapist" and pending_client:
                 at_risk = crisis_turn is not None and index > crisis_turn
                 response = self.evaluate_response(
-                    "\n".join(pending_client), turn.text, risk=True if at_risk else None
+                    "\n".join(pending_client),
+                    turn.text,
+                    risk=True if at_risk else (None if client_may_show_risk else False),
                 )
                 responses.append(response)
                 safety_after_crisis |= at_risk and response.safety_step

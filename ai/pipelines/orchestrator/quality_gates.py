@@ -68,6 +68,8 @@ class QualityOptions(StageOptions, kw_only=True):
     dataset: DatasetGateOptions = msgspec.field(default_factory=DatasetGateOptions)
 
     def __post_init__(self) -> None:
+        if isinstance(self.dataset, dict):  # QualityOptions(**yaml_options) passes the nested mapping as is
+            self.dataset = msgspec.convert(self.dataset, DatasetGateOptions)
         unknown = set(self.pii_kinds) - set(PII_PATTERNS)
         if unknown:
             raise ValueError(f"unknown pii_kinds {sorted(unknown)}; known: {list(PII_PATTERNS)}")

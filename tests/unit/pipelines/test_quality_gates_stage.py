@@ -104,6 +104,7 @@ def test_options_are_validated_and_pii_can_be_switched_off() -> None:
         QualityOptions(pii_kinds=["passport"])
     options = msgspec.convert({"check_pii": False, "dataset": {"min_total": 5}}, QualityOptions)
     assert options.dataset.min_total == 5
+    assert QualityOptions(**{"dataset": {"max_duplicate_rate": 0.2}}).dataset.max_duplicate_rate == 0.2
     record = conversation(
         ("client", "jane.doe@example.com"), ("therapist", "Thank you for sharing that with me.")
     )
