@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from ai.safety.crisis_detection.corpora import group_near_duplicates, load_development_corpus, read_diasafety
+from ai.safety.crisis_detection.corpora import Example, group_near_duplicates, read_diasafety
 
 
 def test_exact_and_near_duplicates_share_a_group() -> None:
@@ -26,8 +26,10 @@ def test_short_texts_only_group_when_identical() -> None:
     assert groups[0] == groups[1] != groups[2]
 
 
-def test_development_corpus_is_deduplicated_and_split(shared_data: Path) -> None:
-    examples, stats = load_development_corpus(shared_data / "crisis")
+def test_development_corpus_is_deduplicated_and_split(
+    crisis_corpus: tuple[list[Example], dict[str, int]],
+) -> None:
+    examples, stats = crisis_corpus
     assert stats["unique"] == len(examples) < stats["raw"]
     assert stats["cross_source_groups"] > 0  # the PROVENANCE notes overlaps between sources
     splits = Counter(e.split for e in examples)

@@ -119,12 +119,12 @@ def test_missing_column_names_the_available_ones(tmp_path: Path) -> None:
         read_rows(tmp_path / "missing.csv")
 
 
-def test_sensitivity_on_each_development_source_test_portion(shared_data: Path) -> None:
+def test_sensitivity_on_each_development_source_test_portion(crisis_corpus: tuple) -> None:
     """The shipped model meets >= 0.95 sensitivity on every development source's held-back test part."""
-    from ai.safety.crisis_detection.corpora import DEVELOPMENT_SOURCES, load_development_corpus
+    from ai.safety.crisis_detection.corpora import DEVELOPMENT_SOURCES
     from ai.safety.crisis_detection.production_crisis_detector import CrisisDetector
 
-    examples, _ = load_development_corpus(shared_data / "crisis")
+    examples, _ = crisis_corpus
     detector = CrisisDetector()
     for source in DEVELOPMENT_SOURCES:
         positives = [e.text for e in examples if e.source == source and e.split == "test" and e.label == 1]
