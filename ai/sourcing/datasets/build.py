@@ -181,6 +181,30 @@ class ReadContext:
         kept = [Turn(t.role, t.text.strip()) for t in turns if t.text and t.text.strip()]
         if not kept:
             raise MalformedRow("empty_conversation", "the conversation has no turn with text")
+        return self.records(
+            kept,
+            row,
+            source_id=source_id,
+            group=group,
+            tags=tags,
+            meta=meta,
+            locator=locator,
+            language=language,
+        )
+
+    def records(
+        self,
+        kept: list[Turn],
+        row: Row,
+        *,
+        source_id: Any = "",
+        group: str = "",
+        tags: Iterable[str | None] = (),
+        meta: dict[str, Any] | None = None,
+        locator: dict[str, Any] | None = None,
+        language: str = "",
+    ) -> list[Conversation]:
+        """``conversations`` for turns already stripped, none of them empty, at least one."""
         spans = self.windowing.spans(kept)
         if not group and len(spans) > 1:
             group = conversation_id(kept)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from ai.core.records import Conversation, Turn
 from ai.sourcing.datasets.build import MalformedRow, ReadContext, tag, text_of
-from ai.sourcing.datasets.rows import Row
+from ai.sourcing.datasets.rows import LineDecoder, Row
 from ai.sourcing.datasets.schema import Detectable, RowSchema, require
 
 # Metadata keys that general chat datasets commonly carry and that become tags.
@@ -26,6 +28,9 @@ class OpenAIMessages(RowSchema, Detectable):
         messages = require(row.data, "messages", list)
         turns = [message_turn(m, i, ctx, "role", "content") for i, m in enumerate(messages)]
         return ctx.conversations(turns, row, **common_fields(row.data))
+
+    def line_decoder(self, ctx: ReadContext) -> LineDecoder:
+        return OpenAILineDecoder(ctx)
 
 
 class ShareGPT(RowSchema, Detectable):
@@ -115,6 +120,69 @@ class QAPairs(RowSchema, Detectable):
             raise MalformedRow("empty_conversation", "the prompt or the response is empty")
         turns = [Turn("client", prompt), Turn("therapist", response)]
         return ctx.conversations(turns, row, **common_fields(row.data))
+
+
+class _Message(msgspec.Struct):
+    role: str
+    content: str
+
+
+# Every top-level key the general path reads from an OpenAI row (see ``common_fields``); both paths
+# ignore the others.
+_LINE_KEYS = ("id", "metadata", "tags", *TAG_KEYS)
+_OpenAILine = msgspec.defstruct(
+    "_OpenAILine", [("messages", list[_Message]), *((key, Any, msgspec.UNSET) for key in _LINE_KEYS)]
+)
+_ROLE_CACHE_LIMIT = 1024
+
+
+class OpenAILineDecoder:
+    """Builds records straight from an OpenAI-messages JSON line: the ingest hot path.
+
+    It takes the usual line (``messages`` of string ``role``/``content`` pairs, plus optional id and tag
+    keys) through one typed msgspec decode instead of ``json.loads`` into dicts and a walk over them.
+    Anything else (content parts, null texts, blank roles, no text at all, JSON that msgspec refuses)
+    returns None, so the general path reads that line and gives its records or its Rejection.
+    """
+
+    def __init__(self, ctx: ReadContext) -> None:
+        self.ctx = ctx
+        self.decoder = msgspec.json.Decoder(_OpenAILine)
+        self.roles: dict[str, str] = {}
+
+    def __call__(self, text: str, display: str, number: int, index: int) -> list[Conversation] | None:
+        try:
+            line = self.decoder.decode(text)
+        except msgspec.DecodeError:  # also a ValidationError: the line has another shape
+            return None
+        turns = []
+        for message in line.messages:
+            role = self.roles.get(message.role) or self._role(message.role)
+            if not role:
+                return None
+            body = message.content.strip()
+            if body:
+                turns.append(Turn(role, body))
+        if not turns:
+            return None
+        fields = self._common_fields(line)
+        return self.ctx.records(turns, Row({}, display, number, index, text), **fields)
+
+    def _role(self, raw: str) -> str:
+        if not raw.strip():
+            return ""
+        role = self.ctx.role(raw)
+        if len(self.roles) < _ROLE_CACHE_LIMIT:
+            self.roles[raw] = role
+        return role
+
+    @staticmethod
+    def _common_fields(line: Any) -> dict[str, Any]:
+        keys = msgspec.structs.astuple(line)[1:]
+        if keys.count(msgspec.UNSET) == len(keys) - 1 and line.id is not msgspec.UNSET:
+            # Only an id: what common_fields would give, without building the dict it reads.
+            return {"source_id": line.id if isinstance(line.id, str | int) else "", "tags": ()}
+        return common_fields({k: v for k, v in zip(_LINE_KEYS, keys, strict=True) if v is not msgspec.UNSET})
 
 
 def message_turn(message: Any, index: int, ctx: ReadContext, role_key: str, text_key: str) -> Turn:

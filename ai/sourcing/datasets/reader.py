@@ -20,6 +20,7 @@ from ai.sourcing.datasets.files import data_extension, expand_paths, is_hf_datas
 from ai.sourcing.datasets.mapped import MappedRows, UtteranceRows, mapped_schema
 from ai.sourcing.datasets.rows import (
     CONTAINERS,
+    JsonLines,
     Row,
     Utf8Guard,
     ingest_rejection,
@@ -27,7 +28,6 @@ from ai.sourcing.datasets.rows import (
     iter_hf_disk,
     iter_hf_hub,
     iter_json,
-    iter_jsonl,
     iter_parquet,
 )
 from ai.sourcing.datasets.schema import Detectable, Schema
@@ -171,7 +171,7 @@ def open_rows(path: Path, display: str, container: str, options: dict[str, Any])
     default_policy = "quarantine" if container in ("jsonl", "json") else "replace"
     guard = Utf8Guard(display, str(options.get("on_invalid_utf8", default_policy)))
     if container == "jsonl":
-        return iter_jsonl(path, display, guard, encoding)
+        return JsonLines(path, display, guard, encoding)  # type: ignore[return-value]
     if container == "json":
         return iter_json(path, display, guard, encoding)
     if container in ("csv", "tsv"):
@@ -185,6 +185,7 @@ def open_rows(path: Path, display: str, container: str, options: dict[str, Any])
 def _convert(
     rows: Iterator[Row | Rejection], source: SourceConfig, ctx: ReadContext, display: str, explicit: bool
 ) -> Iterator[Conversation | Rejection]:
+    source_rows = rows
     rows = _guard_stream(rows, display)
     leading: list[Rejection] = []
     first: Row | None = None
@@ -203,6 +204,8 @@ def _convert(
             raise
         yield ingest_rejection("unknown_format", str(exc), "", display)
         return
+    if isinstance(source_rows, JsonLines):
+        source_rows.decode_with(schema.line_decoder(ctx))
     yield from schema.convert(itertools.chain([first], rows), ctx)
 
 

@@ -12,7 +12,7 @@ import json
 import re
 import sys
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -27,6 +27,8 @@ UTF8_POLICIES = ("quarantine", "replace")
 MAX_RAW_CHARS = 100_000
 
 _SURROGATE = re.compile("[\udc80-\udcff]")
+_ANY_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 @dataclass(slots=True)
@@ -89,6 +91,25 @@ class Utf8Guard:
             locator,
         )
 
+    def checked(self, value: Any, raw: str, locator: str) -> Any:
+        """A parsed JSON value, or its Rejection if a ``\\ud800``-style escape left an unpaired surrogate.
+
+        Such strings parse but cannot be encoded, so they would break every later write; the policy
+        treats them like undecodable bytes (``replace`` turns each into U+FFFD).
+        """
+        if _SURROGATE_ESCAPE.search(raw) is None or not _holds_unpaired_surrogate(value):
+            return value
+        if self.policy == "quarantine":
+            return ingest_rejection(
+                "invalid_utf8",
+                f"{locator}: the row holds an escaped unpaired surrogate (\\ud800-\\udfff), which is not "
+                "valid Unicode (set on_invalid_utf8: replace to keep it with U+FFFD)",
+                raw,
+                locator,
+            )
+        self.note(locator)
+        return _replace_surrogates(value)
+
     def finish(self) -> None:
         if self.replaced_rows:
             warnings.warn(InvalidUtf8Warning(self.file, self.replaced_rows, self.first_locator), stacklevel=2)
@@ -98,40 +119,95 @@ def repair_utf8(text: str) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
+def _holds_unpaired_surrogate(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _replace_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _ANY_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_replace_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_replace_surrogates(k): _replace_surrogates(v) for k, v in value.items()}
+    return value
+
+
 # --- JSON Lines ----------------------------------------------------------------------------------
 
 
-def iter_jsonl(
-    path: Path, display: str, guard: Utf8Guard, encoding: str = "utf-8"
-) -> Iterator[Row | Rejection]:
-    with open_text(path, encoding) as stream:
-        index = -1  # position among the file's non-blank lines, rejected ones included
-        for number, line in enumerate(stream, start=1):
-            text = line.rstrip("\r\n")
-            if not text.strip():
-                continue
-            index += 1
-            locator = f"{display}:{number}"
-            if guard.is_invalid(text):
-                if guard.policy == "quarantine":
-                    yield guard.rejection(text, locator)
+# Decodes one whole line into finished records, or returns None to leave the line to the general path.
+LineDecoder = Callable[[str, str, int, int], "list[Any] | None"]
+
+
+class JsonLines:
+    """The rows of a JSON Lines file, read lazily.
+
+    Once the file's record format is known, that format may take over whole lines (``decode_with``):
+    a typed decoder that builds records straight from the line text skips the generic parse into
+    dicts, which dominates ingest time. Lines it declines go through the general path unchanged, and
+    the records it builds are passed through by the schema's ``convert``.
+    """
+
+    def __init__(self, path: Path, display: str, guard: Utf8Guard, encoding: str = "utf-8") -> None:
+        self.display = display
+        self.decoder: LineDecoder | None = None
+        self._items = self._read(path, guard, encoding)
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._items
+
+    def decode_with(self, decoder: LineDecoder | None) -> None:
+        self.decoder = decoder
+
+    def close(self) -> None:
+        self._items.close()
+
+    def _read(self, path: Path, guard: Utf8Guard, encoding: str) -> Iterator[Any]:
+        display = self.display
+        with open_text(path, encoding) as stream:
+            index = -1  # position among the file's non-blank lines, rejected ones included
+            for number, line in enumerate(stream, start=1):
+                text = line.rstrip("\r\n")
+                if not text or text.isspace():
                     continue
-                text = guard.repair(text, locator)
-            try:
-                value = json.loads(text)
-            except ValueError as exc:
-                yield ingest_rejection("malformed_json", f"{locator}: not valid JSON ({exc})", text, locator)
-                continue
-            if not isinstance(value, dict):
-                yield ingest_rejection(
-                    "malformed_record",
-                    f"{locator}: expected a JSON object per line, got {type(value).__name__}",
-                    text,
-                    locator,
-                )
-                continue
-            yield Row(value, display, number, index, text)
-    guard.finish()
+                index += 1
+                if guard.is_invalid(text):
+                    locator = f"{display}:{number}"
+                    if guard.policy == "quarantine":
+                        yield guard.rejection(text, locator)
+                        continue
+                    text = guard.repair(text, locator)
+                elif self.decoder is not None:
+                    records = self.decoder(text, display, number, index)
+                    if records is not None:
+                        yield from records
+                        continue
+                yield parse_json_line(text, display, number, index, guard)
+        guard.finish()
+
+
+def parse_json_line(text: str, display: str, number: int, index: int, guard: Utf8Guard) -> Row | Rejection:
+    """One JSON Lines row, or the Rejection saying why the line is not a JSON object."""
+    locator = f"{display}:{number}"
+    try:
+        value = guard.checked(json.loads(text), text, locator)
+    except ValueError as exc:
+        return ingest_rejection("malformed_json", f"{locator}: not valid JSON ({exc})", text, locator)
+    if isinstance(value, Rejection):
+        return value
+    if not isinstance(value, dict):
+        return ingest_rejection(
+            "malformed_record",
+            f"{locator}: expected a JSON object per line, got {type(value).__name__}",
+            text,
+            locator,
+        )
+    return Row(value, display, number, index, text)
 
 
 # --- JSON documents ------------------------------------------------------------------------------
@@ -143,7 +219,7 @@ def iter_json(
     """A ``.json`` file: a top-level array (streamed element by element), JSON Lines, or one object."""
     shape = json_document_shape(path, encoding)
     if shape == "jsonl":
-        yield from iter_jsonl(path, display, guard, encoding)
+        yield from JsonLines(path, display, guard, encoding)
     elif shape == "array":
         yield from iter_json_array(path, display, guard, encoding)
     else:
@@ -177,11 +253,13 @@ def iter_json_object(path: Path, display: str, guard: Utf8Guard, encoding: str) 
             return
         text = guard.repair(text, locator)
     try:
-        value = json.loads(text)
+        value = guard.checked(json.loads(text), text, locator)
     except ValueError as exc:
         yield ingest_rejection("malformed_json", f"{display}: not valid JSON ({exc})", text, locator)
         return
-    if isinstance(value, dict):
+    if isinstance(value, Rejection):
+        yield value
+    elif isinstance(value, dict):
         yield Row(value, display, 1, 0, text)
     else:
         yield ingest_rejection(
@@ -209,7 +287,10 @@ def iter_json_array(path: Path, display: str, guard: Utf8Guard, encoding: str) -
                     continue
                 raw = guard.repair(raw, locator)
                 value = json.loads(raw)
-            if isinstance(value, dict):
+            value = guard.checked(value, raw, locator)
+            if isinstance(value, Rejection):
+                yield value
+            elif isinstance(value, dict):
                 yield Row(value, display, line, index, raw)
             else:
                 yield ingest_rejection(

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from ai.core.records import Conversation
 from ai.core.stage import Rejection
 from ai.sourcing.datasets.build import MalformedRow, ReadContext, raw_text
-from ai.sourcing.datasets.rows import Row, ingest_rejection
+from ai.sourcing.datasets.rows import LineDecoder, Row, ingest_rejection
 
 
 class Schema(ABC):
@@ -24,6 +24,10 @@ class Schema(ABC):
         self, rows: Iterator[Row | Rejection], ctx: ReadContext
     ) -> Iterator[Conversation | Rejection]:
         """Records and rejections for a file's rows; rejections from the container pass through."""
+
+    def line_decoder(self, ctx: ReadContext) -> LineDecoder | None:
+        """A decoder that builds this format's records straight from JSON Lines text, if it has one."""
+        return None
 
 
 class Detectable(ABC):
@@ -42,8 +46,8 @@ class RowSchema(Schema):
         self, rows: Iterator[Row | Rejection], ctx: ReadContext
     ) -> Iterator[Conversation | Rejection]:
         for item in rows:
-            if isinstance(item, Rejection):
-                yield item
+            if not isinstance(item, Row):
+                yield item  # a container's Rejection, or a record the line decoder already built
                 continue
             try:
                 yield from self.from_row(item, ctx)
