@@ -168,17 +168,18 @@ def clean_run(work: Workload) -> CleanRun:
 def stage_of(path: str) -> str:
     """Which part of the run a durable write belongs to."""
     parts = path.split("/")
-    if parts[0] in ("dataset", "quarantine", "manifest.json", "run_summary.json") or path.endswith(
-        "_report.json"
-    ):
-        return "export"
-    if parts[0] in ("work", "checkpoints") and len(parts) > 1:
+    if parts[0] in ("work", "checkpoints") and len(parts) > 2:
         step = parts[1]
+        if parts[0] == "work" and parts[2].startswith(("summary-", "plan.")):
+            return f"{step} {'summarise' if parts[2].startswith('summary-') else 'reduce'}"
         for suffix in (".reduce", ".summarise"):
             if step.endswith(suffix):
                 return f"{step[: -len(suffix)]} {suffix[1:]}"
         return step
-    return "setup" if parts[0] in ("run.json", "config.yaml") else parts[0]
+    if parts[0] in ("run.json", "config.yaml"):
+        return "setup"
+    # dataset/, quarantine/, exports/, reports, the card, the manifest and the run summary
+    return "export"
 
 
 def crash_trial(
