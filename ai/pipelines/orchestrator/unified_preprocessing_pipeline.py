@@ -75,7 +75,7 @@ def normalise_text(
             fixes.append("mojibake_fixed")
         text = unicodedata.normalize("NFC", text)
         text = _INVISIBLE.sub("", text)
-    if _CONTROL.search(text):
+    if not _printable_apart_from_tab_and_newline(text) and _CONTROL.search(text):
         text = _CONTROL.sub("", text)
         fixes.append("control_removed")
     if strip_html and ("<" in text or "&" in text):
@@ -83,7 +83,7 @@ def normalise_text(
         if cleaned != text:
             text = cleaned
             fixes.append("html_stripped")
-    if strip_markdown and _MARKDOWN_HINT.search(text):
+    if strip_markdown and _may_hold_markdown(text):
         cleaned = _strip_markdown(text)
         if cleaned != text:
             text = cleaned
@@ -106,7 +106,8 @@ _HTML_TAG = re.compile(
 )
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _HTML_ENTITY = re.compile(r"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,30});")
-_MARKDOWN_HINT = re.compile(r"[*_`#\\]|\]\(|---")
+# Text holding none of these has no markdown to strip.
+_MARKDOWN_MARKS = ("*", "_", "`", "#", "\\", "](", "---")
 _MD_LINK = re.compile(r"\[([^\]\n]{1,500})\]\(\s*([^)\s]{1,2000})\s*\)")
 _MD_EMPHASIS = re.compile(r"(\*\*|__|\*|_|~~)(?=\S)([^\n]*?\S)\1(?![\w*])")
 _MD_CODE = re.compile(r"`{1,3}([^`\n]+)`{1,3}")
@@ -115,11 +116,26 @@ _MD_RULE = re.compile(r"^[ \t]*([-*_])(?:[ \t]*\1){2,}[ \t]*$", re.MULTILINE)
 _MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!>])")
 # Whitespace other than single spaces between words: anything else needs tidying.
 _UNTIDY = re.compile(r"[^\S ]|  |^ | $")
+# ASCII characters that re's \s matches besides the space.
+_ASCII_OTHER_WHITESPACE = ("\n", "\t", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")
 _PARKED = 0xF000
 _MD_PARKED = re.compile("[\uf000-\uf07f]")
 _SPACES = re.compile(r"[^\S\n]+")
 _SPACE_AROUND_NEWLINE = re.compile(r" ?\n ?")
 _MANY_NEWLINES = re.compile(r"\n{3,}")
+
+
+def _printable_apart_from_tab_and_newline(text: str) -> bool:
+    # str.isprintable is False for every C0/C1 control (and some other characters, which the regex
+    # then rules out): one C pass instead of a regex scan on the usual turn.
+    if "\n" in text or "\t" in text:
+        text = text.replace("\n", " ").replace("\t", " ")
+    return text.isprintable()
+
+
+def _may_hold_markdown(text: str) -> bool:
+    # Substring tests (memchr scans) are several times cheaper than one regex search.
+    return any(mark in text for mark in _MARKDOWN_MARKS)
 
 
 def _strip_html(text: str) -> str:
@@ -145,7 +161,7 @@ def _strip_markdown(text: str) -> str:
 
 
 def _tidy_whitespace(text: str) -> str:
-    if not _UNTIDY.search(text):
+    if _tidy_ascii(text) or (not text.isascii() and not _UNTIDY.search(text)):
         return text
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -153,6 +169,13 @@ def _tidy_whitespace(text: str) -> str:
     if "\n" in text:
         text = _MANY_NEWLINES.sub("\n\n", _SPACE_AROUND_NEWLINE.sub("\n", text))
     return text.strip()
+
+
+def _tidy_ascii(text: str) -> bool:
+    """For ASCII text, that ``_UNTIDY`` cannot match: no double or edge space, no other whitespace."""
+    if not text.isascii() or "  " in text or text[:1] == " " or text[-1:] == " ":
+        return False
+    return not any(space in text for space in _ASCII_OTHER_WHITESPACE)
 
 
 def _spellings(words: str, role: str) -> dict[str, str]:
