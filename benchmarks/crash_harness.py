@@ -178,6 +178,8 @@ def stage_of(path: str) -> str:
         return step
     if parts[0] in ("run.json", "config.yaml"):
         return "setup"
+    if len(parts) == 1 and path.endswith("_report.json") and path != "gate_report.json":
+        return f"{path.removesuffix('_report.json')} reduce"  # a global stage's report, written by its reduce
     # dataset/, quarantine/, exports/, reports, the card, the manifest and the run summary
     return "export"
 
