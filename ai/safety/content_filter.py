@@ -12,15 +12,16 @@ system) turns are checked, for:
 - ``hate_harassment``: insults at the client, slurs, contempt for groups.
 
 Patterns are compiled once into one alternation with a named group per code, so a turn is scanned in
-a single pass.
+a single pass, case-sensitively on the lower-cased text where that is exact (``CaseFoldedPattern``).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from ai.safety.case_folded import CaseFoldedPattern, matched_text
 
 A = r"(?:['’`´]|â\x80\x99)?"
 YOU_ARE = rf"(?:you{A}re|you are|youre|ur|you r)"
@@ -71,17 +72,17 @@ RULES: dict[str, tuple[str, ...]] = {
         r"\b(?:go ahead|do it)[, ]+(?:and )?(?:kill|end|cut|hurt|jump)\b|\bkys\b",
         r"\b(?:nobody|no one|noone) (?:cares|would care|will care|would miss you|will miss you|likes you|loves you)\b",
         r"\byou deserve (?:it|this|to (?:suffer|die|be hurt|be alone|feel this way|be punished))\b",
-        r"\b(?:it{A}s|that{A}s|its|thats) (?:all )?(?:your own fault|all your fault|your fault)\b",
+        rf"\b(?:it{A}s|that{A}s|its|thats) (?:all )?(?:your own fault|all your fault|your fault)\b",
         rf"\b{YOU_ARE} (?:right|correct)[,.]? (?:you{A}re|you are|nobody|no one|everyone|life is|you should)\b",
         rf"\b{YOU_ARE} (?:worthless|a burden|pathetic|hopeless|a lost cause|beyond help)\b",
         r"\b(?:they|everyone|your family)(?:'d| would| are| will be) (?:be )?better off without you\b",
-        r"\bmaybe (?:it{A}s|it is|its) (?:time|best) (?:to|that you) (?:give up|end|let go of life)\b",
+        rf"\bmaybe (?:it{A}s|it is|its) (?:time|best) (?:to|that you) (?:give up|end|let go of life)\b",
     ),
     "sexual_content": (
         r"\b(?:sex with (?:me|you)|have sex|naked|nudes?|porn\w*|orgasm\w*|masturbat\w*|genitals?|penis|"
         r"vagina|blowjob|horny|sexting)\b",
         r"\b(?:send (?:me )?(?:pics|photos|a pic) of (?:you|your body)|turns? me on|make love to you|"
-        r"sleep with you|you{A}re (?:so )?sexy|your body is (?:hot|sexy))\b",
+        rf"sleep with you|you{A}re (?:so )?sexy|your body is (?:hot|sexy))\b",
     ),
     "hate_harassment": (
         rf"\b{YOU_ARE} (?:such )?(?:an? )?(?:idiot|stupid|moron|loser|dumb|retard(?:ed)?|freak|ugly|fat|"
@@ -98,7 +99,7 @@ REASON_CODES = tuple(RULES)
 
 # Every rule above contains one of these (case-insensitive) fragments; a text without any of them is
 # skipped, because the full rule set costs ~10x more per character than this one alternation.
-TRIGGERS = re.compile(
+TRIGGERS = CaseFoldedPattern(
     r"\b(?:\d|way|method|lethal|how many|yourself|slit|noose|monoxide|jump|overdos|cut|enough|dos(?:e|age)|meds|"
     r"medication|pills|tablets|benzo|antidepress|"
     + DRUGS
@@ -109,8 +110,7 @@ TRIGGERS = re.compile(
     r"vagina|blowjob|horny|pic|photo|turns? me|make love|sleep with|body|idiot|stupid|moron|loser|dumb|retard|"
     r"freak|ugly|fat|disgusting|crazy|psycho|weak|joke|clown|waste|piece|bitch|shut|stfu|f+u*c*k+|screw|hell|"
     r"get lost|grow up|fag|trann|kike|spic|chink|wetback|n[i1]gg|women|men|girls|muslim|jew|christian|black|"
-    r"white|gay|lesbian|immigrant|mexican|asian|trans|feminist|i hate)",
-    re.IGNORECASE,
+    r"white|gay|lesbian|immigrant|mexican|asian|trans|feminist|i hate)"
 )
 
 DEFAULT_ROLE_CODES: dict[str, tuple[str, ...]] = {
@@ -150,7 +150,7 @@ class ContentFilter:
         if unknown:
             raise ValueError(f"unknown content reason codes {sorted(unknown)}; known: {list(REASON_CODES)}")
         self.role_codes = {role: tuple(codes) for role, codes in role_codes.items()}
-        self._by_codes: dict[tuple[str, ...], re.Pattern[str]] = {}
+        self._by_codes: dict[tuple[str, ...], CaseFoldedPattern] = {}
         for codes in self.role_codes.values():
             if codes and codes not in self._by_codes:
                 self._by_codes[codes] = _compile(codes)
@@ -172,9 +172,9 @@ class ContentFilter:
         return ContentVerdict(self._hits(self._by_codes[codes], text))
 
     @staticmethod
-    def _hits(pattern: re.Pattern[str], text: str) -> list[ContentHit]:
+    def _hits(pattern: CaseFoldedPattern, text: str) -> list[ContentHit]:
         return [
-            ContentHit(_code_of(m.lastgroup or ""), m.start(), m.end(), m.group(0))
+            ContentHit(_code_of(m.lastgroup or ""), m.start(), m.end(), matched_text(text, m))
             for m in pattern.finditer(text)
         ]
 
@@ -211,9 +211,10 @@ def _precision_recall(cell: dict[str, int]) -> dict[str, Any]:
     }
 
 
-def _compile(codes: tuple[str, ...]) -> re.Pattern[str]:
+def _compile(codes: tuple[str, ...]) -> CaseFoldedPattern:
     alternatives = [f"(?P<{code}__{i}>{regex})" for code in codes for i, regex in enumerate(RULES[code])]
-    return re.compile("|".join(alternatives), re.IGNORECASE)
+    # Every rule starts at a word boundary (tests/unit/safety/test_content_filter.py checks it).
+    return CaseFoldedPattern("|".join(alternatives), word_start=True)
 
 
 def _code_of(group: str) -> str:

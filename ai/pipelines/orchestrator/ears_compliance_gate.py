@@ -22,6 +22,7 @@ import msgspec
 
 from ai.core.records import Conversation
 from ai.core.stage import Stage, StageOptions, StageResult
+from ai.safety.case_folded import CaseFoldedPattern, matched_text
 from ai.safety.content_filter import ContentFilter
 from ai.safety.crisis_detection.patterns import LEVEL_RANK, PatternLayer, has_trigger
 
@@ -410,18 +411,18 @@ class EarsComplianceGate:
     def _empathize(self, text: str, evidence: list[str]) -> float:
         match = self._compiled["empathy_framed"].search(text)
         if match:
-            evidence.append(f"empathize: {match.group(0)!r}")
+            evidence.append(f"empathize: {matched_text(text, match)!r}")
             return 1.0
         match = self._compiled["emotion"].search(text)
         if match:
-            evidence.append(f"empathize (emotion word): {match.group(0)!r}")
+            evidence.append(f"empathize (emotion word): {matched_text(text, match)!r}")
             return 0.5
         return 0.0
 
     def _found(self, name: str, text: str, evidence: list[str]) -> float:
         match = self._compiled[name].search(text)
         if match:
-            evidence.append(f"{name}: {match.group(0)!r}")
+            evidence.append(f"{name}: {matched_text(text, match)!r}")
             return 1.0
         return 0.0
 
@@ -436,7 +437,7 @@ class EarsComplianceGate:
         if shared:
             evidence.append(f"reflect: mirrors {', '.join(shared[:5])}")
         if stem:
-            evidence.append(f"reflect: {stem.group(0)!r}")
+            evidence.append(f"reflect: {matched_text(therapist_text, stem)!r}")
         return round(0.7 * overlap + (0.3 if stem else 0.0), 4)
 
     def _support(self, text: str, evidence: list[str]) -> float:
@@ -444,7 +445,7 @@ class EarsComplianceGate:
         for name, weight in (("open_question", 0.4), ("autonomy", 0.4), ("next_step", 0.2)):
             match = self._compiled[name].search(text)
             if match:
-                evidence.append(f"support ({name}): {match.group(0)[:60]!r}")
+                evidence.append(f"support ({name}): {matched_text(text, match)[:60]!r}")
                 score += weight
         return round(score, 4)
 
@@ -454,12 +455,12 @@ class EarsComplianceGate:
             match = self._compiled[name].search(text)
             if match:
                 found.append(name)
-                evidence.append(f"penalty {name}: {match.group(0)!r}")
+                evidence.append(f"penalty {name}: {matched_text(text, match)!r}")
         prescriptive = self._compiled["prescriptive"].search(text)
         medical = self._content.check(text, "therapist")
         if prescriptive or not medical.safe:
             found.append("prescriptive")
-            what = prescriptive.group(0) if prescriptive else medical.hits[0].text
+            what = matched_text(text, prescriptive) if prescriptive else medical.hits[0].text
             evidence.append(f"penalty prescriptive: {what!r}")
         words = len(text.split())
         if words > self.options.max_reply_words:
@@ -469,7 +470,7 @@ class EarsComplianceGate:
         if hotline and not risk:
             found.append("premature_hotline")
             evidence.append(
-                f"penalty premature_hotline: {hotline.group(0)!r} with no risk in the client text"
+                f"penalty premature_hotline: {matched_text(text, hotline)!r} with no risk in the client text"
             )
         return found
 
@@ -557,8 +558,8 @@ _RUBRIC: dict[str, tuple[str, ...]] = {
 }
 
 
-def _any(regexes: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?:{r})" for r in regexes), re.IGNORECASE)
+def _any(regexes: tuple[str, ...]) -> CaseFoldedPattern:
+    return CaseFoldedPattern("|".join(f"(?:{r})" for r in regexes))
 
 
 def _content_stems(text: str) -> set[str]:

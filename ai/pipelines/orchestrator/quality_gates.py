@@ -36,6 +36,11 @@ DEFAULT_PII_ALLOWLIST = (
 )
 
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+# Every PII pattern needs a digit or an "@"; most conversations hold neither, so one search over the
+# joined turns spares the full PII scan per turn.
+_PII_HINT = re.compile(r"[\d@]")
+# In ASCII text, exactly the characters for which neither str.isalpha nor str.isspace holds.
+_ASCII_NOT_LETTER_OR_SPACE = re.compile(r"[^A-Za-z\t\n\x0b\x0c\r\x1c-\x1f ]+")
 
 
 class DatasetGateOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -139,6 +144,8 @@ class QualityStage(Stage):
     def _pii_problem(self, record: Conversation) -> tuple[str, str] | None:
         if not self.options.check_pii:  # type: ignore[attr-defined]
             return None
+        if not _PII_HINT.search("\n".join(turn.text for turn in record.turns)):
+            return None
         for index, turn in enumerate(record.turns):
             for match in self._pii.finditer(turn.text):
                 if match.group(0) in self._allow:
@@ -168,9 +175,15 @@ def quality_score(record: Conversation) -> float:
     variety = min(1.0, (len(set(words)) / len(words)) / 0.4) * min(1.0, len(words) / 20) if words else 0.0
     unique_turns = len({t.strip().casefold() for t in texts}) / max(1, len(texts))
     characters = "".join(texts)
-    letters = sum(c.isalpha() or c.isspace() for c in characters) / max(1, len(characters))
+    letters = _letter_or_space_count(characters) / max(1, len(characters))
     parts = (balance, substance, variety, unique_turns, min(1.0, letters / 0.85))
     return round(sum(parts) / len(parts), 4)
+
+
+def _letter_or_space_count(text: str) -> int:
+    if text.isascii():  # the common case, counted in C
+        return len(text) - sum(map(len, _ASCII_NOT_LETTER_OR_SPACE.findall(text)))
+    return sum(c.isalpha() or c.isspace() for c in text)
 
 
 def _luhn_valid(candidate: str) -> bool:

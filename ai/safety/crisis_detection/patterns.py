@@ -17,6 +17,8 @@ import itertools
 import re
 from dataclasses import dataclass
 
+from ai.safety.case_folded import CaseFoldedPattern, matched_text
+
 LEVELS = ("none", "indicator", "ideation", "behavior_or_plan", "attempt")
 LEVEL_RANK = {name: rank for rank, name in enumerate(LEVELS)}
 
@@ -553,7 +555,8 @@ class PatternLayer:
         self._groups: list[Pattern] = [*PATTERNS, *THIRD_PERSON_PATTERNS]
         self._third_person_start = len(PATTERNS)
         alternatives = [f"(?P<p{i}>{p.regex})" for i, p in enumerate(self._groups)]
-        self._combined = re.compile("|".join(alternatives), re.IGNORECASE)
+        # Every pattern starts at a word boundary (tests/unit/safety/test_crisis_patterns.py checks it).
+        self._combined = CaseFoldedPattern("|".join(alternatives), word_start=True)
 
     def scan(self, texts: list[str], candidates: list[int] | None = None) -> list[list[PatternHit]]:
         """Hits per text. Only ``candidates`` (indices of texts holding a trigger) are scanned; when not
@@ -570,16 +573,17 @@ class PatternLayer:
         around trigger words (every pattern contains one); the whole text is scanned when lower-casing
         changed its length (so positions in the lowered copy would not be positions in the text)."""
         found: list[PatternHit] = []
-        for start, end in _trigger_windows(text):
-            found += self._scan_range(text, start, end)
+        lowered = text.lower()
+        for start, end in _trigger_windows(text, lowered):
+            found += self._scan_range(text, lowered, start, end)
         return found
 
     def scan_full(self, text: str) -> list[PatternHit]:
-        return self._scan_range(text, 0, len(text))
+        return self._scan_range(text, text.lower(), 0, len(text))
 
-    def _scan_range(self, text: str, start: int, end: int) -> list[PatternHit]:
+    def _scan_range(self, text: str, lowered: str, start: int, end: int) -> list[PatternHit]:
         found: list[PatternHit] = []
-        for match in self._combined.finditer(text, start, end):
+        for match in self._combined.finditer_lowered(text, lowered, start, end):
             group = match.lastgroup or ""
             number = int(group[1:])
             pattern = self._groups[number]
@@ -587,14 +591,18 @@ class PatternLayer:
             discount = "third_person" if third_person else _discount(text, match.start(), match.end())
             found.append(
                 PatternHit(
-                    match.start(), match.end(), pattern.category, pattern.level, match.group(0), discount
+                    match.start(),
+                    match.end(),
+                    pattern.category,
+                    pattern.level,
+                    matched_text(text, match),
+                    discount,
                 )
             )
         return found
 
 
-def _trigger_windows(text: str) -> list[tuple[int, int]]:
-    lowered = text.lower()
+def _trigger_windows(text: str, lowered: str) -> list[tuple[int, int]]:
     if len(lowered) != len(text):
         return [(0, len(text))]
     windows: list[tuple[int, int]] = []

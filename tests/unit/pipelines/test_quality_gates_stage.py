@@ -168,3 +168,10 @@ def test_missing_or_undefined_crisis_evaluation() -> None:
 def test_small_runs_skip_split_ratio_checks() -> None:
     report = evaluate_dataset_gates({"total": 3, "counts_by_split": {"train": 3}})
     assert report.passed and not any(g.name.startswith("split_ratio") for g in report.gates)
+
+
+def test_letter_share_counts_like_str_methods_for_ascii_and_other_text() -> None:
+    from ai.pipelines.orchestrator.quality_gates import _letter_or_space_count
+
+    for text in ("", "Hello, world!\x1c\t42", "naïve café ½ ²", "\x00\x7f~~ ab"):
+        assert _letter_or_space_count(text) == sum(c.isalpha() or c.isspace() for c in text)

@@ -1,0 +1,92 @@
+"""The fast case-folded regexes must find exactly what the IGNORECASE compilation finds."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from ai.pipelines.orchestrator.ears_compliance_gate import _RUBRIC
+from ai.safety.case_folded import CaseFoldedPattern, matched_text
+from ai.safety.content_filter import RULES
+from ai.safety.content_filter import TRIGGERS as CONTENT_TRIGGERS
+from ai.safety.crisis_detection.corpora import read_diasafety
+from ai.safety.crisis_detection.patterns import PATTERNS, THIRD_PERSON_PATTERNS, PatternLayer
+
+
+def _top_level_alternatives(regex: str) -> list[str]:
+    """``regex`` split at the ``|`` that are outside groups, classes and escapes."""
+    parts, depth, in_class, start, index = [], 0, False, 0, 0
+    while index < len(regex):
+        char = regex[index]
+        if char == "\\":
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            parts.append(regex[start:index])
+            start = index + 1
+        index += 1
+    return [*parts, regex[start:]]
+
+
+@pytest.mark.parametrize(
+    "regex",
+    [r for rules in RULES.values() for r in rules] + [p.regex for p in (*PATTERNS, *THIRD_PERSON_PATTERNS)],
+)
+def test_word_start_rule_sets_start_every_alternative_at_a_word_boundary(regex: str) -> None:
+    assert all(part.startswith(r"\b") for part in _top_level_alternatives(regex)), regex
+
+
+def test_upper_case_literals_are_refused() -> None:
+    with pytest.raises(ValueError, match="lower case"):
+        CaseFoldedPattern(r"\bHello\b")
+    CaseFoldedPattern(r"(?P<name>\S+\W)")  # escapes and named groups are not literals
+
+
+def test_ascii_and_other_text_match_like_ignorecase() -> None:
+    pattern = CaseFoldedPattern(r"\bkill (?:myself|me)\b", word_start=True)
+    for text in ("I will KILL Myself tonight", "Ich will KILL MYSELF – jetzt", "skill me", ""):
+        fast = [(m.start(), m.end(), matched_text(text, m)) for m in pattern.finditer(text)]
+        slow = [(m.start(), m.end(), m.group(0)) for m in re.finditer(r"\bkill (?:myself|me)\b", text, re.I)]
+        assert fast == slow
+    assert matched_text("I will KILL Myself", pattern.search("I will KILL Myself")) == "KILL Myself"
+    assert pattern.search("nothing here") is None
+
+
+def _real_texts(shared_data: Path) -> list[str]:
+    texts = [str(row.get("response") or "") for row in read_diasafety(shared_data / "crisis", "val")]
+    texts += [str(row.get("context") or "") for row in read_diasafety(shared_data / "crisis", "val")]
+    with (shared_data / "conversations" / "esconv_hf_valid.jsonl").open(encoding="utf-8") as handle:
+        for line in handle:
+            texts += [turn["text"] for turn in json.loads(line)["dialog"]]
+    return texts
+
+
+def test_fast_path_finds_what_ignorecase_finds_on_real_text(shared_data: Path) -> None:
+    texts = _real_texts(shared_data)
+    layer = PatternLayer()
+    compiled = [
+        layer._combined,
+        CONTENT_TRIGGERS,
+        *(CaseFoldedPattern("|".join(rules), word_start=True) for rules in RULES.values()),
+        *(CaseFoldedPattern("|".join(f"(?:{r})" for r in rules)) for rules in _RUBRIC.values()),
+    ]
+    hits = 0
+    for pattern in compiled:
+        for text in texts:
+            fast = [(m.start(), m.end(), m.lastgroup) for m in pattern.fast.finditer(text.lower())]
+            slow = [(m.start(), m.end(), m.lastgroup) for m in pattern.slow.finditer(text)]
+            if text.isascii():
+                assert fast == slow, text
+            hits += len(slow)
+    assert hits > 1000  # the comparison covered real matches, not only misses
