@@ -24,7 +24,7 @@ import msgspec
 import numpy as np
 import rensa
 
-from ai.core.records import Conversation, content_hash, normalise_for_hash
+from ai.core.records import Conversation, content_hash, normalised_turns
 from ai.core.stage import GlobalStage, Rejection, StageOptions, StageResult
 
 __all__ = [
@@ -218,7 +218,7 @@ def keep_rank_key(record: Conversation) -> str:
 
 
 def exact_hash(record: Conversation) -> str:
-    return content_hash([f"{t.role}\x1f{normalise_for_hash(t.text)}" for t in record.turns], length=24)
+    return content_hash(normalised_turns(record.turns), length=24)
 
 
 # Punctuation becomes a word break (str.translate and split are several times faster than a regex).
@@ -228,7 +228,8 @@ _PUNCTUATION = str.maketrans(dict.fromkeys("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~â€
 def shingles(record: Conversation, size: int) -> list[str]:
     """Word n-grams of the client and therapist text, case-folded and without punctuation."""
     text = " ".join(t.text for t in record.turns if t.role != "system")
-    words = text.casefold().translate(_PUNCTUATION).split()
+    # Lower-casing is casefolding for ASCII, and has a fast path for it.
+    words = (text.lower() if text.isascii() else text.casefold()).translate(_PUNCTUATION).split()
     if len(words) <= size:
         # Too short for one shingle: the whole text is the only token; an empty text gets its id, so it
         # matches nothing but itself.
