@@ -516,12 +516,15 @@ _THIRD_PERSON = frozenset(
     ]
 )
 _TRIGGER_SET = frozenset(TRIGGERS)
+# "bus" only matters in "catch the bus", and everyday text mentions buses a lot: its windows wait for
+# the whole phrase.
+_WINDOW_TRIGGERS = tuple("catch the bus" if t == "bus" else t for t in TRIGGERS)
 # The triggers as they appear in raw lower-cased text: word pairs may be split by any whitespace, "odd"
 # is how the model's normaliser sees "od'd", and no word boundary is required at the end because some
 # patterns match inside glued words ("end my lifei", "selfharmed").
 _TRIGGER_WORDS = re.compile(
     r"\b(?:"
-    + "|".join(sorted((re.escape(t).replace(r"\ ", r"\s+") for t in TRIGGERS), key=len, reverse=True))
+    + "|".join(sorted((re.escape(t).replace(r"\ ", r"\s+") for t in _WINDOW_TRIGGERS), key=len, reverse=True))
     + r"|od['’]d|self[- ]harm)"
 )
 # Patterns reach at most this far before / after their trigger word (look-aheads included).
