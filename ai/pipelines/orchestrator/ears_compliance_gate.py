@@ -24,7 +24,7 @@ from ai.core.records import Conversation
 from ai.core.stage import Stage, StageOptions, StageResult
 from ai.safety.case_folded import CaseFoldedPattern, matched_text
 from ai.safety.content_filter import ContentFilter
-from ai.safety.crisis_detection.patterns import LEVEL_RANK, PatternLayer, has_trigger
+from ai.safety.crisis_detection.patterns import LEVEL_RANK, PatternLayer, may_hit
 
 COMPONENTS = ("empathize", "acknowledge", "reflect", "support")
 PENALTIES = ("minimising", "judgement", "prescriptive", "premature_hotline", "lecturing")
@@ -379,9 +379,7 @@ class EarsComplianceGate:
         safety_after_crisis = False
         pending_client: list[str] = []
         # One cheap look at all client text spares a pattern scan per reply in conversations without risk.
-        client_may_show_risk = has_trigger(
-            "\n".join(t.text for t in conversation.turns if t.role == "client")
-        )
+        client_may_show_risk = may_hit("\n".join(t.text for t in conversation.turns if t.role == "client"))
         for index, turn in enumerate(conversation.turns):
             if turn.role == "client":
                 pending_client.append(turn.text)

@@ -618,6 +618,12 @@ def _trigger_windows(text: str, lowered: str) -> list[tuple[int, int]]:
     return windows
 
 
+def may_hit(text: str) -> bool:
+    """False only when ``PatternLayer().scan_one(text)`` is sure to find nothing (no trigger window)."""
+    lowered = text.lower()
+    return len(lowered) != len(text) or _TRIGGER_WORDS.search(lowered) is not None
+
+
 def has_trigger(text: str) -> bool:
     words = _MODEL_TOKEN.findall(_APOSTROPHES.sub("", text.lower()))
     grams = set(words)

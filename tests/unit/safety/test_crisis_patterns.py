@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ai.safety.crisis_detection.patterns import PatternLayer, has_trigger
+from ai.safety.crisis_detection.patterns import PatternLayer, has_trigger, may_hit
 
 LAYER = PatternLayer()
 
@@ -94,6 +94,8 @@ def test_every_pattern_hit_is_selected_by_the_trigger_prefilter(shared_data) -> 
         texts = [row["tweet"] for row in csv.DictReader(handle)][:3000]
     missed = [t for t in texts if LAYER.scan_one(t) and not has_trigger(t)]
     assert missed == []
+    assert [t for t in texts if LAYER.scan_one(t) and not may_hit(t)] == []
+    assert not may_hit("I took the bus to work and it was busy") and may_hit("time to catch the bus")
 
 
 def test_windowed_scan_finds_what_a_full_scan_finds(shared_data) -> None:
