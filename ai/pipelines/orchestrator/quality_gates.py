@@ -147,6 +147,8 @@ class QualityStage(Stage):
         if not _PII_HINT.search("\n".join(turn.text for turn in record.turns)):
             return None
         for index, turn in enumerate(record.turns):
+            if not _PII_HINT.search(turn.text):
+                continue
             for match in self._pii.finditer(turn.text):
                 if match.group(0) in self._allow:
                     continue
