@@ -214,9 +214,9 @@ class ReadContext:
             base_locator["split"] = row.part
         records = []
         for number, (start, end) in enumerate(spans):
-            window_locator = dict(base_locator)
+            window_locator = base_locator
             if len(spans) > 1:
-                window_locator.update(window=number, turn_start=start, turn_end=end)
+                window_locator = {**base_locator, "window": number, "turn_start": start, "turn_end": end}
             records.append(
                 make_conversation(
                     kept[start:end],

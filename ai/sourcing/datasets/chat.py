@@ -156,8 +156,9 @@ class OpenAILineDecoder:
         except msgspec.DecodeError:  # also a ValidationError: the line has another shape
             return None
         turns = []
+        roles = self.roles
         for message in line.messages:
-            role = self.roles.get(message.role) or self._role(message.role)
+            role = roles.get(message.role) or self._role(message.role)
             if not role:
                 return None
             body = message.content.strip()

@@ -176,7 +176,7 @@ class JsonLines:
                 if not text or text.isspace():
                     continue
                 index += 1
-                if guard.is_invalid(text):
+                if not text.isascii() and guard.is_invalid(text):
                     locator = f"{display}:{number}"
                     if guard.policy == "quarantine":
                         yield guard.rejection(text, locator)
