@@ -314,11 +314,6 @@ def test_a_really_full_disk_leaves_only_complete_outputs_behind_markers(full_dis
                 assert all(json.loads(line) for line in data.splitlines())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="checkpoint_manager.atomic_writer: on ENOSPC at flush, handle.close() in the except branch raises "
-    "again, so tmp.unlink() never runs; run_output.write_dataset then never exits the other split writers",
-)
 def test_a_really_full_disk_leaves_no_temp_files(full_disk_run: FullDiskRun) -> None:
     assert full_disk_run.code == 1
     assert not full_disk_run.leftovers, full_disk_run.leftovers

@@ -39,7 +39,9 @@ def atomic_writer(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
         os.replace(tmp, path)
         fsync_dir(path.parent)
     except BaseException:
-        handle.close()
+        # Closing flushes the buffer, which fails again on a full disk: the temp file must go regardless.
+        with contextlib.suppress(OSError):
+            handle.close()
         tmp.unlink(missing_ok=True)
         raise
 
@@ -81,6 +83,15 @@ class CheckpointManager:
     def mark_done(self, step: str, shard: int | str, step_hash: str, outputs: list[str], **info: Any) -> None:
         """Record completion; call only after every output listed is durable."""
         atomic_write_json(self.marker_path(step, shard), {"hash": step_hash, "outputs": outputs, **info})
+
+    def remove_stray_temp_files(self, run_dir: Path) -> int:
+        """Delete temp files a killed run left behind (a kill between write and rename); returns how many."""
+        removed = 0
+        for path in Path(run_dir).rglob(".*.tmp-*"):
+            if path.is_file():
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
 
     def clear_step(self, step: str) -> None:
         """Forget every marker of a step (used when a step's shard layout changes)."""

@@ -176,6 +176,9 @@ class Orchestrator:
     # -- run directory ------------------------------------------------------------------------------
     def _prepare_run_dir(self) -> dict[str, Any]:
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        stray = self.checkpoints.remove_stray_temp_files(self.run_dir)
+        if stray:
+            self.log.event("stray_temp_files_removed", count=stray)
         run_file = self.run_dir / RUN_FILE
         if run_file.exists():
             info = json.loads(run_file.read_text())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections import Counter
 from pathlib import Path
@@ -33,12 +34,12 @@ def write_dataset(run_dir: Path, final_shards: list[str]) -> dict[str, Any]:
     by_split_category: Counter[tuple[str, str]] = Counter()
     dataset_dir = run_dir / "dataset"
     names = list(SPLITS)
-    writers = {}
-    handles = {}
-    try:
-        for name in [*names, UNSPLIT]:
-            writers[name] = atomic_writer(dataset_dir / f"{name}.jsonl")
-            handles[name] = writers[name].__enter__()
+    # ExitStack closes (and on failure removes) every split's temp file even when one of them fails.
+    with contextlib.ExitStack() as stack:
+        handles = {
+            name: stack.enter_context(atomic_writer(dataset_dir / f"{name}.jsonl"))
+            for name in [*names, UNSPLIT]
+        }
         for shard in final_shards:
             for record in read_shard(run_dir / shard):
                 split = record.split if record.split in SPLITS else UNSPLIT
@@ -51,12 +52,6 @@ def write_dataset(run_dir: Path, final_shards: list[str]) -> dict[str, Any]:
                     ears_total += record.scores["ears"]
                     ears_n += 1
                 by_split_category[(split, record.category)] += 1
-    except BaseException as exc:
-        for writer in writers.values():
-            writer.__exit__(type(exc), exc, exc.__traceback__)
-        raise
-    for writer in writers.values():
-        writer.__exit__(None, None, None)
     if not splits[UNSPLIT]:
         (dataset_dir / f"{UNSPLIT}.jsonl").unlink()
     per_split: dict[str, dict[str, int]] = {}
