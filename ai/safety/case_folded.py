@@ -53,3 +53,22 @@ class CaseFoldedPattern:
 def matched_text(text: str, match: re.Match[str]) -> str:
     """The words of ``text`` a match covers, in their original case."""
     return text[match.start() : match.end()]
+
+
+def first_char_alternation(alternatives: list[str]) -> str:
+    """``(?:a1|a2|...)`` regrouped by first character: ``(?:b(?:urden|ully)|d(?:ie|ose))``.
+
+    Python's engine skips an alternative cheaply only when it starts with a plain character, so a long
+    flat alternation costs one attempt per alternative at every position; grouped, a position costs
+    one test per distinct first character. Order within each group is kept, so the alternative that
+    wins at a position is the one that won before. Each alternative must start with a lower-case
+    letter, a digit or ``\\d``, not followed by a quantifier.
+    """
+    groups: dict[str, list[str]] = {}
+    for alternative in alternatives:
+        head = alternative[:2] if alternative.startswith("\\d") else alternative[:1]
+        rest = alternative[len(head) :]
+        if not (head == "\\d" or head.isdigit() or "a" <= head <= "z") or rest[:1] in ("?", "*", "+", "{"):
+            raise ValueError(f"cannot group {alternative!r} by its first character")
+        groups.setdefault(head, []).append(rest)
+    return "(?:" + "|".join(f"{head}(?:{'|'.join(rests)})" for head, rests in groups.items()) + ")"

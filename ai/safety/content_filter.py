@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ai.safety.case_folded import CaseFoldedPattern, matched_text
+from ai.safety.case_folded import CaseFoldedPattern, first_char_alternation, matched_text
 
 A = r"(?:['’`´]|â\x80\x99)?"
 YOU_ARE = rf"(?:you{A}re|you are|youre|ur|you r)"
@@ -101,27 +101,166 @@ REASON_CODES = tuple(RULES)
 # skipped, because the full rule set costs far more per character than this one alternation. Words that
 # therapists use all the time ("right", "maybe", "yourself", "men" in "mentioned") appear only with the
 # words their rule needs next to them, so ordinary replies skip the rule set.
-TRIGGERS = CaseFoldedPattern(
-    r"\b(?:\d+(?:\.\d+)?\s?(?:mg|milligram|mcg|microgram|ml)|"
-    r"(?:painless|quickest|fastest|easiest|surest|best|cleanest|effective) (?:ways?|methods?) (?:to|of)|"
-    r"(?:hang|hanging|shoot|shooting|drown|drowning|cut|cutting|overdose|poison|kill|hurt) yourself|"
-    r"take (?:all|a lot) of|(?:tall|high) enough|lethal|how many|slit|noose|monoxide|jump|overdos|cut|"
-    r"dos(?:e|age)|meds|medication|pills|tablets|benzo|antidepress|"
-    + DRUGS
-    + r"|disorder|depress|bipolar|bpd|borderline|c-?ptsd|ptsd|ocd|adhd|schizophren|psychos|psychotic|autis|"
-    r"asperger|narcissis|anorexi|bulimi|dementia|sociopath|psychopath|diagnos|classic|die\b|end (?:it|your)|"
-    r"give up|disappear|(?:go ahead|do it)[, ]+(?:and )?(?:kill|end|cut|hurt|jump)|kys|nobody|no one|noone|"
-    r"deserve|fault|"
-    + YOU_ARE
-    + r" (?:right|correct)|worthless|burden|pathetic|hopeless|lost cause|beyond help|better off|maybe it|"
-    r"sex|naked|nude|porn|orgasm|masturbat|genital|penis|vagina|blowjob|horny|"
-    r"send (?:me )?(?:pics|photos|a pic)|turns? me|make love|sleep with|your body is|"
-    r"(?:idiot|stupid|moron|loser|dumb|freak|ugly|fat|disgusting|crazy|psycho|weak|joke|clown|"
-    r"waste|piece|bitch)\b|shut up|stfu|f+u*c*k+ |screw you|go to hell|get lost|grow up|"
-    r"retard|fag|trann|kike|spic|chink|wetback|n[i1]gg|i hate|"
-    r"(?:women|men|girls|muslims|jews|christians|blacks|whites|gays|lesbians|immigrants|mexicans|asians|"
-    r"trans people|feminists) are\b)"
-)
+_TRIGGER_FRAGMENTS = [
+    r"\d\d*(?:\.\d+)?\s?(?:mg|milligram|mcg|microgram|ml)",
+    *(
+        f"{word} (?:ways?|methods?) (?:to|of)"
+        for word in ["painless", "quickest", "fastest", "easiest", "surest", "best", "cleanest", "effective"]
+    ),
+    *(
+        f"{word} yourself"
+        for word in [
+            "hang",
+            "hanging",
+            "shoot",
+            "shooting",
+            "drown",
+            "drowning",
+            "cut",
+            "cutting",
+            "overdose",
+            "poison",
+            "kill",
+            "hurt",
+        ]
+    ),
+    r"take (?:all|a lot) of",
+    "tall enough",
+    "high enough",
+    "lethal",
+    "how many",
+    "slit",
+    "noose",
+    "monoxide",
+    "jump",
+    "overdos",
+    "cut",
+    r"dos(?:e|age)",
+    "meds",
+    "medication",
+    "pills",
+    "tablets",
+    "benzo",
+    "antidepress",
+    *DRUGS.split("|"),  # a flat list of names, no groups
+    "disorder",
+    "depress",
+    "bipolar",
+    "bpd",
+    "borderline",
+    r"c-?ptsd",
+    "ptsd",
+    "ocd",
+    "adhd",
+    "schizophren",
+    "psychos",
+    "psychotic",
+    "autis",
+    "asperger",
+    "narcissis",
+    "anorexi",
+    "bulimi",
+    "dementia",
+    "sociopath",
+    "psychopath",
+    "diagnos",
+    "classic",
+    r"die\b",
+    r"end (?:it|your)",
+    "give up",
+    "disappear",
+    "kys",
+    "nobody",
+    "no one",
+    "noone",
+    "deserve",
+    "fault",
+    *(f"{lead}[, ]+(?:and )?(?:kill|end|cut|hurt|jump)" for lead in ["go ahead", "do it"]),
+    *(f"{you_are} (?:right|correct)" for you_are in [f"you{A}re", "you are", "youre", "ur", "you r"]),
+    "worthless",
+    "burden",
+    "pathetic",
+    "hopeless",
+    "lost cause",
+    "beyond help",
+    "better off",
+    "maybe it",
+    "sex",
+    "naked",
+    "nude",
+    "porn",
+    "orgasm",
+    "masturbat",
+    "genital",
+    "penis",
+    "vagina",
+    "blowjob",
+    "horny",
+    r"send (?:me )?(?:pics|photos|a pic)",
+    r"turns? me",
+    "make love",
+    "sleep with",
+    "your body is",
+    *(
+        rf"{insult}\b"
+        for insult in [
+            "idiot",
+            "stupid",
+            "moron",
+            "loser",
+            "dumb",
+            "freak",
+            "ugly",
+            "fat",
+            "disgusting",
+            "crazy",
+            "psycho",
+            "weak",
+            "joke",
+            "clown",
+            "waste",
+            "piece",
+            "bitch",
+        ]
+    ),
+    "shut up",
+    "stfu",
+    "ff*u*c*k+ ",
+    "screw you",
+    "go to hell",
+    "get lost",
+    "grow up",
+    "retard",
+    "fag",
+    "trann",
+    "kike",
+    "spic",
+    "chink",
+    "wetback",
+    r"n[i1]gg",
+    "i hate",
+    *(
+        rf"{group} are\b"
+        for group in [
+            "women",
+            "men",
+            "girls",
+            "muslims",
+            "jews",
+            "christians",
+            "blacks",
+            "whites",
+            "gays",
+            "lesbians",
+            "immigrants",
+            "mexicans",
+            "asians",
+            "trans people",
+            "feminists",
+        ]
+    ),
+]
+TRIGGERS = CaseFoldedPattern(r"\b" + first_char_alternation(_TRIGGER_FRAGMENTS))
 
 DEFAULT_ROLE_CODES: dict[str, tuple[str, ...]] = {
     "therapist": REASON_CODES,

@@ -17,7 +17,7 @@ import itertools
 import re
 from dataclasses import dataclass
 
-from ai.safety.case_folded import CaseFoldedPattern, matched_text
+from ai.safety.case_folded import CaseFoldedPattern, first_char_alternation, matched_text
 
 LEVELS = ("none", "indicator", "ideation", "behavior_or_plan", "attempt")
 LEVEL_RANK = {name: rank for rank, name in enumerate(LEVELS)}
@@ -523,9 +523,14 @@ _WINDOW_TRIGGERS = tuple("catch the bus" if t == "bus" else t for t in TRIGGERS)
 # is how the model's normaliser sees "od'd", and no word boundary is required at the end because some
 # patterns match inside glued words ("end my lifei", "selfharmed").
 _TRIGGER_WORDS = re.compile(
-    r"\b(?:"
-    + "|".join(sorted((re.escape(t).replace(r"\ ", r"\s+") for t in _WINDOW_TRIGGERS), key=len, reverse=True))
-    + r"|od['’]d|self[- ]harm)"
+    r"\b"
+    + first_char_alternation(
+        [
+            *sorted((re.escape(t).replace(r"\ ", r"\s+") for t in _WINDOW_TRIGGERS), key=len, reverse=True),
+            r"od['’]d",
+            r"self[- ]harm",
+        ]
+    )
 )
 # Patterns reach at most this far before / after their trigger word (look-aheads included).
 _BEFORE_TRIGGER, _AFTER_TRIGGER = 120, 160

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ai.pipelines.orchestrator.ears_compliance_gate import _RUBRIC
-from ai.safety.case_folded import CaseFoldedPattern, matched_text
+from ai.safety.case_folded import CaseFoldedPattern, first_char_alternation, matched_text
 from ai.safety.content_filter import RULES
 from ai.safety.content_filter import TRIGGERS as CONTENT_TRIGGERS
 from ai.safety.crisis_detection.corpora import read_diasafety
@@ -90,3 +90,27 @@ def test_fast_path_finds_what_ignorecase_finds_on_real_text(shared_data: Path) -
                 assert fast == slow, text
             hits += len(slow)
     assert hits > 1000  # the comparison covered real matches, not only misses
+
+
+def test_first_char_alternation_picks_the_same_alternative_as_the_flat_one() -> None:
+    alternatives = ["better\\s+off", "be\\s+better", "bus", "burden", "die", r"\d\d*mg", "dying", "b"]
+    grouped = re.compile(r"\b" + first_char_alternation(alternatives))
+    flat = re.compile(r"\b(?:" + "|".join(alternatives) + ")")
+    text = "you'd be better off; the burden of dying b 20mg be  better bus"
+    assert [m.span() for m in grouped.finditer(text)] == [m.span() for m in flat.finditer(text)]
+    assert len(list(grouped.finditer(text))) == 7
+    with pytest.raises(ValueError, match="first character"):
+        first_char_alternation(["a+b"])
+    with pytest.raises(ValueError, match="first character"):
+        first_char_alternation(["(?:x|y)"])
+
+
+def test_grouped_triggers_match_where_the_flat_triggers_match(shared_data: Path) -> None:
+    from ai.safety.content_filter import _TRIGGER_FRAGMENTS
+
+    flat_content = re.compile(r"\b(?:" + "|".join(_TRIGGER_FRAGMENTS) + ")")
+    texts = [t.lower() for t in _real_texts(shared_data)]
+    assert [bool(CONTENT_TRIGGERS.fast.search(t)) for t in texts] == [
+        bool(flat_content.search(t)) for t in texts
+    ]
+    assert sum(bool(flat_content.search(t)) for t in texts) > 100
