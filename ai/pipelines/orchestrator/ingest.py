@@ -22,7 +22,13 @@ from ai.core.records import Conversation, Passage, decode_passage, encode
 from ai.core.stage import Rejection
 from ai.pipelines.orchestrator.checkpoint_manager import CheckpointManager, atomic_writer
 from ai.pipelines.orchestrator.logger import RunLogger
-from ai.pipelines.orchestrator.shard_runner import read_shard, shard_output, shard_rejects, write_shard
+from ai.pipelines.orchestrator.shard_runner import (
+    read_shard,
+    relax_gc,
+    shard_output,
+    shard_rejects,
+    write_shard,
+)
 
 GateFn = Callable[[list[Conversation]], list[Rejection | None]]
 
@@ -101,6 +107,7 @@ class Ingestor:
             self.log.event("ingest_resumed", echo=f"ingest: resumed ({len(marker['shards'])} shards)")
             return marker
         self.checkpoints.clear_step("ingest")
+        relax_gc()
         self._shards: list[dict[str, Any]] = []
         self._batch: list[Conversation] = []
         self._rejects: list[Rejection] = []
