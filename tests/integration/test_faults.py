@@ -25,8 +25,9 @@ import sqlalchemy as sa
 import yaml
 from pipeline_helpers import write_openai_jsonl
 
+from ai.core import atomic
 from ai.infrastructure.database.persistence import Catalog
-from ai.pipelines.orchestrator import checkpoint_manager, pipeline
+from ai.pipelines.orchestrator import pipeline
 from ai.pipelines.orchestrator.main_orchestrator import main
 from ai.pipelines.orchestrator.registry import stage_class
 from ai.pipelines.orchestrator.run_catalog import RunCatalog
@@ -113,7 +114,7 @@ def fill_disk_on(monkeypatch: pytest.MonkeyPatch, final_name: str) -> list[str]:
             return FullDiskFile(handle, str(path))
         return handle
 
-    monkeypatch.setattr(checkpoint_manager, "open", fake_open, raising=False)
+    monkeypatch.setattr(atomic, "open", fake_open, raising=False)
     return opened
 
 

@@ -29,6 +29,7 @@ import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ai.core.atomic import atomic_directory, atomic_write_json, atomic_writer
 from ai.core.records import (
     EXPORT_ROLE,
     Conversation,
@@ -39,7 +40,6 @@ from ai.core.records import (
     encode,
     to_openai,
 )
-from ai.infrastructure.export.atomic import atomic_directory, atomic_write_json, atomic_writer
 
 EXPORT_SUMMARY = "export_summary.json"
 UNSPLIT = "unsplit"

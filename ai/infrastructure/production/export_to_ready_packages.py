@@ -28,7 +28,7 @@ from typing import Any
 import msgspec
 import yaml
 
-from ai.infrastructure.export.atomic import atomic_directory, atomic_write_json, atomic_write_text
+from ai.core.atomic import atomic_directory, atomic_write_json, atomic_write_text
 
 CARD_FILE = "README.md"
 MANIFEST_FILE = "manifest.json"

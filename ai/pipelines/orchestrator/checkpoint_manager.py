@@ -9,50 +9,13 @@ hashes are chained, so a changed config invalidates the changed step and every s
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from ai.core.atomic import atomic_write_bytes, atomic_write_json, atomic_writer, fsync_dir
 
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def atomic_writer(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
-    """Write ``path`` all-or-nothing: a temp file that is fsynced and renamed into place on success."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    handle = open(tmp, mode)  # noqa: SIM115 - closed in both branches below
-    try:
-        yield handle
-        handle.flush()
-        os.fsync(handle.fileno())
-        handle.close()
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
-    except BaseException:
-        # Closing flushes the buffer, which fails again on a full disk: the temp file must go regardless.
-        with contextlib.suppress(OSError):
-            handle.close()
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    with atomic_writer(path) as handle:
-        handle.write(data)
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode())
+__all__ = ["CheckpointManager", "atomic_write_bytes", "atomic_write_json", "atomic_writer", "fsync_dir"]
 
 
 class CheckpointManager:

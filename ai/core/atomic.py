@@ -1,8 +1,8 @@
-"""All-or-nothing file and directory writes for exports.
+"""All-or-nothing file and directory writes, used by checkpoints, run outputs and exports.
 
-Same pattern as the orchestrator's checkpoint writer (infrastructure may not import the orchestrator):
-write a temp file next to the target, fsync it, rename it over the target, fsync the directory. A
-killed export leaves either the complete previous file or the complete new one, never half of one.
+Write a temp file next to the target, fsync it, rename it over the target, fsync the directory. A
+killed process leaves either the complete previous file or the complete new one, never half of one
+(and at worst a stray ``.NAME.tmp-PID``, which resume removes).
 """
 
 from __future__ import annotations
@@ -39,7 +39,9 @@ def atomic_writer(path: Path, mode: str = "wb", newline: str | None = None) -> I
         os.replace(tmp, path)
         fsync_dir(path.parent)
     except BaseException:
-        handle.close()
+        # Closing flushes the buffer, which fails again on a full disk: the temp file must go regardless.
+        with contextlib.suppress(OSError):
+            handle.close()
         tmp.unlink(missing_ok=True)
         raise
 
