@@ -8,6 +8,12 @@ from pathlib import Path
 
 import pytest
 
+# Before any test module imports datasets/huggingface_hub: they read these once, at import time, and
+# without them a test of the offline error path would try to reach the Hub.
+for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+    os.environ[_var] = "1"
+os.environ.setdefault("NEMO_TELEMETRY_ENABLED", "false")
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("SHARED_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
