@@ -313,15 +313,16 @@ class Orchestrator:
     def _export(self, run_id: str, final_paths: list[str]) -> dict[str, Any]:
         started = time.perf_counter()
         dataset_counts = write_dataset(self.run_dir, final_paths)
-        self._dataset_gates(dataset_counts)
-        self._write_formats(final_paths)
-        self._write_bias_audit(final_paths)
+        # The quarantine comes first: when a gate blocks the export it is what explains why.
         n_shards = len(final_paths)
         quarantined = 0
         for name in ["ingest", *[s.name for s in self.steps]]:
             quarantined += write_quarantine(
                 self.run_dir, name, [shard_rejects(name, i) for i in range(n_shards)]
             )
+        self._dataset_gates(dataset_counts, quarantined)
+        self._write_formats(final_paths)
+        self._write_bias_audit(final_paths)
         counts = self._counts(dataset_counts, quarantined)
         manifest = {
             "run_id": run_id,
@@ -382,7 +383,7 @@ class Orchestrator:
             "formats": self.config.export.formats,
         }
 
-    def _dataset_gates(self, dataset_counts: dict[str, Any]) -> None:
+    def _dataset_gates(self, dataset_counts: dict[str, Any], quarantined: int) -> None:
         """Judge the dataset as a whole; a failed gate removes the dataset files and fails the run."""
         quality = next((s for s in self.steps if s.name == "quality"), None)
         if quality is None:
@@ -410,8 +411,14 @@ class Orchestrator:
             for path in (self.run_dir / "dataset").glob("*.jsonl"):
                 path.unlink()
             failures = "; ".join(g.message for g in report.failed)
+            hint = (
+                f"; {quarantined:,} records are in {self.run_dir / 'quarantine'} with the reasons"
+                if quarantined
+                else ""
+            )
             raise PipelineError(
-                f"dataset gate(s) failed, export blocked: {failures} (details in {self.run_dir / GATE_REPORT})"
+                f"dataset gate(s) failed, export blocked: {failures} (details in {self.run_dir / GATE_REPORT}"
+                f"{hint})"
             )
 
     def _counts(self, dataset_counts: dict[str, Any], quarantined: int) -> dict[str, Any]:

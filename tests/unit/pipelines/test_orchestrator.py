@@ -281,6 +281,8 @@ def test_failed_dataset_gate_blocks_export(tmp_path: Path, corpus: Path, capsys)
     assert report["passed"] is False and report["failed"] == ["min_count:therapeutic"]
     assert not list((out / "dataset").glob("*.jsonl"))
     assert not (out / "manifest.json").exists()
+    # What was refused stays inspectable when the export is blocked.
+    assert (out / "quarantine" / "ingest.jsonl").is_file() and "quarantine" in err
 
 
 def test_passing_dataset_gates_are_in_the_manifest(tmp_path: Path, corpus: Path) -> None:
