@@ -20,12 +20,9 @@ class SourceContext(Protocol):
 
     def passages(self) -> Iterator[Passage]:
         """Every passage the run's earlier sources produced, in ingest order."""
-        ...
 
     def conversations(self) -> Iterator[Conversation]:
         """Every conversation the run's earlier sources produced (as ingested, before any stage)."""
-        ...
 
     def gate(self, batch: list[Conversation]) -> list[Rejection | None]:
         """Run the run's per-record stages on candidates: None where a candidate passes, else why not."""
-        ...
