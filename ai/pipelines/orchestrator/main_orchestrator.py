@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 import yaml
 from rich.console import Console
@@ -16,6 +18,7 @@ from ai.core.config import ConfigError, load_config, parse_config
 from ai.infrastructure.database.persistence import Catalog, CatalogError
 from ai.infrastructure.database.status import show_status
 from ai.infrastructure.distributed.local_executor import LocalExecutor
+from ai.pipelines.orchestrator.checkpoint_manager import atomic_write_json
 from ai.pipelines.orchestrator.logger import Redactor, RunLogger, stderr_console
 from ai.pipelines.orchestrator.pipeline import (
     Orchestrator,
@@ -114,13 +117,10 @@ def resume(
     if config is not None:
         text = config.read_text(encoding="utf-8")
         cfg = parse_config(yaml.safe_load(text), base_dir=load_config(config).base_dir, origin=str(config))
-        import json
-
+        # Relative source paths now resolve against the new config's directory.
         info = json.loads((run_dir / "run.json").read_text())
         if info.get("base_dir") != cfg.base_dir:
             info["base_dir"] = cfg.base_dir
-            from ai.pipelines.orchestrator.checkpoint_manager import atomic_write_json
-
             atomic_write_json(run_dir / "run.json", info)
     overrides = _overrides(None, workers, executor, ray_address)
     if overrides:
@@ -227,8 +227,6 @@ def crisis_eval_cmd(
     seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
 ) -> None:
     """Measure the crisis detector on labelled data: JSON with n, sensitivity, specificity, precision, F1, PR-AUC."""
-    import json
-
     from ai.safety.crisis_detection.evaluate import crisis_eval
 
     if not input.exists():
@@ -496,8 +494,6 @@ def main(argv: list[str] | None = None) -> None:
         stderr_console().print("interrupted; continue with `dataset-pipeline resume DIR`")
         sys.exit(130)
     except Exception as exc:
-        import click
-
         if isinstance(exc, click.ClickException):
             exc.show()
             sys.exit(exc.exit_code)
