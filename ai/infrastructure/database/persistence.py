@@ -18,6 +18,8 @@ import getpass
 import itertools
 import os
 import re
+import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -594,7 +596,7 @@ def _sqlite_engine(url: URL) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _enable_wal(cursor)
         # In WAL mode NORMAL never corrupts the file; only the last commits before a power cut (not
         # a process crash) can be lost, and it spares an fsync per shard-status update.
         cursor.execute("PRAGMA synchronous = NORMAL")
@@ -609,6 +611,26 @@ def _sqlite_engine(url: URL) -> Engine:
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _enable_wal(cursor: Any) -> None:
+    """Switch to WAL, waiting out another process that is creating the same new catalog.
+
+    The switch needs an exclusive lock and SQLite reports "database is locked" at once instead of
+    using the busy timeout, so two runs opening a fresh catalog together would otherwise fail.
+    Once a file is in WAL mode the pragma is a no-op and never waits.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    delay = 0.01
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
 
 
 def _use_postgres_schema(engine: Engine, schema_name: str) -> None:
