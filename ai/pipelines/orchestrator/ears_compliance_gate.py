@@ -22,7 +22,8 @@ import msgspec
 
 from ai.core.records import Conversation
 from ai.core.stage import Stage, StageOptions, StageResult
-from ai.safety.case_folded import CaseFoldedPattern, matched_text
+from ai.safety.case_folded import CaseFoldedPattern, RuleSet, matched_text
+from ai.safety.content_filter import TRIGGERS as CONTENT_TRIGGERS
 from ai.safety.content_filter import ContentFilter
 from ai.safety.crisis_detection.patterns import LEVEL_RANK, PatternLayer, may_hit
 
@@ -337,41 +338,49 @@ class EarsComplianceGate:
         self._patterns = PatternLayer()
         self._content = ContentFilter({"therapist": ("medication_dosing", "diagnosis")})
         self._compiled = {name: _any(regexes) for name, regexes in _RUBRIC.items()}
+        # Every rubric question of a reply, and the content filter's cheap trigger, in one scan.
+        self._rules = RuleSet({**self._compiled, _CONTENT_TRIGGER: CONTENT_TRIGGERS})
 
     def score_response(self, client_text: str, therapist_text: str) -> float:
         return self.evaluate_response(client_text, therapist_text).score
 
     def evaluate_response(
-        self, client_text: str, therapist_text: str, risk: bool | None = None
+        self, client_text: str, therapist_text: str, risk: bool | None = None, explain: bool = True
     ) -> ResponseScore:
-        """Score one reply; ``risk`` says whether the client shows risk (found from the text if None)."""
+        """Score one reply; ``risk`` says whether the client shows risk (found from the text if None).
+
+        ``explain=False`` skips the evidence (the words each rule matched): the score is the same, and
+        finding the words is most of the cost once the one-pass scan has answered every rule.
+        """
         if risk is None:
             risk = any(h.counts for h in self._patterns.scan_one(client_text))
-        evidence: list[str] = []
-        safety = self._compiled["safety_step"].search(therapist_text) is not None
-        support = self._support(therapist_text, evidence)
+        evidence: list[str] | None = [] if explain else None
+        hits = self._rules.matching(therapist_text)
+        safety = "safety_step" in hits
+        support = self._support(therapist_text, hits, evidence)
         if risk and safety:
             # With risk present, checking safety and offering help *is* the collaborative next step.
-            evidence.append("support: safety step offered to a client at risk")
+            if evidence is not None:
+                evidence.append("support: safety step offered to a client at risk")
             support = 1.0
         components = {
-            "empathize": self._empathize(therapist_text, evidence),
-            "acknowledge": self._found("acknowledge", therapist_text, evidence),
-            "reflect": self._reflect(client_text, therapist_text, evidence),
+            "empathize": self._empathize(therapist_text, hits, evidence),
+            "acknowledge": 1.0 if self._has("acknowledge", therapist_text, hits, evidence) else 0.0,
+            "reflect": self._reflect(client_text, therapist_text, hits, evidence),
             "support": support,
         }
-        penalties = self._penalties(therapist_text, risk, evidence)
+        penalties = self._penalties(therapist_text, risk, hits, evidence)
         weights = self.options.weights
         total = sum(weights.get(name, 0.0) * value for name, value in components.items()) / sum(
             weights.values()
         )
         total -= sum(self.options.penalties.get(name, 0.0) for name in penalties)
         return ResponseScore(
-            round(min(1.0, max(0.0, total)), 4), components, penalties, evidence, risk, safety
+            round(min(1.0, max(0.0, total)), 4), components, penalties, evidence or [], risk, safety
         )
 
     def evaluate_conversation(
-        self, conversation: Conversation, crisis_turn: int | None = None
+        self, conversation: Conversation, crisis_turn: int | None = None, explain: bool = True
     ) -> ConversationEars:
         """Mean reply score over the therapist turns that answer a client; ``crisis_turn`` is the index
         of the client turn that carries a crisis signal (None when there is none)."""
@@ -389,6 +398,7 @@ class EarsComplianceGate:
                     "\n".join(pending_client),
                     turn.text,
                     risk=True if at_risk else (None if client_may_show_risk else False),
+                    explain=explain,
                 )
                 responses.append(response)
                 safety_after_crisis |= at_risk and response.safety_step
@@ -406,70 +416,85 @@ class EarsComplianceGate:
             return ConversationEars(score, False, "ears_below_threshold", message, responses)
         return ConversationEars(score, True, "", "", responses)
 
-    def _empathize(self, text: str, evidence: list[str]) -> float:
-        match = self._compiled["empathy_framed"].search(text)
-        if match:
-            evidence.append(f"empathize: {matched_text(text, match)!r}")
+    def _has(
+        self,
+        name: str,
+        text: str,
+        hits: set[str],
+        evidence: list[str] | None,
+        label: str = "",
+        limit: int | None = None,
+        suffix: str = "",
+    ) -> bool:
+        """Whether the one-pass scan found rubric part ``name``; when explaining, the words it matched
+        (the same first match a search for ``name`` alone gives) go to ``evidence``."""
+        if name not in hits:
+            return False
+        if evidence is not None:
+            match = self._compiled[name].search(text)
+            words = matched_text(text, match) if match else ""
+            evidence.append(f"{label or name}: {words[:limit]!r}{suffix}")
+        return True
+
+    def _empathize(self, text: str, hits: set[str], evidence: list[str] | None) -> float:
+        if self._has("empathy_framed", text, hits, evidence, label="empathize"):
             return 1.0
-        match = self._compiled["emotion"].search(text)
-        if match:
-            evidence.append(f"empathize (emotion word): {matched_text(text, match)!r}")
+        if self._has("emotion", text, hits, evidence, label="empathize (emotion word)"):
             return 0.5
         return 0.0
 
-    def _found(self, name: str, text: str, evidence: list[str]) -> float:
-        match = self._compiled[name].search(text)
-        if match:
-            evidence.append(f"{name}: {matched_text(text, match)!r}")
-            return 1.0
-        return 0.0
-
-    def _reflect(self, client_text: str, therapist_text: str, evidence: list[str]) -> float:
+    def _reflect(
+        self, client_text: str, therapist_text: str, hits: set[str], evidence: list[str] | None
+    ) -> float:
         """Mirroring: enough of the client's content words, making up a fair share of the reply (a long
         lecture that happens to repeat the client's words is not a reflection)."""
         own = _content_stems(therapist_text)
-        shared = sorted(_content_stems(client_text) & own)
+        shared = _content_stems(client_text) & own
         focus = min(1.0, 2.0 * len(shared) / max(1, len(own)))
         overlap = min(1.0, len(shared) / max(1, self.options.reflection_words)) * focus
-        stem = self._compiled["reflection_stem"].search(therapist_text)
-        if shared:
-            evidence.append(f"reflect: mirrors {', '.join(shared[:5])}")
-        if stem:
-            evidence.append(f"reflect: {matched_text(therapist_text, stem)!r}")
+        if shared and evidence is not None:
+            evidence.append(f"reflect: mirrors {', '.join(sorted(shared)[:5])}")
+        stem = self._has("reflection_stem", therapist_text, hits, evidence, label="reflect")
         return round(0.7 * overlap + (0.3 if stem else 0.0), 4)
 
-    def _support(self, text: str, evidence: list[str]) -> float:
+    def _support(self, text: str, hits: set[str], evidence: list[str] | None) -> float:
         score = 0.0
         for name, weight in (("open_question", 0.4), ("autonomy", 0.4), ("next_step", 0.2)):
-            match = self._compiled[name].search(text)
-            if match:
-                evidence.append(f"support ({name}): {matched_text(text, match)[:60]!r}")
+            if self._has(name, text, hits, evidence, label=f"support ({name})", limit=60):
                 score += weight
         return round(score, 4)
 
-    def _penalties(self, text: str, risk: bool, evidence: list[str]) -> list[str]:
-        found = []
-        for name in ("minimising", "judgement"):
-            match = self._compiled[name].search(text)
-            if match:
-                found.append(name)
-                evidence.append(f"penalty {name}: {matched_text(text, match)!r}")
-        prescriptive = self._compiled["prescriptive"].search(text)
-        medical = self._content.check(text, "therapist")
-        if prescriptive or not medical.safe:
+    def _penalties(
+        self, text: str, risk: bool, hits: set[str], evidence: list[str] | None
+    ) -> list[str]:
+        found = [
+            name
+            for name in ("minimising", "judgement")
+            if self._has(name, text, hits, evidence, label=f"penalty {name}")
+        ]
+        if self._has("prescriptive", text, hits, evidence, label="penalty prescriptive"):
             found.append("prescriptive")
-            what = matched_text(text, prescriptive) if prescriptive else medical.hits[0].text
-            evidence.append(f"penalty prescriptive: {what!r}")
+        # The content filter finds nothing in a text without one of its trigger words.
+        elif _CONTENT_TRIGGER in hits:
+            medical = self._content.check(text, "therapist")
+            if not medical.safe:
+                found.append("prescriptive")
+                if evidence is not None:
+                    evidence.append(f"penalty prescriptive: {medical.hits[0].text!r}")
         words = len(text.split())
         if words > self.options.max_reply_words:
             found.append("lecturing")
-            evidence.append(f"penalty lecturing: {words} words")
-        hotline = self._compiled["hotline"].search(text)
-        if hotline and not risk:
+            if evidence is not None:
+                evidence.append(f"penalty lecturing: {words} words")
+        if not risk and self._has(
+            "hotline",
+            text,
+            hits,
+            evidence,
+            label="penalty premature_hotline",
+            suffix=" with no risk in the client text",
+        ):
             found.append("premature_hotline")
-            evidence.append(
-                f"penalty premature_hotline: {matched_text(text, hotline)!r} with no risk in the client text"
-            )
         return found
 
 
@@ -488,7 +513,7 @@ class EarsStage(Stage):
         kept, rejected = [], []
         total = 0.0
         for record in batch:
-            result = self.gate.evaluate_conversation(record, self._crisis_turn(record))
+            result = self.gate.evaluate_conversation(record, self._crisis_turn(record), explain=False)
             record.scores["ears"] = result.score
             total += result.score
             if result.passed:
@@ -556,10 +581,13 @@ _RUBRIC: dict[str, tuple[str, ...]] = {
 }
 
 
+_CONTENT_TRIGGER = "content_trigger"
+
+
 def _any(regexes: tuple[str, ...]) -> CaseFoldedPattern:
     return CaseFoldedPattern("|".join(f"(?:{r})" for r in regexes))
 
 
 def _content_stems(text: str) -> set[str]:
     """Content words cut to a 5-letter stem, so "worried"/"worrying" and "drinking"/"drinks" match."""
-    return {w[:5] for w in _CONTENT_WORD.findall(text.lower()) if w not in _STOPWORDS}
+    return {w[:5] for w in set(_CONTENT_WORD.findall(text.lower())) - _STOPWORDS}

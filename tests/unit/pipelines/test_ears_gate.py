@@ -139,3 +139,27 @@ def test_dataset_summary() -> None:
     assert summary["n"] == 4 and summary["pass_rate"] == 0.5 and sum(summary["histogram"]) == 4
     assert summary["mean"] == pytest.approx(0.375)
     assert summarise_ears([], 0.3)["mean"] is None
+
+
+@pytest.mark.parametrize(
+    "reply", [GOOD, MINIMISING, JUDGING, PRESCRIBING, HOTLINE, "Take 50mg of sertraline."]
+)
+def test_explain_false_scores_exactly_like_explain_true(reply: str) -> None:
+    explained = GATE.evaluate_response(CLIENT, reply)
+    quiet = GATE.evaluate_response(CLIENT, reply, explain=False)
+    assert (quiet.score, quiet.components, quiet.penalties) == (
+        explained.score,
+        explained.components,
+        explained.penalties,
+    )
+    assert quiet.evidence == [] and explained.evidence
+
+
+def test_evidence_quotes_the_words_each_rule_matched() -> None:
+    result = GATE.evaluate_response(CLIENT, "Don't worry. You need to take it easy. Call the hotline?")
+    assert 'penalty minimising: "Don\'t worry"' in result.evidence
+    assert "penalty prescriptive: 'You need to'" in result.evidence
+    assert "penalty premature_hotline: 'hotline' with no risk in the client text" in result.evidence
+    dosing = GATE.evaluate_response(CLIENT, "Maybe 50 mg of sertraline would settle it.")
+    assert "prescriptive" in dosing.penalties
+    assert any(e.startswith("penalty prescriptive: '50 mg") for e in dosing.evidence), dosing.evidence

@@ -7,9 +7,11 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ai.pipelines.orchestrator.ears_compliance_gate import _RUBRIC
-from ai.safety.case_folded import CaseFoldedPattern, first_char_alternation, matched_text
+from ai.safety.case_folded import CaseFoldedPattern, RuleSet, first_char_alternation, matched_text
 from ai.safety.content_filter import RULES
 from ai.safety.content_filter import TRIGGERS as CONTENT_TRIGGERS
 from ai.safety.crisis_detection.corpora import read_diasafety
@@ -114,3 +116,76 @@ def test_grouped_triggers_match_where_the_flat_triggers_match(shared_data: Path)
         bool(flat_content.search(t)) for t in texts
     ]
     assert sum(bool(flat_content.search(t)) for t in texts) > 100
+
+
+def _rubric_rules() -> RuleSet:
+    patterns: dict[str, CaseFoldedPattern | str] = {
+        name: "|".join(f"(?:{r})" for r in rules) for name, rules in _RUBRIC.items()
+    }
+    patterns["content_trigger"] = CONTENT_TRIGGERS
+    for code, rules in RULES.items():
+        patterns[f"content:{code}"] = CaseFoldedPattern("|".join(rules), word_start=True)
+    return RuleSet(patterns)
+
+
+def test_rule_set_answers_every_rule_like_one_search_per_rule_on_real_text(shared_data: Path) -> None:
+    rules = _rubric_rules()
+    assert not rules.python_only  # every rubric and content rule runs in the one-pass set
+    texts = _real_texts(shared_data)
+    found = 0
+    for text in texts:
+        expected = rules.matching_one_by_one(text)
+        assert rules.matching(text) == expected, text
+        found += len(expected)
+    assert found > 4000  # the comparison covered real matches, not only misses
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "it sounds like",
+                "you feel",
+                "so",
+                "anxious",
+                "don't worry",
+                "what",
+                "?",
+                "try",
+                "988",
+                "you must",
+                "hotline",
+                "I'm sorry",
+                "makes sense",
+                "Why",
+                "tell me",
+                "ÉTÉ",
+                "café",
+                ".",
+                "\n",
+            ]
+        )
+        | st.text(max_size=8),
+        max_size=25,
+    )
+)
+def test_rule_set_agrees_with_one_search_per_rule_on_generated_text(words: list[str]) -> None:
+    text = " ".join(words)
+    assert _RULES.matching(text) == _RULES.matching_one_by_one(text)
+
+
+_RULES = _rubric_rules()
+
+
+def test_rule_set_falls_back_to_python_for_what_re2_cannot_run() -> None:
+    rules = RuleSet({"lookahead": r"\bkill(?! time)\b", "plain": r"\bsad\b", "backref": r"\b(\w+) \1\b"})
+    assert sorted(rules.python_only) == ["backref", "lookahead"]
+    assert rules.matching("I could KILL for a coffee, so sad") == {"lookahead", "plain"}
+    assert rules.matching("kill time, very very sad") == {"plain", "backref"}
+    assert rules.matching("nothing to see") == set()
+    # Text that is not ASCII, and text over the set's limit, go through Python's re for every rule.
+    assert rules.matching("Tués, SAD, sad") == {"plain"}
+    long = RuleSet({"plain": r"\bsad\b"}, max_set_text=10)
+    assert long.matching("x" * 20 + " sad") == {"plain"}
+    with pytest.raises(ValueError, match="lower case"):
+        RuleSet({"upper": "Sad"})
