@@ -180,6 +180,24 @@ def count_passages_by_topic(passages: Iterable[Passage], prefix: str = "topic:")
     return Counter(t.removeprefix(prefix) for p in passages for t in set(p.tags) if t.startswith(prefix))
 
 
+def detect_topics(conversations: Iterable[Conversation], taxonomy: Taxonomy) -> Counter[str]:
+    """Conversations per topic, read from their text (for records no ``journal_trigger`` stage tagged)."""
+    counts: Counter[str] = Counter()
+    for conversation in conversations:
+        counts.update(taxonomy.detect("\n".join(turn.text for turn in conversation.turns)))
+    return counts
+
+
+def grounding_counts(passages: Iterable[Passage], taxonomy: Taxonomy, prefix: str = "topic:") -> Counter[str]:
+    """Passages per topic: their topic tags, or else what their text is about."""
+    passages = list(passages)
+    counts = count_passages_by_topic(passages, prefix)
+    for passage in passages:
+        if not any(t.startswith(prefix) for t in passage.tags):
+            counts.update(taxonomy.detect(f"{passage.title}\n{passage.text}"))
+    return counts
+
+
 # --- the once-per-run search -------------------------------------------------------------------------
 
 
@@ -320,7 +338,7 @@ def journal_trigger_cli(
     topic_counts = count_topics(tagged, options.tag_prefix)
     have: Counter[str] = Counter()
     if existing_passages:
-        have = _grounding_counts(_read_passages(existing_passages), stage.taxonomy, options.tag_prefix)
+        have = grounding_counts(_read_passages(existing_passages), stage.taxonomy, options.tag_prefix)
     result = run_trigger(topic_counts, have, options)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(b"".join(encode(p) + b"\n" for p in result.passages))
@@ -329,15 +347,6 @@ def journal_trigger_cli(
         out.with_name(out.name + ".rejected.jsonl").write_bytes(b"".join(encode(r) + b"\n" for r in rejected))
     _print_summary(stream, len(batch), topic_counts, result, out, len(rejected))
     return len(result.passages)
-
-
-def _grounding_counts(passages: list[Passage], taxonomy: Taxonomy, prefix: str) -> Counter[str]:
-    """Passages per topic: their topic tags, or else what their text is about."""
-    counts = count_passages_by_topic(passages, prefix)
-    for passage in passages:
-        if not any(t.startswith(prefix) for t in passage.tags):
-            counts.update(taxonomy.detect(f"{passage.title}\n{passage.text}"))
-    return counts
 
 
 def _read_passages(path: Path) -> list[Passage]:

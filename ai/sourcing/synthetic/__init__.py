@@ -26,6 +26,7 @@ from ai.sourcing.synthetic.options import (
     parse_options,
 )
 from ai.sourcing.synthetic.preference import read_preference_pairs
+from ai.sourcing.synthetic.research import resolve_trigger_paths
 
 __all__ = ["MaterialContext", "bias_audit", "parse_options", "read_source"]
 
@@ -40,6 +41,7 @@ def read_source(
             "it can only run inside a pipeline run or with a MaterialContext"
         )
     if isinstance(options, GroundedOptions):
+        options = resolve_trigger_paths(options, base_dir)
         if _uses_data_designer(source, options):
             from ai.sourcing.synthetic.data_designer import read_data_designer
 

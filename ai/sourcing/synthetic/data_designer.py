@@ -36,6 +36,7 @@ from ai.sourcing.synthetic.groundedness import check_groundedness
 from ai.sourcing.synthetic.knowledge import KnowledgePassage, select_knowledge
 from ai.sourcing.synthetic.options import DataDesignerOptions, GroundedOptions
 from ai.sourcing.synthetic.quota import QuotaReport, budget_for, gated
+from ai.sourcing.synthetic.research import research_knowledge
 
 STAGE = "ingest"
 SCENARIOS = (
@@ -71,6 +72,9 @@ def read_data_designer(
     knowledge = select_knowledge(
         list(context.passages()), options.min_clinical_terms, options.min_term_density
     )
+    research = research_knowledge(source.name, options, context, knowledge)
+    yield from research.rejections
+    knowledge += research.knowledge
     if not knowledge:
         yield Rejection(
             stage=STAGE,

@@ -1,7 +1,8 @@
 """Grounded conversations from the offline composer: real client words, passage-backed therapist turns.
 
-1. Material: the passages that are about mental health (``knowledge.select_knowledge``) and *client
-   threads*, one or two consecutive substantive client turns of one real conversation.
+1. Material: the passages that are about mental health (``knowledge.select_knowledge``), plus the
+   papers the journal trigger fetches when ``journal_trigger`` is on (``research.research_knowledge``),
+   and *client threads*, one or two consecutive substantive client turns of one real conversation.
 2. Matching: TF-IDF over both; a thread goes to its most similar passage of the stratum, preferring the
    least-used of its top matches so one passage does not ground everything.
 3. Composing: a two-exchange conversation (reflective first reply, then the grounded reply) or a
@@ -31,6 +32,7 @@ from ai.sourcing.synthetic.groundedness import check_groundedness
 from ai.sourcing.synthetic.knowledge import KnowledgePassage, is_mental_health_text, select_knowledge
 from ai.sourcing.synthetic.options import GroundedOptions
 from ai.sourcing.synthetic.quota import QuotaReport, budget_for, gated
+from ai.sourcing.synthetic.research import research_knowledge
 from ai.sourcing.synthetic.text import (
     CLIENT_ROLES,
     content_tokens,
@@ -62,6 +64,9 @@ def read_grounded(
     knowledge = select_knowledge(
         list(context.passages()), options.min_clinical_terms, options.min_term_density
     )
+    research = research_knowledge(source.name, options, context, knowledge)
+    yield from research.rejections
+    knowledge += research.knowledge
     threads = client_threads(context.conversations(), options.from_categories)
     if not knowledge or not threads:
         missing = "passages about mental health" if not knowledge else "client turns to build on"

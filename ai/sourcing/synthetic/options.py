@@ -21,6 +21,8 @@ from typing import Any, Literal
 import msgspec
 
 from ai.core.config import ConfigError, SourceConfig
+from ai.journal_dataset_research.trigger import Topic, TriggerOptions
+from ai.sourcing.academic.academic_sourcing import AcademicOptions
 
 DIMENSIONS = ("gender", "culture", "age", "religion", "sexual_orientation", "disability")
 Mode = Literal["grounded", "counterfactual", "preference_pairs"]
@@ -69,9 +71,37 @@ class GroundedOptions(_Common, kw_only=True, forbid_unknown_fields=True):
     min_term_density: float = 0.015
     two_exchange_share: float = 0.7  # share of conversations with two client turns when available
     data_designer: DataDesignerOptions | None = None
+    # Before matching, search PubMed / Semantic Scholar for the topics the run's conversations mention
+    # but its passages hardly ground (ai.journal_dataset_research.trigger); see docs/SYNTHETIC.md.
+    journal_trigger: TriggerOptions | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.journal_trigger is not None:
+            _check_trigger(self.journal_trigger)
 
     def strata(self) -> dict[str, int]:
         return dict(self.quotas) if self.quotas else {"all": self.target}
+
+    def research(self) -> TriggerOptions | None:
+        """The journal trigger's options when it is switched on, else None."""
+        trigger = self.journal_trigger
+        return trigger if trigger is not None and trigger.enabled else None
+
+
+def _check_trigger(trigger: TriggerOptions) -> None:
+    """The nested dicts TriggerOptions keeps loose, checked now rather than halfway through a run."""
+    try:
+        msgspec.convert({**trigger.academic, "backend": trigger.backend}, AcademicOptions, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ValueError(f"journal_trigger.academic: {exc}") from None
+    try:
+        msgspec.convert(trigger.extra_topics, dict[str, Topic])
+    except msgspec.ValidationError as exc:
+        raise ValueError(f"journal_trigger.extra_topics: {exc}") from None
+    for name in ("max_queries", "max_results_per_query", "max_passages", "min_passages"):
+        if getattr(trigger, name) < 0:
+            raise ValueError(f"journal_trigger.{name} must be >= 0")
 
 
 class CounterfactualOptions(_Common, kw_only=True, forbid_unknown_fields=True):
