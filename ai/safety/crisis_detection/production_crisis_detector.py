@@ -19,9 +19,8 @@ from typing import Any
 
 import numpy as np
 from scipy.sparse import csr_matrix
-from sklearn.feature_extraction import FeatureHasher
 
-from ai.safety.crisis_detection.features import make_vectorizer
+from ai.safety.crisis_detection.features import HashedNgrams
 from ai.safety.crisis_detection.patterns import (
     CATEGORY_FLOOR,
     LEVEL_FLOOR,
@@ -91,10 +90,10 @@ class LinearCrisisModel:
         self.intercept = intercept
         self.threshold = float(self.meta["threshold"])
         self.version = str(self.meta.get("version", ""))
-        self._vectorizer = make_vectorizer(n_features, tuple(self.meta["ngram_range"]))
+        self.featurizer = HashedNgrams(n_features, tuple(self.meta["ngram_range"]))
 
     def features(self, texts: list[str]) -> csr_matrix:
-        return self._vectorizer.transform(texts)
+        return self.featurizer.transform(texts)
 
     def probabilities(self, features: csr_matrix) -> np.ndarray:
         """Model probabilities; a text without a single word (empty, emoji only) carries no evidence."""
@@ -105,8 +104,7 @@ class LinearCrisisModel:
 
     def columns_of(self, grams: tuple[str, ...]) -> np.ndarray:
         """The hashed columns of n-grams given in normalised form ("better off")."""
-        hasher = FeatureHasher(self.weights.size, input_type="string", alternate_sign=False)
-        return np.unique(hasher.transform([[g] for g in grams]).indices)
+        return np.unique([self.featurizer.column(g) for g in grams])
 
 
 class CrisisDetector:
