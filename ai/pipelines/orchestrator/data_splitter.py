@@ -28,7 +28,6 @@ from typing import Any, ClassVar
 
 import msgspec
 import numpy as np
-from scipy import stats as scipy_stats
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -388,6 +387,8 @@ def _chi_square(
     if table.shape[1] < 2 or (table.sum(axis=1) == 0).any() or len(splits) < 2:
         result.update(skipped=True, reason="fewer than two values or an empty split")
         return result
+    from scipy import stats as scipy_stats  # ~1 s to import: only the driver's reduce needs it
+
     statistic, p_value, dof, _ = scipy_stats.chi2_contingency(table)
     passed = bool(p_value >= opts.min_p_value)
     result.update(statistic=round(float(statistic), 4), p_value=float(p_value), dof=int(dof), passed=passed)
@@ -415,6 +416,8 @@ def _ks_tests(
         if min(len(train), len(other)) < opts.min_ks_samples:
             result.update(skipped=True, reason=f"fewer than {opts.min_ks_samples} records in a split")
         else:
+            from scipy import stats as scipy_stats
+
             statistic, p_value = scipy_stats.ks_2samp(train, other)
             passed = bool(p_value >= opts.min_p_value)
             result.update(statistic=round(float(statistic), 5), p_value=float(p_value), passed=passed)
