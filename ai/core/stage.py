@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import Counter
+from pathlib import Path
 from typing import Any, ClassVar
 
 import msgspec
@@ -85,6 +86,9 @@ class GlobalStage(Stage):
 
     summary_type: ClassVar[Any] = Any
     plan_type: ClassVar[Any] = Any
+    #: The run directory while a pipeline run summarises a shard (the shard runner sets it; None
+    #: outside a run): a stage may reuse what an earlier stage stored for the same shard.
+    run_dir: Path | None = None
 
     def report(self, plan: Any) -> dict[str, Any] | None:
         """A JSON-able report written to ``DIR/<name>_report.json``.

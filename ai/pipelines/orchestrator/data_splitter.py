@@ -33,7 +33,7 @@ from scipy.sparse.csgraph import connected_components
 
 from ai.core.records import Conversation
 from ai.core.stage import GlobalStage, StageOptions, StageResult
-from ai.pipelines.orchestrator.dedup import minhash_signatures, similar_pairs
+from ai.pipelines.orchestrator.dedup import signatures_reusing, similar_pairs, stored_summary
 
 __all__ = [
     "SPLITS",
@@ -105,7 +105,11 @@ class SplitStage(GlobalStage):
         opts: Any = self.options
         signatures = b""
         if opts.group_near_duplicates:
-            signatures = minhash_signatures(batch, opts.num_perm, self.seed, opts.shingle_size).tobytes()
+            # Dedup already made these signatures for this shard, in its own summary: reuse its rows.
+            stored = stored_summary(self.run_dir, shard)
+            signatures = signatures_reusing(
+                batch, opts.num_perm, self.seed, opts.shingle_size, stored
+            ).tobytes()
         return SplitSummary(
             shard=shard,
             ids=[r.id for r in batch],

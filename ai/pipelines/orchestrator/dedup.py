@@ -17,7 +17,9 @@ With 128 slots in 25 bands of 5, pairs at similarity 0.7 become candidates with 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import msgspec
@@ -34,7 +36,9 @@ __all__ = [
     "DedupSummary",
     "keep_rank_key",
     "minhash_signatures",
+    "signatures_reusing",
     "similar_pairs",
+    "stored_summary",
 ]
 
 
@@ -45,6 +49,10 @@ class DedupSummary(msgspec.Struct):
     sources: list[str]
     exact: list[str]  # content hashes of the normalised turns
     signatures: bytes = b""  # uint32 matrix, len(ids) x num_perm, row-major; empty when near dedup is off
+    # What the signatures were made with (num_perm, seed, shingle_size) and an 8-byte digest of each
+    # record's shingled text, so a later stage (the splitter) can reuse a row instead of redoing it.
+    minhash: tuple[int, int, int] = (0, 0, 0)
+    digests: bytes = b""
 
 
 class DedupDecision(msgspec.Struct, array_like=True):
@@ -102,9 +110,10 @@ class DedupStage(GlobalStage):
 
     def summarise(self, batch: list[Conversation], shard: int) -> DedupSummary:
         opts: Any = self.options
-        signatures = b""
+        signatures, digests, minhash = b"", b"", (0, 0, 0)
         if opts.near:
             signatures = minhash_signatures(batch, opts.num_perm, self.seed, opts.shingle_size).tobytes()
+            digests, minhash = shingle_digests(batch), (opts.num_perm, self.seed, opts.shingle_size)
         return DedupSummary(
             shard=shard,
             ids=[r.id for r in batch],
@@ -112,6 +121,8 @@ class DedupStage(GlobalStage):
             sources=[r.source.name for r in batch],
             exact=[exact_hash(r) for r in batch],
             signatures=signatures,
+            minhash=minhash,
+            digests=digests,
         )
 
     def reduce(self, summaries: list[DedupSummary]) -> DedupPlan:
@@ -227,7 +238,7 @@ _PUNCTUATION = str.maketrans(dict.fromkeys("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~â€
 
 def shingles(record: Conversation, size: int) -> list[str]:
     """Word n-grams of the client and therapist text, case-folded and without punctuation."""
-    text = " ".join(t.text for t in record.turns if t.role != "system")
+    text = _shingled_text(record)
     # Lower-casing is casefolding for ASCII, and has a fast path for it.
     words = (text.lower() if text.isascii() else text.casefold()).translate(_PUNCTUATION).split()
     if len(words) <= size:
@@ -238,6 +249,58 @@ def shingles(record: Conversation, size: int) -> list[str]:
         return words
     # map(" ".join, ...) over zipped tuples is ~20% faster than formatting each shingle in Python.
     return list(map(" ".join, zip(*(words[i:] for i in range(size)), strict=False)))
+
+
+def _shingled_text(record: Conversation) -> str:
+    return " ".join(t.text for t in record.turns if t.role != "system")
+
+
+def shingle_digests(batch: Sequence[Conversation]) -> bytes:
+    """8 bytes per record: a digest of the text its shingles are made of (see ``shingles``)."""
+    return b"".join(
+        hashlib.blake2b(_shingled_text(r).encode("utf-8", "surrogatepass"), digest_size=8).digest()
+        for r in batch
+    )
+
+
+def stored_summary(run_dir: Path | None, shard: int) -> DedupSummary | None:
+    """The dedup summary this run stored for ``shard``, or None (no run, no dedup step, unreadable)."""
+    if run_dir is None:
+        return None
+    try:
+        data = (run_dir / "work" / DedupStage.name / f"summary-{shard:05d}.msgpack").read_bytes()
+        return msgspec.msgpack.decode(data, type=DedupSummary)
+    except (OSError, msgspec.DecodeError):
+        return None
+
+
+def signatures_reusing(
+    batch: Sequence[Conversation],
+    num_perm: int,
+    seed: int,
+    shingle_size: int,
+    stored: DedupSummary | None,
+) -> np.ndarray:
+    """``minhash_signatures(batch, ...)``, taking each row from ``stored`` when that summary holds the
+    same record (same id and same shingled text) made with the same parameters. A signature depends
+    only on those, so the result is the one computing every row would give; only misses are computed.
+    """
+    if stored is None or stored.minhash != (num_perm, seed, shingle_size) or not stored.digests:
+        return minhash_signatures(batch, num_perm, seed, shingle_size)
+    matrix = np.frombuffer(stored.signatures, dtype=np.uint32).reshape(len(stored.ids), num_perm)
+    row_of = {
+        (record_id, stored.digests[8 * i : 8 * i + 8]): i for i, record_id in enumerate(stored.ids)
+    }
+    mine = shingle_digests(batch)
+    rows = [row_of.get((r.id, mine[8 * i : 8 * i + 8]), -1) for i, r in enumerate(batch)]
+    out = np.empty((len(batch), num_perm), dtype=np.uint32)
+    found = [i for i, row in enumerate(rows) if row >= 0]
+    missing = [i for i, row in enumerate(rows) if row < 0]
+    if found:
+        out[found] = matrix[[rows[i] for i in found]]
+    if missing:
+        out[missing] = minhash_signatures([batch[i] for i in missing], num_perm, seed, shingle_size)
+    return out
 
 
 def minhash_signatures(

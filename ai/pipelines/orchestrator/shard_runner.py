@@ -117,6 +117,7 @@ def run_segment(task: SegmentTask) -> ShardOutcome:
         if not summary_done:
             stage = load_stage(task.summarise)
             assert isinstance(stage, GlobalStage)  # nosec B101  # type narrowing; only global steps summarise
+            stage.run_dir = run_dir
             summary = stage.summarise(batch, task.shard)
             with atomic_writer(run_dir / summary_path) as handle:
                 handle.write(msgspec.msgpack.encode(summary))

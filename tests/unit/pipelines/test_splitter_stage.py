@@ -6,6 +6,7 @@ import random
 from collections import Counter, defaultdict
 
 import msgspec
+import numpy as np
 import pytest
 
 from ai.core.records import Conversation, Provenance, Turn, make_conversation
@@ -15,6 +16,12 @@ from ai.pipelines.orchestrator.data_splitter import (
     SplitStage,
     SplitSummary,
     validate_assignment,
+)
+from ai.pipelines.orchestrator.dedup import (
+    DedupStage,
+    minhash_signatures,
+    signatures_reusing,
+    stored_summary,
 )
 
 _VOCABULARY = (
@@ -252,3 +259,41 @@ def test_apply_refuses_a_plan_for_a_different_shard() -> None:
 def test_invalid_options_are_refused(options: dict[str, object], message: str) -> None:
     with pytest.raises(msgspec.ValidationError, match=message):
         msgspec.convert(options, SplitStage.Options)
+
+
+def test_split_reuses_dedups_signatures_and_gets_the_same_summary(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    records = corpus(300, seed=7)
+    dedup = DedupStage(seed=3)
+    stored = dedup.summarise(records, 4)
+    path = tmp_path / "work" / "dedup" / "summary-00004.msgpack"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(msgspec.msgpack.encode(stored))
+    # Later stages dropped some records and one changed its text: that row must be computed afresh.
+    later = [r for i, r in enumerate(records) if i % 3]
+    later[5] = msgspec.structs.replace(later[5], turns=[Turn("client", "a different text altogether")])
+    fresh = SplitStage(seed=3)
+    reusing = SplitStage(seed=3)
+    reusing.run_dir = tmp_path
+    assert msgspec.msgpack.encode(reusing.summarise(later, 4)) == msgspec.msgpack.encode(
+        fresh.summarise(later, 4)
+    )
+    expected = minhash_signatures(later, 128, 3, dedup.options.shingle_size)  # type: ignore[attr-defined]
+    assert stored_summary(tmp_path, 4) is not None and stored_summary(tmp_path, 5) is None
+    reused = signatures_reusing(later, 128, 3, dedup.options.shingle_size, stored)  # type: ignore[attr-defined]
+    assert np.array_equal(reused, expected)
+    # Other parameters (or no stored digests) mean nothing is reused, and the answer is still right.
+    other_seed = signatures_reusing(later, 128, 4, dedup.options.shingle_size, stored)  # type: ignore[attr-defined]
+    assert np.array_equal(other_seed, minhash_signatures(later, 128, 4, dedup.options.shingle_size))  # type: ignore[attr-defined]
+    path.write_bytes(b"not msgpack")
+    assert stored_summary(tmp_path, 4) is None
+
+
+def test_reused_rows_come_from_the_stored_summary() -> None:
+    records = corpus(20, seed=2)
+    stored = DedupStage(seed=0).summarise(records, 0)
+    size = DedupStage(seed=0).options.shingle_size  # type: ignore[attr-defined]
+    marked = np.frombuffer(stored.signatures, dtype=np.uint32).reshape(20, 128).copy()
+    marked[1] = 7  # a row no real signature has: seeing it proves the row was reused, not recomputed
+    stored = msgspec.structs.replace(stored, signatures=marked.tobytes())
+    out = signatures_reusing(records[1:3], 128, 0, size, stored)
+    assert (out[0] == 7).all() and np.array_equal(out[1], marked[2])
