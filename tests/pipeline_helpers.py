@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import random
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 TOPICS = [
@@ -94,3 +97,28 @@ def write_openai_jsonl(path: Path, n: int, seed: int = 0, defects: bool = True) 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def cli(*args: str) -> int:
+    """Run the ``dataset-pipeline`` CLI in this process; its exit code."""
+    from ai.pipelines.orchestrator import main_orchestrator
+
+    try:
+        main_orchestrator.main(list(args))
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def load_academic_replay() -> ModuleType:
+    """``tests/integration/fixtures/academic_replay.py`` (the loopback PubMed/S2 replay server), once."""
+    name = "academic_replay_fixture"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, Path(__file__).parent / "integration" / "fixtures" / "academic_replay.py"
+        )
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]

@@ -5,15 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ai.pipelines.orchestrator import main_orchestrator
-
-
-def cli(*args: str) -> int:
-    try:
-        main_orchestrator.main(list(args))
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
+from pipeline_helpers import cli
 
 
 def test_source_academic_offline_writes_a_passage_per_abstract(shared_data: Path, tmp_path: Path) -> None:

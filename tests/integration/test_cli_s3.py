@@ -8,20 +8,11 @@ from pathlib import Path
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
-from pipeline_helpers import write_openai_jsonl
+from pipeline_helpers import cli, write_openai_jsonl
 
 from ai.infrastructure.database.persistence import Catalog
-from ai.pipelines.orchestrator import main_orchestrator
 
 SECRET = "cli-test-secret-key-0123456789"
-
-
-def cli(*args: str) -> int:
-    try:
-        main_orchestrator.main(list(args))
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 @pytest.fixture()

@@ -5,14 +5,12 @@ PubMed is a loopback server replaying real recorded E-utilities responses (../sh
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from pipeline_helpers import load_academic_replay
 
 from ai.core.records import Provenance, Turn, decode_passage, encode, make_conversation
 from ai.journal_dataset_research.trigger import (
@@ -44,20 +42,7 @@ CONVERSATIONS = [
 ]
 
 
-def _load_replay() -> ModuleType:
-    name = "academic_replay_fixture"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).parent / "fixtures" / "academic_replay.py"
-        )
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-replay = _load_replay()
+replay = load_academic_replay()
 
 
 def _conversations():

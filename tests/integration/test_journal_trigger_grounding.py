@@ -9,20 +9,16 @@ recorded HTML error page (``pubmed3.html``), and OCD does not fit in the three-q
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
-from pipeline_helpers import read_jsonl
+from pipeline_helpers import cli, load_academic_replay, read_jsonl
 
 from ai.journal_dataset_research.trigger import Taxonomy
-from ai.pipelines.orchestrator import main_orchestrator
 
 ESEARCH = "/entrez/eutils/esearch.fcgi"
 EFETCH = "/entrez/eutils/efetch.fcgi"
@@ -93,30 +89,9 @@ CONVERSATIONS = [
 ]
 
 
-def _load_replay() -> ModuleType:
-    name = "academic_replay_fixture"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).parent / "fixtures" / "academic_replay.py"
-        )
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-replay = _load_replay()
+replay = load_academic_replay()
 TAXONOMY = Taxonomy.load()
 QUERIES = {topic: TAXONOMY.pubmed_query(topic) for topic in ("insomnia", "panic", "grief", "ocd")}
-
-
-def cli(*args: str) -> int:
-    try:
-        main_orchestrator.main(list(args))
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 @pytest.fixture(scope="module")

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from pipeline_helpers import load_academic_replay
 
 from ai.core.config import SourceConfig
 from ai.core.records import Passage, decode_passage
@@ -27,20 +26,7 @@ WEBENV = "MCID_6927d6e7fee3e90f880ec190"  # the history session recorded in esea
 MENTAL_HEALTH_PMIDS = ["38147649", "34843274", "38011560"]
 
 
-def _load_replay() -> ModuleType:
-    name = "academic_replay_fixture"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).parent / "fixtures" / "academic_replay.py"
-        )
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-replay = _load_replay()
+replay = load_academic_replay()
 
 
 @pytest.fixture

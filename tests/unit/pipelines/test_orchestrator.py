@@ -7,21 +7,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pipeline_helpers import read_jsonl, write_openai_jsonl
+from pipeline_helpers import cli, read_jsonl, write_openai_jsonl
 
 from ai.core.config import ConfigError, load_config, parse_config
-from ai.pipelines.orchestrator import main_orchestrator
 from ai.pipelines.orchestrator.checkpoint_manager import CheckpointManager, atomic_writer
 from ai.pipelines.orchestrator.logger import Redactor, RunLogger
 from ai.pipelines.orchestrator.planner import plan_stages
-
-
-def cli(*args: str) -> int:
-    try:
-        main_orchestrator.main(list(args))
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def write_config(tmp_path: Path, data_file: Path, **sections: object) -> Path:
