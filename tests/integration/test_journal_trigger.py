@@ -23,13 +23,6 @@ from ai.journal_dataset_research.trigger import (
     run_trigger,
 )
 
-ESEARCH = "/entrez/eutils/esearch.fcgi"
-EFETCH = "/entrez/eutils/efetch.fcgi"
-INSOMNIA_WEBENV = "MCID_6927d6e7fee3e90f880ec190"  # recorded in biopython esearch2.xml
-PANIC_WEBENV = "MCID_66198254cf40a865a76b5e71"  # recorded in the eutils test_esearch cassette
-INSOMNIA_PMIDS = ["38147649", "34843274"]
-PANIC_PMIDS = ["37822558", "33856845"]
-
 CONVERSATIONS = [
     ("I can't sleep at all, I lie awake until 4am every night.", "That sounds exhausting."),
     ("My insomnia is getting worse since I started the new job.", "Let's look at your evenings."),
@@ -59,14 +52,9 @@ def pubmed(shared_data: Path) -> Iterator[replay.ReplayServer]:
     data = shared_data / "pubmed"
     taxonomy = Taxonomy.load()
     with replay.ReplayServer() as server:
-        insomnia_search = (data / "biopython_entrez" / "esearch2.xml").read_bytes()
-        panic_search = replay.cassette_body(data / "eutils_cassettes" / "test_esearch.yaml")
-        server.add(ESEARCH, insomnia_search, when={"term": taxonomy.pubmed_query("insomnia")})
-        server.add(ESEARCH, panic_search, when={"term": taxonomy.pubmed_query("panic")})
-        for webenv, pmids in ((INSOMNIA_WEBENV, INSOMNIA_PMIDS), (PANIC_WEBENV, PANIC_PMIDS)):
-            for retstart, pmid in enumerate(pmids):
-                body = (data / "metapub_pmid_xml" / f"{pmid}.xml").read_bytes()
-                server.add(EFETCH, body, when={"WebEnv": webenv, "retstart": str(retstart)})
+        replay.add_insomnia_and_panic(
+            server, data, taxonomy.pubmed_query("insomnia"), taxonomy.pubmed_query("panic")
+        )
         yield server
 
 
@@ -102,12 +90,12 @@ def test_insomnia_and_panic_conversations_become_budgeted_queries_and_passages(p
     assert panic.max_results == 2  # the per-query cap
     assert (insomnia.status, insomnia.passages_found) == ("done", 1)
     assert (panic.status, panic.passages_found) == ("done", 2)
-    assert [r.params["term"] for r in pubmed.requests_to(ESEARCH)] == [insomnia.query, panic.query]
+    assert [r.params["term"] for r in pubmed.requests_to(replay.ESEARCH)] == [insomnia.query, panic.query]
 
     by_topic = {p.source.locator["pmid"]: p for p in trigger.passages}
-    assert set(by_topic) == {"38147649", *PANIC_PMIDS}
+    assert set(by_topic) == {"38147649", *replay.PANIC_PMIDS}
     assert by_topic["38147649"].tags[-1] == "topic:insomnia"
-    assert all("topic:panic" in by_topic[pmid].tags for pmid in PANIC_PMIDS)
+    assert all("topic:panic" in by_topic[pmid].tags for pmid in replay.PANIC_PMIDS)
     for passage in trigger.passages:
         assert passage.source.kind == "paper" and passage.source.name == "journal_trigger"
         locator = passage.source.locator
@@ -159,7 +147,7 @@ def test_standalone_cli(pubmed, tmp_path, capsys) -> None:
     # insomnia 3 and panic 3 conversations (one in OpenAI shape); 2 results per query.
     assert written == 4
     pmids = [decode_passage(line).source.locator["pmid"] for line in out.read_bytes().splitlines()]
-    assert pmids == INSOMNIA_PMIDS + PANIC_PMIDS
+    assert pmids == replay.INSOMNIA_PMIDS + replay.PANIC_PMIDS
     printed = capsys.readouterr().out
     assert "journal trigger: 6 conversations" in printed
     assert "insomnia" in printed and "[done]" in printed
@@ -176,8 +164,8 @@ def test_python_module_main(pubmed, tmp_path) -> None:
     argv = [str(conversations), "--out", str(out), "--passages", str(existing), "--max-results", "2"]
     assert main([*argv, "--min-passages", "2", "--pubmed-url", pubmed.url + "/entrez/eutils"]) == 0
     # Default paging: one efetch page of 2, which the recording answers with one article.
-    assert [r.params["retmax"] for r in pubmed.requests_to(EFETCH)] == ["2"]
+    assert [r.params["retmax"] for r in pubmed.requests_to(replay.EFETCH)] == ["2"]
     assert [
         decode_passage(line).source.locator["pmid"] for line in out.read_bytes().splitlines()
-    ] == PANIC_PMIDS[:1]
+    ] == replay.PANIC_PMIDS[:1]
     assert main([str(tmp_path / "missing.jsonl"), "--out", str(out)]) == 2

@@ -20,12 +20,6 @@ from pipeline_helpers import cli, load_academic_replay, read_jsonl
 
 from ai.journal_dataset_research.trigger import Taxonomy
 
-ESEARCH = "/entrez/eutils/esearch.fcgi"
-EFETCH = "/entrez/eutils/efetch.fcgi"
-INSOMNIA_WEBENV = "MCID_6927d6e7fee3e90f880ec190"  # recorded in biopython esearch2.xml
-PANIC_WEBENV = "MCID_66198254cf40a865a76b5e71"  # recorded in the eutils test_esearch cassette
-INSOMNIA_PMIDS = ["38147649", "34843274"]
-PANIC_PMIDS = ["37822558", "33856845"]
 # Of the four recorded articles, these two talk about mental health in quotable sentences.
 USABLE_PMIDS = {"34843274", "37822558"}
 
@@ -98,26 +92,13 @@ QUERIES = {topic: TAXONOMY.pubmed_query(topic) for topic in ("insomnia", "panic"
 def pubmed(shared_data: Path) -> Iterator[replay.ReplayServer]:
     data = shared_data / "pubmed"
     with replay.ReplayServer() as server:
+        replay.add_insomnia_and_panic(server, data, QUERIES["insomnia"], QUERIES["panic"])
         server.add(
-            ESEARCH,
-            (data / "biopython_entrez" / "esearch2.xml").read_bytes(),
-            when={"term": QUERIES["insomnia"]},
-        )
-        server.add(
-            ESEARCH,
-            replay.cassette_body(data / "eutils_cassettes" / "test_esearch.yaml"),
-            when={"term": QUERIES["panic"]},
-        )
-        server.add(
-            ESEARCH,
+            replay.ESEARCH,
             (data / "biopython_entrez" / "pubmed3.html").read_bytes(),
             when={"term": QUERIES["grief"]},
             content_type="text/html",
         )
-        for webenv, pmids in ((INSOMNIA_WEBENV, INSOMNIA_PMIDS), (PANIC_WEBENV, PANIC_PMIDS)):
-            for retstart, pmid in enumerate(pmids):
-                body = (data / "metapub_pmid_xml" / f"{pmid}.xml").read_bytes()
-                server.add(EFETCH, body, when={"WebEnv": webenv, "retstart": str(retstart)})
         yield server
 
 
@@ -201,17 +182,17 @@ def first_run(pubmed: replay.ReplayServer, tmp_path_factory: pytest.TempPathFact
 
 def test_planned_queries_reach_pubmed_within_budget(first_run) -> None:
     run, requests = first_run
-    searches = [r.params["term"] for r in requests if r.path == ESEARCH]
+    searches = [r.params["term"] for r in requests if r.path == replay.ESEARCH]
     # Most-mentioned first, three searches (max_queries); OCD is over budget and never asked for.
     assert searches == [QUERIES["insomnia"], QUERIES["panic"], QUERIES["grief"]]
     assert QUERIES["ocd"] not in searches
     assert all("[MeSH Terms]" in term for term in searches)
-    fetches = [(r.params["WebEnv"], r.params["retstart"]) for r in requests if r.path == EFETCH]
+    fetches = [(r.params["WebEnv"], r.params["retstart"]) for r in requests if r.path == replay.EFETCH]
     assert fetches == [
-        (INSOMNIA_WEBENV, "0"),
-        (INSOMNIA_WEBENV, "1"),
-        (PANIC_WEBENV, "0"),
-        (PANIC_WEBENV, "1"),
+        (replay.INSOMNIA_WEBENV, "0"),
+        (replay.INSOMNIA_WEBENV, "1"),
+        (replay.PANIC_WEBENV, "0"),
+        (replay.PANIC_WEBENV, "1"),
     ]
     assert len(requests) == 7
 
@@ -229,7 +210,9 @@ def test_planned_queries_reach_pubmed_within_budget(first_run) -> None:
     # Without academic.cache_dir the response cache lives in the run directory.
     assert len(list((run / "work" / "cache" / "academic").glob("*/*.body"))) == 6  # 2 searches, 4 pages
     saved = read_jsonl(run / report["passages_file"])
-    assert sorted(p["source"]["locator"]["pmid"] for p in saved) == sorted(INSOMNIA_PMIDS + PANIC_PMIDS)
+    assert sorted(p["source"]["locator"]["pmid"] for p in saved) == sorted(
+        replay.INSOMNIA_PMIDS + replay.PANIC_PMIDS
+    )
 
     warnings = [e for e in read_jsonl(run / "logs" / "run.jsonl") if e.get("event") == "source_warning"]
     trigger_lines = [e["message"] for e in warnings if "journal trigger" in e["message"]]
@@ -297,7 +280,7 @@ def test_a_second_run_sharing_the_cache_asks_only_for_the_failed_search(pubmed, 
 
     # Good responses come from the cache; the HTML page was never cached, so grief is searched again.
     again = pubmed.log[before:]
-    assert [(r.path, r.params.get("term")) for r in again] == [(ESEARCH, QUERIES["grief"])]
+    assert [(r.path, r.params.get("term")) for r in again] == [(replay.ESEARCH, QUERIES["grief"])]
     first, second = summary(tmp_path / "a" / "run"), summary(tmp_path / "b" / "run")
     assert second["requests"] == 1 and second["reused_saved_results"] is False
     assert second["queries"] == first["queries"]
