@@ -89,6 +89,9 @@ class Taxonomy:
             data = msgspec.structs.replace(data, topics={**data.topics, **extra})
         return cls(data)
 
+    def detect_conversation(self, conversation: Conversation) -> list[str]:
+        return self.detect("\n".join(turn.text for turn in conversation.turns))
+
     def detect(self, text: str) -> list[str]:
         """Names of the topics the text mentions, in taxonomy order."""
         normalised = text.replace("\u2019", "'").replace("\u2018", "'")
@@ -160,7 +163,7 @@ class JournalTriggerStage(Stage):
         prefix = self.options.tag_prefix
         kept, counts = [], Counter()
         for conversation in batch:
-            topics = self.taxonomy.detect("\n".join(turn.text for turn in conversation.turns))
+            topics = self.taxonomy.detect_conversation(conversation)
             counts.update(topics)
             new_tags = [prefix + t for t in topics if prefix + t not in conversation.tags]
             kept.append(msgspec.structs.replace(conversation, tags=[*conversation.tags, *new_tags]))
@@ -184,7 +187,7 @@ def detect_topics(conversations: Iterable[Conversation], taxonomy: Taxonomy) -> 
     """Conversations per topic, read from their text (for records no ``journal_trigger`` stage tagged)."""
     counts: Counter[str] = Counter()
     for conversation in conversations:
-        counts.update(taxonomy.detect("\n".join(turn.text for turn in conversation.turns)))
+        counts.update(taxonomy.detect_conversation(conversation))
     return counts
 
 
@@ -250,6 +253,11 @@ def plan_queries(
     return planned, needy[len(planned) :]
 
 
+def academic_options(options: TriggerOptions) -> AcademicOptions:
+    """The clients' options the trigger's ``academic`` mapping and ``backend`` describe."""
+    return msgspec.convert({**options.academic, "backend": options.backend}, AcademicOptions, strict=False)
+
+
 def run_trigger(
     topic_counts: Mapping[str, int],
     passages_by_topic: Mapping[str, int],
@@ -261,9 +269,8 @@ def run_trigger(
     planned, over_budget = plan_queries(topic_counts, passages_by_topic, options, taxonomy)
     own_search = search is None
     if search is None:
-        academic = {**options.academic, "backend": options.backend}
         try:
-            search = AcademicSearch(msgspec.convert(academic, AcademicOptions, strict=False))
+            search = AcademicSearch(academic_options(options))
         except msgspec.ValidationError as exc:
             raise ConfigError(f"{STAGE_NAME}.academic: {exc}") from None
     passages: dict[str, Passage] = {}

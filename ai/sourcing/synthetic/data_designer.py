@@ -33,10 +33,10 @@ from ai.core.context import SourceContext
 from ai.core.records import Conversation, PassageRef, Provenance, Turn, content_hash, make_conversation
 from ai.core.stage import Rejection
 from ai.sourcing.synthetic.groundedness import check_groundedness
-from ai.sourcing.synthetic.knowledge import KnowledgePassage, select_knowledge
+from ai.sourcing.synthetic.knowledge import KnowledgePassage
 from ai.sourcing.synthetic.options import DataDesignerOptions, GroundedOptions
 from ai.sourcing.synthetic.quota import QuotaReport, budget_for, gated
-from ai.sourcing.synthetic.research import research_knowledge
+from ai.sourcing.synthetic.research import grounding_knowledge
 
 STAGE = "ingest"
 SCENARIOS = (
@@ -69,12 +69,8 @@ def read_data_designer(
         raise ConfigError(
             f"sources[{source.name}].options: engine data_designer needs a data_designer section"
         )
-    knowledge = select_knowledge(
-        list(context.passages()), options.min_clinical_terms, options.min_term_density
-    )
-    research = research_knowledge(source.name, options, context, knowledge)
-    yield from research.rejections
-    knowledge += research.knowledge
+    knowledge, rejections = grounding_knowledge(source.name, options, context)
+    yield from rejections
     if not knowledge:
         yield Rejection(
             stage=STAGE,

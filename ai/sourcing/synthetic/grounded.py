@@ -29,10 +29,10 @@ from ai.core.records import Conversation, PassageRef, Provenance, Turn, make_con
 from ai.core.stage import Rejection
 from ai.sourcing.synthetic.composer import EarsComposer, Psychoeducation
 from ai.sourcing.synthetic.groundedness import check_groundedness
-from ai.sourcing.synthetic.knowledge import KnowledgePassage, is_mental_health_text, select_knowledge
+from ai.sourcing.synthetic.knowledge import KnowledgePassage, is_mental_health_text
 from ai.sourcing.synthetic.options import GroundedOptions
 from ai.sourcing.synthetic.quota import QuotaReport, budget_for, gated
-from ai.sourcing.synthetic.research import research_knowledge
+from ai.sourcing.synthetic.research import grounding_knowledge
 from ai.sourcing.synthetic.text import (
     CLIENT_ROLES,
     content_tokens,
@@ -61,12 +61,8 @@ class ClientThread:
 def read_grounded(
     source: SourceConfig, options: GroundedOptions, context: SourceContext
 ) -> Iterator[Conversation | Rejection]:
-    knowledge = select_knowledge(
-        list(context.passages()), options.min_clinical_terms, options.min_term_density
-    )
-    research = research_knowledge(source.name, options, context, knowledge)
-    yield from research.rejections
-    knowledge += research.knowledge
+    knowledge, rejections = grounding_knowledge(source.name, options, context)
+    yield from rejections
     threads = client_threads(context.conversations(), options.from_categories)
     if not knowledge or not threads:
         missing = "passages about mental health" if not knowledge else "client turns to build on"

@@ -21,8 +21,7 @@ from typing import Any, Literal
 import msgspec
 
 from ai.core.config import ConfigError, SourceConfig
-from ai.journal_dataset_research.trigger import Topic, TriggerOptions
-from ai.sourcing.academic.academic_sourcing import AcademicOptions
+from ai.journal_dataset_research.trigger import Topic, TriggerOptions, academic_options
 
 DIMENSIONS = ("gender", "culture", "age", "religion", "sexual_orientation", "disability")
 Mode = Literal["grounded", "counterfactual", "preference_pairs"]
@@ -92,7 +91,7 @@ class GroundedOptions(_Common, kw_only=True, forbid_unknown_fields=True):
 def _check_trigger(trigger: TriggerOptions) -> None:
     """The nested dicts TriggerOptions keeps loose, checked now rather than halfway through a run."""
     try:
-        msgspec.convert({**trigger.academic, "backend": trigger.backend}, AcademicOptions, strict=False)
+        academic_options(trigger)
     except msgspec.ValidationError as exc:
         raise ValueError(f"journal_trigger.academic: {exc}") from None
     try:

@@ -80,6 +80,18 @@ def resolve_trigger_paths(options: GroundedOptions, base_dir: Path) -> GroundedO
     return msgspec.structs.replace(options, journal_trigger=msgspec.structs.replace(trigger, **changes))
 
 
+def grounding_knowledge(
+    source_name: str, options: GroundedOptions, context: SourceContext
+) -> tuple[list[KnowledgePassage], list[Rejection]]:
+    """The passages a grounded source can ground in: the run's own that are about mental health, then
+    what the journal trigger fetched (when it is on); and the trigger's failures to quarantine."""
+    knowledge = select_knowledge(
+        list(context.passages()), options.min_clinical_terms, options.min_term_density
+    )
+    research = research_knowledge(source_name, options, context, knowledge)
+    return knowledge + research.knowledge, research.rejections
+
+
 def research_knowledge(
     source_name: str,
     options: GroundedOptions,
