@@ -92,10 +92,10 @@ class RuleSet:
             found = {self._set_names[i] for i in self._set.Match(text.lower()) or ()}
             found.update(name for name in self.python_only if self.patterns[name].search(text))
             return found
-        return {name for name, pattern in self.patterns.items() if pattern.search(text)}
+        return self.matching_one_by_one(text)
 
     def matching_one_by_one(self, text: str) -> set[str]:
-        """What ``matching`` must always return, one Python ``re`` search per pattern (for tests)."""
+        """One Python ``re`` search per pattern: the fallback, and what ``matching`` always returns."""
         return {name for name, pattern in self.patterns.items() if pattern.search(text)}
 
 

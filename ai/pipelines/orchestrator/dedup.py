@@ -28,6 +28,7 @@ import rensa
 
 from ai.core.records import Conversation, content_hash, normalised_turns
 from ai.core.stage import GlobalStage, Rejection, StageOptions, StageResult
+from ai.pipelines.orchestrator.shard_runner import shard_summary
 
 __all__ = [
     "DedupDecision",
@@ -268,7 +269,7 @@ def stored_summary(run_dir: Path | None, shard: int) -> DedupSummary | None:
     if run_dir is None:
         return None
     try:
-        data = (run_dir / "work" / DedupStage.name / f"summary-{shard:05d}.msgpack").read_bytes()
+        data = (run_dir / shard_summary(DedupStage.name, shard)).read_bytes()
         return msgspec.msgpack.decode(data, type=DedupSummary)
     except (OSError, msgspec.DecodeError):
         return None
@@ -288,9 +289,7 @@ def signatures_reusing(
     if stored is None or stored.minhash != (num_perm, seed, shingle_size) or not stored.digests:
         return minhash_signatures(batch, num_perm, seed, shingle_size)
     matrix = np.frombuffer(stored.signatures, dtype=np.uint32).reshape(len(stored.ids), num_perm)
-    row_of = {
-        (record_id, stored.digests[8 * i : 8 * i + 8]): i for i, record_id in enumerate(stored.ids)
-    }
+    row_of = {(record_id, stored.digests[8 * i : 8 * i + 8]): i for i, record_id in enumerate(stored.ids)}
     mine = shingle_digests(batch)
     rows = [row_of.get((r.id, mine[8 * i : 8 * i + 8]), -1) for i, r in enumerate(batch)]
     out = np.empty((len(batch), num_perm), dtype=np.uint32)

@@ -337,9 +337,9 @@ class EarsComplianceGate:
         self.options = options or EarsOptions()
         self._patterns = PatternLayer()
         self._content = ContentFilter({"therapist": ("medication_dosing", "diagnosis")})
-        self._compiled = {name: _any(regexes) for name, regexes in _RUBRIC.items()}
         # Every rubric question of a reply, and the content filter's cheap trigger, in one scan.
-        self._rules = RuleSet({**self._compiled, _CONTENT_TRIGGER: CONTENT_TRIGGERS})
+        rubric = {name: _any(regexes) for name, regexes in _RUBRIC.items()}
+        self._rules = RuleSet({**rubric, _CONTENT_TRIGGER: CONTENT_TRIGGERS})
 
     def score_response(self, client_text: str, therapist_text: str) -> float:
         return self.evaluate_response(client_text, therapist_text).score
@@ -431,7 +431,7 @@ class EarsComplianceGate:
         if name not in hits:
             return False
         if evidence is not None:
-            match = self._compiled[name].search(text)
+            match = self._rules.patterns[name].search(text)
             words = matched_text(text, match) if match else ""
             evidence.append(f"{label or name}: {words[:limit]!r}{suffix}")
         return True
@@ -464,9 +464,7 @@ class EarsComplianceGate:
                 score += weight
         return round(score, 4)
 
-    def _penalties(
-        self, text: str, risk: bool, hits: set[str], evidence: list[str] | None
-    ) -> list[str]:
+    def _penalties(self, text: str, risk: bool, hits: set[str], evidence: list[str] | None) -> list[str]:
         found = [
             name
             for name in ("minimising", "judgement")
