@@ -23,12 +23,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 import yaml
-from pipeline_helpers import write_openai_jsonl
+from pipeline_helpers import cli, write_openai_jsonl
 
 from ai.core import atomic
 from ai.infrastructure.database.persistence import Catalog
 from ai.pipelines.orchestrator import pipeline
-from ai.pipelines.orchestrator.main_orchestrator import main
 from ai.pipelines.orchestrator.registry import stage_class
 from ai.pipelines.orchestrator.run_catalog import RunCatalog
 
@@ -59,14 +58,6 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def run_cli(*args: str) -> int:
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
-
-
 def manifest_files(run_dir: Path) -> dict[str, str]:
     return json.loads((run_dir / "manifest.json").read_text())["files"]
 
@@ -77,7 +68,7 @@ def clean_files(tmp_path_factory: pytest.TempPathFactory, config: Path) -> dict[
     with pytest.MonkeyPatch.context() as env:
         env.setenv("DATASET_PIPELINE_HOME", str(base / "home"))
         env.delenv("DATABASE_URL", raising=False)
-        assert run_cli("run", "--config", str(config), "--output", str(base / "run"), "--quiet") == 0
+        assert cli("run", "--config", str(config), "--output", str(base / "run"), "--quiet") == 0
     return manifest_files(base / "run")
 
 
@@ -137,7 +128,7 @@ def test_disk_full_leaves_no_marker_and_no_half_file_then_resume_matches(
 ) -> None:
     run_dir = tmp_path / "run"
     opened = fill_disk_on(monkeypatch, final_name)
-    code = run_cli("run", "--config", str(config), "--output", str(run_dir), "--quiet")
+    code = cli("run", "--config", str(config), "--output", str(run_dir), "--quiet")
     err = capsys.readouterr().err
     assert code == 1
     assert opened, f"the fault was never injected into {final_name}"
@@ -148,7 +139,7 @@ def test_disk_full_leaves_no_marker_and_no_half_file_then_resume_matches(
     assert not leftovers, leftovers
 
     monkeypatch.undo()
-    assert run_cli("resume", str(run_dir), "--quiet") == 0
+    assert cli("resume", str(run_dir), "--quiet") == 0
     assert manifest_files(run_dir) == clean_files
 
 
@@ -190,7 +181,7 @@ def test_catalog_lost_mid_run_fails_clearly_and_resumes_cleanly(
     run_dir = tmp_path / "run"
     try:
         calls = drop_schema_on_call(monkeypatch, postgres_url, schema, call=3)
-        code = run_cli("run", "--config", str(config), "--output", str(run_dir), "--quiet")
+        code = cli("run", "--config", str(config), "--output", str(run_dir), "--quiet")
         err = capsys.readouterr().err
         assert calls() == 3
         assert code == 1
@@ -202,7 +193,7 @@ def test_catalog_lost_mid_run_fails_clearly_and_resumes_cleanly(
         monkeypatch.undo()
         monkeypatch.setenv("DATABASE_URL", postgres_url)
         monkeypatch.setenv("DATABASE_SCHEMA", schema)  # the restored (re-created) catalog
-        assert run_cli("resume", str(run_dir), "--quiet") == 0
+        assert cli("resume", str(run_dir), "--quiet") == 0
         assert manifest_files(run_dir) == clean_files
         run_id = json.loads((run_dir / "run.json").read_text())["run_id"]
         with Catalog.open(postgres_url, schema_name=schema) as catalog:
@@ -233,7 +224,7 @@ def test_a_stage_that_loses_a_record_fails_the_run(
 
     monkeypatch.setattr(quality, "process", lossy)
     run_dir = tmp_path / "run"
-    assert run_cli("run", "--config", str(config), "--output", str(run_dir), "--quiet") == 1
+    assert cli("run", "--config", str(config), "--output", str(run_dir), "--quiet") == 1
     err = " ".join(capsys.readouterr().err.split())
     found = re.search(r"stage 'quality' received (\d+) records but returned (\d+) kept \+ 0 rejected", err)
     assert found and int(found[2]) == int(found[1]) - 1, err
@@ -254,7 +245,7 @@ def test_run_totals_that_do_not_balance_fail_the_run(
 
     monkeypatch.setattr(pipeline, "write_dataset", one_record_short)
     run_dir = tmp_path / "run"
-    assert run_cli("run", "--config", str(config), "--output", str(run_dir), "--quiet") == 1
+    assert cli("run", "--config", str(config), "--output", str(run_dir), "--quiet") == 1
     err = " ".join(capsys.readouterr().err.split())
     assert "record accounting does not balance" in err and "!= exported" in err, err
     assert not (run_dir / "manifest.json").exists()
@@ -290,9 +281,7 @@ def full_disk_run(config: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
             env.delenv("DATABASE_URL", raising=False)
             err = io.StringIO()
             with contextlib.redirect_stderr(err):
-                code = run_cli(
-                    "run", "--config", str(config), "--output", str(mount_point / "run"), "--quiet"
-                )
+                code = cli("run", "--config", str(config), "--output", str(mount_point / "run"), "--quiet")
             yield FullDiskRun(mount_point, code, err.getvalue())
     finally:
         subprocess.run(["umount", "-l", str(mount_point)], check=False)
@@ -324,5 +313,5 @@ def test_a_really_full_disk_resumes_once_space_is_freed(
     full_disk_run: FullDiskRun, clean_files: dict[str, str]
 ) -> None:
     subprocess.run(["mount", "-o", "remount,size=64m", str(full_disk_run.mount_point)], check=True)
-    assert run_cli("resume", str(full_disk_run.run_dir), "--quiet") == 0
+    assert cli("resume", str(full_disk_run.run_dir), "--quiet") == 0
     assert manifest_files(full_disk_run.run_dir) == clean_files

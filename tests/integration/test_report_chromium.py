@@ -13,9 +13,8 @@ import zlib
 from pathlib import Path
 
 import pytest
-from pipeline_helpers import write_openai_jsonl
+from pipeline_helpers import cli, write_openai_jsonl
 
-from ai.pipelines.orchestrator import main_orchestrator
 from ai.pipelines.orchestrator.report import write_report
 
 CHART_TITLES = (
@@ -72,12 +71,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     corpus = base / "corpus.jsonl"
     write_openai_jsonl(corpus, 150, seed=5)
     run_dir = base / "run"
-    try:
-        main_orchestrator.main(
-            ["run", "--input", str(corpus), "--output", str(run_dir), "--workers", "1", "--quiet"]
-        )
-    except SystemExit as exc:
-        assert not exc.code, f"the pipeline run failed with exit code {exc.code}"
+    code = cli("run", "--input", str(corpus), "--output", str(run_dir), "--workers", "1", "--quiet")
+    assert not code, f"the pipeline run failed with exit code {code}"
     return write_report(run_dir)
 
 

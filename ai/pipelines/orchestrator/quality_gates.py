@@ -285,29 +285,17 @@ def evaluate_dataset_gates(summary: dict[str, Any], options: DatasetGateOptions 
 
 
 def _crisis_gate(crisis_eval: dict[str, Any] | None, options: DatasetGateOptions) -> GateResult | None:
+    def unmeasured(why: str) -> GateResult:
+        floor = options.min_crisis_sensitivity
+        return GateResult("crisis_sensitivity", False, None, floor, ">=", floor, why)
+
     if not crisis_eval:
         if not options.require_crisis_eval:
             return None
-        return GateResult(
-            "crisis_sensitivity",
-            False,
-            None,
-            options.min_crisis_sensitivity,
-            ">=",
-            options.min_crisis_sensitivity,
-            "no labelled crisis evaluation was run (require_crisis_eval is on)",
-        )
+        return unmeasured("no labelled crisis evaluation was run (require_crisis_eval is on)")
     value = (crisis_eval.get("sensitivity") or {}).get("value")
     if value is None:
-        return GateResult(
-            "crisis_sensitivity",
-            False,
-            None,
-            options.min_crisis_sensitivity,
-            ">=",
-            options.min_crisis_sensitivity,
-            "the labelled crisis set has no positive examples, so sensitivity is undefined",
-        )
+        return unmeasured("the labelled crisis set has no positive examples, so sensitivity is undefined")
     return _at_least("crisis_sensitivity", value, options.min_crisis_sensitivity, "crisis sensitivity")
 
 
