@@ -406,11 +406,40 @@ def journal_trigger_cmd(
     passages: Annotated[
         Path | None, typer.Option("--passages", help="Passages already at hand (they count as grounding).")
     ] = None,
+    taxonomy: Annotated[
+        str, typer.Option("--taxonomy", help="Taxonomy YAML (default: the bundled one).")
+    ] = "",
+    min_passages: Annotated[
+        int, typer.Option("--min-passages", help="Topics with fewer grounding passages are searched.")
+    ] = 20,
+    max_queries: Annotated[int, typer.Option("--max-queries", help="Budget of searches.")] = 8,
+    max_results: Annotated[int, typer.Option("--max-results", help="Results per search.")] = 20,
+    backend: Annotated[str, typer.Option("--backend", help="pubmed or semantic_scholar.")] = "pubmed",
+    pubmed_url: Annotated[str, typer.Option("--pubmed-url", help="E-utilities base URL.")] = "",
+    s2_url: Annotated[str, typer.Option("--s2-url", help="Semantic Scholar API base URL.")] = "",
 ) -> None:
     """Find under-grounded therapeutic topics in conversations and fetch papers for them, within budget."""
-    from ai.journal_dataset_research.trigger import journal_trigger_cli
+    import msgspec
 
-    journal_trigger_cli(conversations, out, existing_passages=passages)
+    from ai.journal_dataset_research.trigger import journal_trigger_cli
+    from ai.sourcing.academic.topics import TriggerOptions
+
+    if not conversations.is_file():
+        raise ConfigError(f"{conversations}: no such conversations file")
+    academic = {key: url for key, url in (("pubmed_url", pubmed_url), ("s2_url", s2_url)) if url}
+    fields = {
+        "taxonomy": taxonomy,
+        "min_passages": min_passages,
+        "max_queries": max_queries,
+        "max_results_per_query": max_results,
+        "backend": backend,
+        "academic": academic,
+    }
+    try:
+        options = msgspec.convert(fields, TriggerOptions)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"journal-trigger: {exc}") from None
+    journal_trigger_cli(conversations, out, existing_passages=passages, options=options)
 
 
 def make_executor(cfg) -> object:
