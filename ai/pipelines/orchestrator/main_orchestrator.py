@@ -364,10 +364,8 @@ def source_books_cmd(
     ] = None,
 ) -> None:
     """Extract books (PDF, EPUB) into chunked passages with page/chapter provenance."""
-    from ai.training.ready_packages.scripts.extract_all_books_to_training import (
-        extract_books_to_jsonl,
-        print_summary,
-    )
+    from ai.sourcing.books import extract_books_to_jsonl
+    from ai.sourcing.extraction_output import print_summary
 
     print_summary(extract_books_to_jsonl(inputs, out, quarantine_out=quarantine))
 
@@ -387,10 +385,8 @@ def source_youtube_cmd(
     ] = None,
 ) -> None:
     """Clean transcripts (auto-caption repair) into timestamped passages."""
-    from ai.training.ready_packages.scripts.extract_all_youtube_transcripts import (
-        extract_transcripts_to_jsonl,
-        print_summary,
-    )
+    from ai.sourcing.extraction_output import print_summary
+    from ai.sourcing.youtube import extract_transcripts_to_jsonl
 
     print_summary(
         extract_transcripts_to_jsonl(inputs, out, conversations_out=conversations, quarantine_out=quarantine)
