@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -276,12 +277,15 @@ PrefixOpt = Annotated[
 ]
 
 
-def _s3(args: list[str], prefix: str | None) -> None:
-    from ai.infrastructure.s3.s3_dataset_loader import main as s3_main
+def _s3(command: Callable[[], object]) -> None:
+    """Print what an S3 command returns; its known failures are one red line and exit code 1."""
+    from ai.infrastructure.s3.s3_dataset_loader import COMMAND_ERRORS, report_command_error
 
-    code = s3_main([*(["--prefix", prefix] if prefix else []), *args], console=_stdout_console())
-    if code:
-        raise typer.Exit(code)
+    console = _stdout_console()
+    try:
+        console.print(command())
+    except COMMAND_ERRORS as exc:
+        raise typer.Exit(report_command_error(exc, console)) from None
 
 
 @app.command()
@@ -295,7 +299,9 @@ def upload(
     ] = False,
 ) -> None:
     """Upload a run's package to S3 (OVH_S3_*), verifying every file's sha256; resumable."""
-    _s3(["upload", str(run_dir), *(["--overwrite"] if overwrite else [])], prefix)
+    from ai.infrastructure.s3.s3_dataset_loader import upload_command
+
+    _s3(lambda: upload_command(run_dir, prefix, overwrite=overwrite))
 
 
 @app.command()
@@ -307,13 +313,17 @@ def download(
     prefix: PrefixOpt = None,
 ) -> None:
     """Download a package from S3 and verify every file against its manifest."""
-    _s3(["download", run_id, str(dest)], prefix)
+    from ai.infrastructure.s3.s3_dataset_loader import download_command
+
+    _s3(lambda: download_command(run_id, dest, prefix))
 
 
 @app.command("list-packages")
 def list_packages(prefix: PrefixOpt = None) -> None:
     """List the dataset packages (versions) stored in S3, complete or not."""
-    _s3(["list"], prefix)
+    from ai.infrastructure.s3.s3_dataset_loader import list_command
+
+    _s3(lambda: list_command(prefix))
 
 
 @app.command("delete-package")
@@ -325,7 +335,9 @@ def delete_package(
     """Delete a package from S3 (recorded in the catalog's audit log)."""
     if not yes and not typer.confirm(f"Delete package {run_id} from S3?"):
         raise typer.Exit(1)
-    _s3(["delete", run_id], prefix)
+    from ai.infrastructure.s3.s3_dataset_loader import delete_command
+
+    _s3(lambda: delete_command(run_id, prefix))
 
 
 source_app = typer.Typer(

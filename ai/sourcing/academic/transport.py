@@ -20,6 +20,8 @@ from urllib.parse import urlencode
 
 import httpx
 
+from ai.core.atomic import atomic_write_bytes
+
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 Params = Mapping[str, Any]
 
@@ -90,14 +92,7 @@ class ResponseCache:
         return data
 
     def put(self, key: str, data: bytes) -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}.{threading.get_ident()}")
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        atomic_write_bytes(self._path(key), data)
 
     def _path(self, key: str) -> Path:
         return self.directory / key[:2] / f"{key}.body"

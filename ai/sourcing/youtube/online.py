@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from ai.core.atomic import atomic_write_text
 from ai.sourcing.youtube.formats import (
     ParsedTranscript,
     TranscriptError,
@@ -110,11 +111,7 @@ class TranscriptCache:
             return None
 
     def put(self, video_id: str, languages: list[str], entry: dict[str, Any]) -> None:
-        path = self._path(video_id, languages)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_suffix(".tmp")
-        temp.write_text(json.dumps(entry, ensure_ascii=False), encoding="utf-8")
-        os.replace(temp, path)
+        atomic_write_text(self._path(video_id, languages), json.dumps(entry, ensure_ascii=False))
 
     def _path(self, video_id: str, languages: list[str]) -> Path:
         key = hashlib.sha256(f"{video_id}|{','.join(languages)}".encode()).hexdigest()[:16]
