@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -21,9 +20,11 @@ from urllib.parse import urlencode
 import httpx
 
 from ai.core.atomic import atomic_write_bytes
+from ai.sourcing.rate_limit import RateLimiter
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 Params = Mapping[str, Any]
+__all__ = ["ApiError", "HttpTransport", "RateLimiter", "ResponseCache", "default_cache_dir"]
 
 
 class ApiError(RuntimeError):
@@ -33,34 +34,6 @@ class ApiError(RuntimeError):
         super().__init__(message)
         self.status = status
         self.reason = reason
-
-
-class RateLimiter:
-    """Keeps at least ``1 / rate`` seconds between the starts of consecutive requests."""
-
-    def __init__(
-        self,
-        requests_per_second: float,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        if requests_per_second <= 0:
-            raise ValueError(f"requests_per_second must be positive, got {requests_per_second}")
-        self.interval = 1.0 / requests_per_second
-        self._clock = clock
-        self._sleep = sleep
-        self._next_slot = 0.0
-        self._lock = threading.Lock()
-
-    def wait(self) -> float:
-        """Block until the next request may start; returns the seconds waited."""
-        with self._lock:
-            now = self._clock()
-            delay = max(0.0, self._next_slot - now)
-            self._next_slot = max(now, self._next_slot) + self.interval
-        if delay:
-            self._sleep(delay)
-        return delay
 
 
 class ResponseCache:

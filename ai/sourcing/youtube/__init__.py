@@ -285,6 +285,6 @@ def transcript_fetcher(options: YouTubeOptions, cache_dir: Path) -> TranscriptFe
     return TranscriptFetcher(
         options.languages,
         cache=TranscriptCache(cache_dir),
-        limiter=RateLimiter(options.requests_per_second),
+        limiter=RateLimiter.per_second(options.requests_per_second),
         use_ytdlp=options.use_ytdlp,
     )

@@ -11,13 +11,13 @@ import hashlib
 import json
 import os
 import re
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from ai.core.atomic import atomic_write_text
+from ai.sourcing.rate_limit import RateLimiter
 from ai.sourcing.youtube.formats import (
     ParsedTranscript,
     TranscriptError,
@@ -73,28 +73,6 @@ def video_id_from(reference: str) -> str:
 def playlist_id_from(reference: str) -> str:
     url = urlparse(reference if "://" in reference else f"https://{reference}")
     return parse_qs(url.query).get("list", [""])[0]
-
-
-class RateLimiter:
-    """At most one request every ``1 / per_second`` seconds (per process)."""
-
-    def __init__(
-        self,
-        per_second: float,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.interval = 1.0 / per_second if per_second > 0 else 0.0
-        self.clock = clock
-        self.sleep = sleep
-        self._next = 0.0
-
-    def wait(self) -> None:
-        now = self.clock()
-        if now < self._next:
-            self.sleep(self._next - now)
-            now = self._next
-        self._next = now + self.interval
 
 
 class TranscriptCache:
