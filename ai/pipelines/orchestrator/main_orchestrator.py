@@ -206,11 +206,18 @@ def status(
 def inspect(
     paths: Annotated[list[str], typer.Argument(help="Files, directories or globs to look at.")],
     format: Annotated[str, typer.Option("--format", "-f", help="auto, or a named format.")] = "auto",
+    options: Annotated[
+        str, typer.Option("--options", help="Reader options as JSON, e.g. '{\"max_turns\": 8}'.")
+    ] = "{}",
 ) -> None:
     """Show how input files would be read: detected format, records, turns, groups, rejections, tags."""
+    from ai.sourcing.datasets.errors import DatasetError
     from ai.sourcing.datasets.inspect import inspect_dataset, print_inspection
 
-    reports = inspect_dataset(paths, format=format)
+    try:
+        reports = inspect_dataset(paths, format=format, options=json.loads(options))
+    except (ValueError, DatasetError) as exc:
+        raise ConfigError(f"inspect: {exc}") from None
     print_inspection(reports)
     if any(r.error for r in reports):
         raise typer.Exit(1)
@@ -360,11 +367,19 @@ def source_academic_cmd(
     full_text: Annotated[
         bool, typer.Option("--full-text", help="Also fetch PMC full text sections.")
     ] = False,
+    pubmed_url: Annotated[str, typer.Option("--pubmed-url", help="E-utilities base URL.")] = "",
+    s2_url: Annotated[str, typer.Option("--s2-url", help="Semantic Scholar API base URL.")] = "",
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Do not read or write the response cache.")
+    ] = False,
 ) -> None:
     """Search PubMed / Semantic Scholar (or parse local XML) and write passages with provenance."""
     from ai.sourcing.academic.academic_sourcing import source_academic
 
-    source_academic(query, max_results, out, from_xml, backend=backend, full_text=full_text)  # type: ignore[arg-type]
+    urls = {key: url for key, url in (("pubmed_url", pubmed_url), ("s2_url", s2_url)) if url}
+    source_academic(  # type: ignore[arg-type]
+        query, max_results, out, from_xml, backend=backend, full_text=full_text, cache=not no_cache, **urls
+    )
 
 
 @source_app.command("books")
