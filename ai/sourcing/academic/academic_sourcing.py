@@ -31,7 +31,7 @@ from ai.core.stage import Rejection
 from ai.sourcing.academic.passages import DEFAULT_CHUNK_CHARS, article_passages
 from ai.sourcing.academic.pubmed import DEFAULT_EUTILS_URL, PubMedClient, PubMedSettings
 from ai.sourcing.academic.semantic_scholar import DEFAULT_S2_URL, S2Settings, SemanticScholarClient
-from ai.sourcing.academic.transport import ApiError, ResponseCache, default_cache_dir
+from ai.sourcing.academic.transport import ApiError, ResponseCache, default_cache_dir, retry_settings
 from ai.sourcing.academic.xml_parsing import Article, XmlError, parse_articles
 
 XML_SUFFIXES = (".xml", ".nxml", ".xml.gz", ".nxml.gz")
@@ -223,9 +223,7 @@ class AcademicSearch:
                 tool=options.tool,
                 requests_per_second=options.requests_per_second,
                 page_size=options.page_size,
-                max_retries=options.max_retries,
-                backoff_seconds=options.backoff_seconds,
-                timeout_seconds=options.timeout_seconds,
+                **retry_settings(options),
             ),
             cache=cache,
         )
@@ -234,9 +232,7 @@ class AcademicSearch:
                 base_url=options.s2_url,
                 requests_per_second=options.requests_per_second or None,
                 page_size=min(options.page_size, 100),
-                max_retries=options.max_retries,
-                backoff_seconds=options.backoff_seconds,
-                timeout_seconds=options.timeout_seconds,
+                **retry_settings(options),
             ),
             cache=cache,
         )

@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 import httpx
@@ -24,7 +24,17 @@ from ai.sourcing.rate_limit import RateLimiter
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 Params = Mapping[str, Any]
-__all__ = ["ApiError", "HttpTransport", "RateLimiter", "ResponseCache", "default_cache_dir"]
+# Every client's settings carry these, and HttpTransport takes them by the same names.
+RETRY_FIELDS = ("max_retries", "backoff_seconds", "timeout_seconds")
+__all__ = [
+    "ApiClient",
+    "ApiError",
+    "HttpTransport",
+    "RateLimiter",
+    "ResponseCache",
+    "default_cache_dir",
+    "retry_settings",
+]
 
 
 class ApiError(RuntimeError):
@@ -165,6 +175,42 @@ class HttpTransport:
                 if isinstance(body.get(key), str):
                     return f": {body[key][:300]}"
         return ""
+
+
+class ApiClient:
+    """What the PubMed and Semantic Scholar clients share: their settings, the response cache and one
+    retrying transport, built from the settings unless a test hands one in."""
+
+    service: ClassVar[str]
+    secret_params: ClassVar[frozenset[str]] = frozenset()  # query parameters never shown in messages
+
+    def __init__(
+        self, settings: Any, cache: ResponseCache | None = None, transport: HttpTransport | None = None
+    ) -> None:
+        self.settings = settings
+        self.cache = cache
+        self.transport = transport or HttpTransport(
+            self.service,
+            settings.base_url,
+            self.requests_per_second(settings),
+            headers=self.headers(settings),
+            secret_params=self.secret_params,
+            **retry_settings(settings),
+        )
+
+    def requests_per_second(self, settings: Any) -> float:
+        return settings.requests_per_second
+
+    def headers(self, settings: Any) -> dict[str, str]:
+        return {}
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+def retry_settings(settings: object) -> dict[str, Any]:
+    """The retry and timeout fields of a client's settings (or of ``AcademicOptions``) by name."""
+    return {name: getattr(settings, name) for name in RETRY_FIELDS}
 
 
 def _retry_after_seconds(value: str | None) -> float:
