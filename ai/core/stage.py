@@ -4,6 +4,18 @@ A stage is a pure transform over a batch of records: ``process(batch) -> StageRe
 records, the rejected ones (each with a machine-readable reason and a human sentence) and counters.
 A stage never reads global state, never writes files and never knows which executor runs it.
 
+``Stage`` is generic over its options: ``class QualityStage(Stage[QualityOptions])`` with
+``Options = QualityOptions`` gives ``self.options`` that type.
+
+Stages that keep or reject records without rewriting them are ``GateStage``s: a gate states its
+judgement per record in ``judge(record) -> Rejection | None`` (or, when a model scores a whole batch at
+once, ``judge_batch(records)``) and the base owns the kept/rejected loop and the statistics. A gate that
+annotates the records it judges (a score, tags, a routed category, evidence in ``meta``) sets them on the
+record inside ``judge``: the record it judged is the record that is kept (or quarantined), so the
+annotation travels with it. Counters for the stage statistics go through ``self.count(key)``; the keys
+in ``stat_keys`` are reported even when zero. A stage that rewrites records (new turns, a new record) is
+a plain ``Stage`` with its own ``process``.
+
 Stages that need a view of the whole dataset (dedup, split) are ``GlobalStage``s and work in two
 steps: ``summarise`` runs per shard and returns a small msgspec-serialisable summary, ``reduce`` turns
 all summaries into a plan, and ``apply`` uses the plan on each shard.
@@ -14,7 +26,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections import Counter
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import msgspec
 
@@ -48,17 +60,21 @@ class StageOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     enabled: bool = True
 
 
-class Stage(ABC):
+OptionsT = TypeVar("OptionsT", bound=StageOptions)
+
+
+class Stage(ABC, Generic[OptionsT]):
     """A per-record (or per-batch) transform. Subclasses set ``name``, ``Options`` and ``process``."""
 
     name: ClassVar[str]
     version: ClassVar[str] = "1"
-    Options: ClassVar[type[StageOptions]] = StageOptions
+    # The class of OptionsT (a ClassVar cannot name a type variable, hence Any).
+    Options: ClassVar[type[Any]] = StageOptions
     # Stages with enabled_by_default False run only when the config switches them on.
     enabled_by_default: ClassVar[bool] = True
 
-    def __init__(self, options: StageOptions | None = None, seed: int = 0) -> None:
-        self.options = options if options is not None else self.Options()
+    def __init__(self, options: OptionsT | None = None, seed: int = 0) -> None:
+        self.options: OptionsT = options if options is not None else self.Options()
         self.seed = seed
 
     @abstractmethod
@@ -76,7 +92,48 @@ class Stage(ABC):
         )
 
 
-class GlobalStage(Stage):
+class GateStage(Stage[OptionsT]):
+    """A stage that keeps or rejects records: subclasses implement ``judge`` (or ``judge_batch``).
+
+    The base runs the loop, so every record ends up kept or rejected, and gathers the counters that
+    ``judge`` bumps with ``count`` into the stage statistics. Like any stage, one instance judges one
+    batch at a time.
+    """
+
+    # Statistics reported for every batch, zero when ``judge`` never counted them.
+    stat_keys: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, options: OptionsT | None = None, seed: int = 0) -> None:
+        super().__init__(options, seed)
+        self._counts: Counter[str] = Counter()
+
+    @abstractmethod
+    def judge(self, record: Conversation) -> Rejection | None:
+        """The rejection of ``record``, or None to keep it (annotations go on ``record``)."""
+
+    def judge_batch(self, records: list[Conversation]) -> list[Rejection | None]:
+        """One verdict per record, in order; override when judging a batch at once is cheaper."""
+        return [self.judge(record) for record in records]
+
+    def count(self, key: str, amount: int = 1) -> None:
+        """Add ``amount`` to the statistic ``key`` of the batch being judged."""
+        self._counts[key] += amount
+
+    def process(self, batch: list[Conversation]) -> StageResult:
+        self._counts = Counter(dict.fromkeys(self.stat_keys, 0))
+        verdicts = self.judge_batch(batch)
+        if len(verdicts) != len(batch):
+            raise ValueError(f"{self.name}: {len(verdicts)} verdicts for {len(batch)} records")
+        kept = [record for record, verdict in zip(batch, verdicts, strict=True) if verdict is None]
+        rejected = [verdict for verdict in verdicts if verdict is not None]
+        return StageResult(kept=kept, rejected=rejected, stats=self.batch_stats())
+
+    def batch_stats(self) -> dict[str, float]:
+        """The counters of the batch just judged; override to rename or order them."""
+        return dict(self._counts)
+
+
+class GlobalStage(Stage[OptionsT]):
     """A stage that needs the whole dataset: per-shard ``summarise``, one ``reduce``, per-shard ``apply``.
 
     Summaries and plans are stored between steps (so a crashed run resumes without redoing them) as

@@ -76,41 +76,43 @@ class DedupPlan(msgspec.Struct):
     cluster_heads: list[str] = msgspec.field(default_factory=list)
 
 
-class DedupStage(GlobalStage):
+class DedupOptions(StageOptions, kw_only=True):
+    exact: bool = True
+    near: bool = True
+    # Estimated Jaccard similarity of word 3-shingles at or above which two conversations are near
+    # duplicates. Editing ~3% of the words of every turn leaves similarity ~0.8 (5th percentile ~0.7);
+    # distinct conversations on one topic stay below ~0.55 (see docs/PREPROCESSING.md).
+    threshold: float = 0.6
+    shingle_size: int = 3
+    num_perm: int = 128
+    # LSH bands of num_perm // bands slots each (25 x 5 of 128): pairs at similarity 0.7 become
+    # candidates with probability 0.99 (0.8: 0.99999), same-topic pairs at 0.2 with probability 0.008.
+    bands: int = 25
+    # "reject" drops near duplicates; "cluster" keeps them and marks meta["dup_cluster"] so that the
+    # splitter keeps each cluster inside one split.
+    near_action: Literal["reject", "cluster"] = "reject"
+    # Records sharing one LSH bucket are compared with this many members ranked just before them and
+    # this many best-ranked members, which bounds the work on heavily templated data.
+    bucket_neighbours: int = 4
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold <= 1.0:
+            raise ValueError(f"threshold must be in (0, 1], got {self.threshold}")
+        if not 0 < self.bands <= self.num_perm:
+            raise ValueError(f"bands ({self.bands}) must be between 1 and num_perm ({self.num_perm})")
+        if self.shingle_size < 1:
+            raise ValueError("shingle_size must be at least 1")
+
+
+class DedupStage(GlobalStage[DedupOptions]):
     name = "dedup"
     version = "1"
     summary_type: ClassVar[Any] = DedupSummary
     plan_type: ClassVar[Any] = DedupPlan
-
-    class Options(StageOptions, kw_only=True):
-        exact: bool = True
-        near: bool = True
-        # Estimated Jaccard similarity of word 3-shingles at or above which two conversations are near
-        # duplicates. Editing ~3% of the words of every turn leaves similarity ~0.8 (5th percentile ~0.7);
-        # distinct conversations on one topic stay below ~0.55 (see docs/PREPROCESSING.md).
-        threshold: float = 0.6
-        shingle_size: int = 3
-        num_perm: int = 128
-        # LSH bands of num_perm // bands slots each (25 x 5 of 128): pairs at similarity 0.7 become
-        # candidates with probability 0.99 (0.8: 0.99999), same-topic pairs at 0.2 with probability 0.008.
-        bands: int = 25
-        # "reject" drops near duplicates; "cluster" keeps them and marks meta["dup_cluster"] so that the
-        # splitter keeps each cluster inside one split.
-        near_action: Literal["reject", "cluster"] = "reject"
-        # Records sharing one LSH bucket are compared with this many members ranked just before them and
-        # this many best-ranked members, which bounds the work on heavily templated data.
-        bucket_neighbours: int = 4
-
-        def __post_init__(self) -> None:
-            if not 0.0 < self.threshold <= 1.0:
-                raise ValueError(f"threshold must be in (0, 1], got {self.threshold}")
-            if not 0 < self.bands <= self.num_perm:
-                raise ValueError(f"bands ({self.bands}) must be between 1 and num_perm ({self.num_perm})")
-            if self.shingle_size < 1:
-                raise ValueError("shingle_size must be at least 1")
+    Options = DedupOptions
 
     def summarise(self, batch: list[Conversation], shard: int) -> DedupSummary:
-        opts: Any = self.options
+        opts = self.options
         signatures, digests, minhash = b"", b"", (0, 0, 0)
         if opts.near:
             signatures = minhash_signatures(batch, opts.num_perm, self.seed, opts.shingle_size).tobytes()
@@ -127,7 +129,7 @@ class DedupStage(GlobalStage):
         )
 
     def reduce(self, summaries: list[DedupSummary]) -> DedupPlan:
-        opts: Any = self.options
+        opts = self.options
         table = _Table(summaries, opts.num_perm if opts.near else 0)
         dropped: dict[int, tuple[str, int, float]] = {}  # row -> (reason, kept row, similarity)
         representatives = list(table.order)
