@@ -5,6 +5,10 @@ them: it scores every conversation, routes crisis ones to the ``crisis_support``
 evidence in ``meta["crisis"]``, and rejects only a conversation whose crisis turn is never answered by
 the therapist. Whether the answer is *safe* is checked by the ``content`` stage (harmful content) and
 the ``ears`` stage (a collaborative safety step).
+
+Where things live: the judges that score text (``CrisisDetector``, ``ContentFilter``) are in
+``ai/safety/`` and know nothing of records or stages; this module is the thin ``GateStage`` layer that
+applies them to conversations, as ``ears_compliance_gate.py`` and ``quality_gates.py`` do for theirs.
 """
 
 from __future__ import annotations
