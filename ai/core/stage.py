@@ -18,14 +18,17 @@ a plain ``Stage`` with its own ``process``.
 
 Stages that need a view of the whole dataset (dedup, split) are ``GlobalStage``s and work in two
 steps: ``summarise`` runs per shard and returns a small msgspec-serialisable summary, ``reduce`` turns
-all summaries into a plan, and ``apply`` uses the plan on each shard.
+all summaries into a plan, and ``apply`` uses the plan on each shard. A global stage that reuses what
+an earlier global stage summarised for the same shard names it in ``needs_summaries``; the runner hands
+those summaries to ``summarise`` (a stage never reads the run directory itself).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import Counter
-from pathlib import Path
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar, Generic, TypeVar
 
 import msgspec
@@ -133,6 +136,10 @@ class GateStage(Stage[OptionsT]):
         return dict(self._counts)
 
 
+# Outside a pipeline run no earlier stage has summarised anything.
+NO_SUMMARIES: Mapping[str, Any] = MappingProxyType({})
+
+
 class GlobalStage(Stage[OptionsT]):
     """A stage that needs the whole dataset: per-shard ``summarise``, one ``reduce``, per-shard ``apply``.
 
@@ -143,9 +150,9 @@ class GlobalStage(Stage[OptionsT]):
 
     summary_type: ClassVar[Any] = Any
     plan_type: ClassVar[Any] = Any
-    #: The run directory while a pipeline run summarises a shard (the shard runner sets it; None
-    #: outside a run): a stage may reuse what an earlier stage stored for the same shard.
-    run_dir: Path | None = None
+    #: Earlier global stages whose summary of the same shard ``summarise`` receives in ``earlier``
+    #: (None for a stage that did not run or whose summary cannot be read).
+    needs_summaries: ClassVar[tuple[str, ...]] = ()
 
     def report(self, plan: Any) -> dict[str, Any] | None:
         """A JSON-able report written to ``DIR/<name>_report.json``.
@@ -155,8 +162,10 @@ class GlobalStage(Stage[OptionsT]):
         return None
 
     @abstractmethod
-    def summarise(self, batch: list[Conversation], shard: int) -> Any:
-        """A small, msgspec-serialisable summary of one shard."""
+    def summarise(
+        self, batch: list[Conversation], shard: int, earlier: Mapping[str, Any] = NO_SUMMARIES
+    ) -> Any:
+        """A small, msgspec-serialisable summary of one shard (``earlier``: see ``needs_summaries``)."""
 
     @abstractmethod
     def reduce(self, summaries: list[Any]) -> Any:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import msgspec
@@ -32,8 +33,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from ai.core.records import Conversation
-from ai.core.stage import GlobalStage, StageOptions, StageResult
-from ai.pipelines.orchestrator.dedup import signatures_reusing, similar_pairs, stored_summary
+from ai.core.stage import NO_SUMMARIES, GlobalStage, StageOptions, StageResult
+from ai.pipelines.orchestrator.dedup import signatures_reusing, similar_pairs
 
 __all__ = [
     "SPLITS",
@@ -102,13 +103,16 @@ class SplitStage(GlobalStage[SplitOptions]):
     summary_type: ClassVar[Any] = SplitSummary
     plan_type: ClassVar[Any] = SplitPlan
     Options = SplitOptions
+    needs_summaries = ("dedup",)
 
-    def summarise(self, batch: list[Conversation], shard: int) -> SplitSummary:
+    def summarise(
+        self, batch: list[Conversation], shard: int, earlier: Mapping[str, Any] = NO_SUMMARIES
+    ) -> SplitSummary:
         opts = self.options
         signatures = b""
         if opts.group_near_duplicates:
             # Dedup already made these signatures for this shard, in its own summary: reuse its rows.
-            stored = stored_summary(self.run_dir, shard)
+            stored = earlier.get("dedup")
             signatures = signatures_reusing(
                 batch, opts.num_perm, self.seed, opts.shingle_size, stored
             ).tobytes()

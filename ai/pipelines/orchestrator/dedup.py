@@ -18,8 +18,7 @@ With 128 slots in 25 bands of 5, pairs at similarity 0.7 become candidates with 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
 import msgspec
@@ -27,8 +26,7 @@ import numpy as np
 import rensa
 
 from ai.core.records import Conversation, content_hash, normalised_turns
-from ai.core.stage import GlobalStage, Rejection, StageOptions, StageResult
-from ai.pipelines.orchestrator.shard_runner import shard_summary
+from ai.core.stage import NO_SUMMARIES, GlobalStage, Rejection, StageOptions, StageResult
 
 __all__ = [
     "DedupDecision",
@@ -39,7 +37,6 @@ __all__ = [
     "minhash_signatures",
     "signatures_reusing",
     "similar_pairs",
-    "stored_summary",
 ]
 
 
@@ -111,7 +108,9 @@ class DedupStage(GlobalStage[DedupOptions]):
     plan_type: ClassVar[Any] = DedupPlan
     Options = DedupOptions
 
-    def summarise(self, batch: list[Conversation], shard: int) -> DedupSummary:
+    def summarise(
+        self, batch: list[Conversation], shard: int, earlier: Mapping[str, Any] = NO_SUMMARIES
+    ) -> DedupSummary:
         opts = self.options
         signatures, digests, minhash = b"", b"", (0, 0, 0)
         if opts.near:
@@ -264,17 +263,6 @@ def shingle_digests(batch: Sequence[Conversation]) -> bytes:
         hashlib.blake2b(_shingled_text(r).encode("utf-8", "surrogatepass"), digest_size=8).digest()
         for r in batch
     )
-
-
-def stored_summary(run_dir: Path | None, shard: int) -> DedupSummary | None:
-    """The dedup summary this run stored for ``shard``, or None (no run, no dedup step, unreadable)."""
-    if run_dir is None:
-        return None
-    try:
-        data = (run_dir / shard_summary(DedupStage.name, shard)).read_bytes()
-        return msgspec.msgpack.decode(data, type=DedupSummary)
-    except (OSError, msgspec.DecodeError):
-        return None
 
 
 def signatures_reusing(
