@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from ai.pipelines.orchestrator.report_charts import (
+from ai.pipelines.report.charts import (
     REJECTION_PALETTE,
     Colors,
     Series,
@@ -29,7 +29,7 @@ from ai.pipelines.orchestrator.report_charts import (
     line_chart,
     stacked_hbar_chart,
 )
-from ai.pipelines.orchestrator.report_data import (
+from ai.pipelines.report.data import (
     MAX_TURN_BIN,
     SCORE_BINS,
     DatasetScan,
@@ -40,7 +40,7 @@ from ai.pipelines.orchestrator.report_data import (
     SplitStats,
     length_bin_start,
 )
-from ai.pipelines.orchestrator.report_markdown import markdown_html, split_front_matter
+from ai.pipelines.report.markdown import markdown_html, split_front_matter
 
 CSS_FILE = Path(__file__).with_name("report_assets") / "report.css"
 GATE_STAGES = ("crisis", "content", "ears", "quality")
