@@ -15,7 +15,10 @@ from typing import Any, Literal
 import msgspec
 import yaml
 
-SourceKind = Literal["dataset", "academic", "books", "youtube", "synthetic"]
+from ai.core.registry import SOURCE_KINDS
+
+# The kinds in the source registry (ai/core/registry.py), as a type msgspec validates configs against.
+SourceKind = Literal[SOURCE_KINDS]  # type: ignore[valid-type]
 
 
 class ConfigError(ValueError):

@@ -1,7 +1,7 @@
-"""The stage registry: which stages exist, in which order they run, and where their code lives.
+"""Finding stage classes: by name through the stage registry (``ai/core/registry.py``), or by target.
 
-This is the only place that knows the order of stages. A stage is found by its ``name`` attribute
-inside the module listed here, so modules are imported only when a plan uses them.
+The registry is the only place that knows which stages exist and their order. A stage is found by its
+``name`` attribute inside the module listed there, so modules are imported only when a plan uses them.
 """
 
 from __future__ import annotations
@@ -9,22 +9,9 @@ from __future__ import annotations
 import importlib
 from functools import cache
 
+from ai.core.registry import STAGE_MODULES
 from ai.core.stage import Stage
 
-# Default order: preprocess -> dedup -> safety -> quality gates -> split.
-STAGE_MODULES: dict[str, str] = {
-    "normalize": "ai.pipelines.orchestrator.unified_preprocessing_pipeline",
-    "roles": "ai.pipelines.orchestrator.unified_preprocessing_pipeline",
-    "pii": "ai.pipelines.orchestrator.unified_preprocessing_pipeline",
-    "language": "ai.pipelines.orchestrator.unified_preprocessing_pipeline",
-    "dedup": "ai.pipelines.orchestrator.dedup",
-    "journal_trigger": "ai.journal_dataset_research.trigger",
-    "crisis": "ai.pipelines.orchestrator.safety_gates",
-    "content": "ai.pipelines.orchestrator.safety_gates",
-    "ears": "ai.pipelines.orchestrator.ears_compliance_gate",
-    "quality": "ai.pipelines.orchestrator.quality_gates",
-    "split": "ai.pipelines.orchestrator.data_splitter",
-}
 STAGE_ORDER: list[str] = list(STAGE_MODULES)
 
 

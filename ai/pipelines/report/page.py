@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from ai.core.registry import GATE_STAGES
 from ai.pipelines.report.charts import (
     REJECTION_PALETTE,
     Colors,
@@ -43,7 +44,6 @@ from ai.pipelines.report.data import (
 from ai.pipelines.report.markdown import markdown_html, split_front_matter
 
 CSS_FILE = Path(__file__).with_name("report_assets") / "report.css"
-GATE_STAGES = ("crisis", "content", "ears", "quality")
 MIX_TOP = 8  # values shown per mix chart; the rest are pooled into "(other)"
 SCORE_TITLES = {
     "ears": "EARS score distribution",
