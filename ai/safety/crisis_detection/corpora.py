@@ -330,3 +330,21 @@ def authors_posts(examples: list[Example], min_posts: int = 1) -> list[PersonTex
         for (source, author), posts in sorted(by_author.items())
         if len(posts) >= min_posts
     ]
+
+
+def read_annomi_client_turns(conversations_dir: Path, seed: int = 0) -> list[Example]:
+    """Client utterances of AnnoMI's motivational-interviewing transcripts (no licence stated; public
+    YouTube demonstrations): how a client talks in a counselling session, split by transcript."""
+    name = "annomi_AnnoMI-simple.csv"
+    turns = [
+        Example(
+            row.get("utterance_text") or "",
+            0,
+            "annomi_turn",
+            f"{name}:{n}",
+            split_of(f"annomi\x1f{row.get('transcript_id', '')}", seed),
+        )
+        for n, row in enumerate(_read_csv(conversations_dir / name), start=2)
+        if row.get("interlocutor") == "client" and (row.get("utterance_text") or "").strip()
+    ]
+    return _without_own_ideation(turns)

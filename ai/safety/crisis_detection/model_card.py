@@ -16,6 +16,7 @@ LICENCES = {
     ),
     "ed_turn": ("**CC BY-NC 4.0** (EmpatheticDialogues)", "negatives only (speaker turns, training only)"),
     "esconv_turn": ("**CC BY-NC 4.0** (ESConv)", "negatives only (seeker turns one by one, training only)"),
+    "annomi_turn": ("none stated (uccollab/AnnoMI)", "negatives only (client utterances, training only)"),
     "support": (
         "MIT (counsel-chat answers) + **CC BY-NC 4.0** (ESConv supporter turns)",
         "negatives only (second-person support, training only)",

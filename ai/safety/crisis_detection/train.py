@@ -5,8 +5,9 @@
 1. Load the suicide-labelled development sources (SDCNL, the Kaggle tweet set, laxmimerit) and the
    distressed negatives (dreaddit, counsel-chat questions, ESConv seeker text) from ``shared/data``;
    group near-duplicates across sources; split each source 70/15/15 by group (SDCNL by author).
-   Everyday and supportive text joins the training negatives: EmpatheticDialogues speaker turns, ESConv
-   seeker turns one by one, and second-person support (counsel-chat answers, ESConv supporter turns).
+   Everyday, counselling and supportive text joins the training negatives: EmpatheticDialogues speaker
+   turns, ESConv seeker turns one by one, AnnoMI client utterances, and second-person support
+   (counsel-chat answers, ESConv supporter turns).
 2. Fit hashed-n-gram logistic regressions for a few regularisation strengths on the training portion.
 3. Calibrate, on validation only, one threshold per unit and length domain:
    - *post* (``detect``): per domain (short: tweets, dialogue turns; long: forum posts), the highest
@@ -47,6 +48,7 @@ from ai.safety.crisis_detection.corpora import (
     authors_posts,
     dialogue_turns,
     load_development_corpus,
+    read_annomi_client_turns,
     read_empathetic_dialogues,
     read_esconv_dialogues,
     read_support_replies,
@@ -138,6 +140,7 @@ def load_corpus(data_dir: Path, seed: int) -> dict[str, Any]:
     extra = dialogue_turns([d for d in everyday if d.source == "esconv"], "esconv_turn")
     extra += dialogue_turns([d for d in everyday if d.source != "esconv"], "ed_turn")
     extra += read_support_replies(conversations)
+    extra += read_annomi_client_turns(conversations, seed)
     corpus: dict[str, Any] = {"dedup": dedup, "everyday": everyday, "examples": examples}
     for split in ("train", "validation", "test"):
         corpus[split] = [e for e in examples if e.split == split]

@@ -165,7 +165,7 @@ def test_second_person_support_is_not_at_risk(detector: CrisisDetector) -> None:
     "messages",
     [
         ["this homework is killing me", "three essays due on Monday"],
-        ["I could just die of embarrassment", "I called my teacher mum in front of everyone"],
+        ["I could just die of embarrassment", "I tripped on stage during the school play"],
         ["I'm dead tired", "the baby was up all night again"],
         ["I used to want to kill myself, but therapy helped and now I'm doing well", "I start college soon"],
         ["♪ I don't want to live forever ♪ has been stuck in my head all day", "Taylor Swift is on tour"],

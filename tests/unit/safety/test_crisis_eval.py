@@ -119,14 +119,8 @@ def test_missing_column_names_the_available_ones(tmp_path: Path) -> None:
         read_rows(tmp_path / "missing.csv")
 
 
-# Issue 16's goal is >= 0.95 on every source. Kaggle's test part has 75 positives and reaches 71 (0.947,
-# bootstrap CI [0.887, 0.988]) with the validation target (0.975) fixed before the test part was looked
-# at; the card and docs/SAFETY.md report it as just under the goal rather than re-tuning on test.
-MIN_TEST_SENSITIVITY = {"sdcnl": 0.95, "laxmimerit": 0.95, "kaggle": 0.94}
-
-
 def test_sensitivity_on_each_development_source_test_portion(crisis_corpus: tuple) -> None:
-    """The shipped model's sensitivity on every development source's held-back test part."""
+    """The shipped model meets >= 0.95 sensitivity on every development source's held-back test part."""
     from ai.safety.crisis_detection.corpora import DEVELOPMENT_SOURCES
     from ai.safety.crisis_detection.production_crisis_detector import CrisisDetector
 
@@ -135,7 +129,7 @@ def test_sensitivity_on_each_development_source_test_portion(crisis_corpus: tupl
     for source in DEVELOPMENT_SOURCES:
         positives = [e.text for e in examples if e.source == source and e.split == "test" and e.label == 1]
         flagged = sum(r.is_crisis for r in detector.detect_batch(positives))
-        assert flagged / len(positives) >= MIN_TEST_SENSITIVITY[source], source
+        assert flagged / len(positives) >= 0.95, source
 
 
 def test_module_entry_prints_json_and_reports_bad_input(
