@@ -1,10 +1,12 @@
 """PII scrubbing with compiled patterns and typed placeholders that are consistent inside a conversation.
 
 A full NER analyzer (Presidio) costs milliseconds per text, far over the pipeline's budget, so this module
-uses compiled regular expressions plus a first-name gazetteer (Faker's English name lists) for the places
-where names actually show up in counselling conversations: introductions ("my name is ..."), greetings
-and address ("Hi Sarah,"), relations ("my husband Tom") and titles ("Dr. Patel"). Once a name is found,
-every other mention of it in the same conversation gets the same placeholder.
+uses compiled regular expressions plus first-name gazetteers (Faker's name lists) for the places where names
+actually show up in counselling conversations: introductions ("my name is ..."), greetings and address
+("Hi Sarah,"), relations ("my husband Tom"), titles ("Dr. Patel"), and lower-case names after a cue
+("talked to sarah"). Once a name is found, every other mention of it in the same conversation gets the same
+placeholder. Identifiers that only context gives away (dates of birth, record and licence numbers, handles)
+are found by their cue words ("DOB", "MRN", "license number", "my insta is").
 
 Crisis-line numbers and crisis-resource sites are deliberately kept: a reply that says "call 988" or
 "text HOME to 741741" is safety-relevant content, not personal data.
@@ -12,18 +14,18 @@ Crisis-line numbers and crisis-resource sites are deliberately kept: a reply tha
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import msgspec
 from faker.providers.lorem.en_US import Provider as _EnglishWords
-from faker.providers.person import ar_AA, en_GB, en_IE, en_IN, en_NZ, en_US, es_ES, fr_FR, hi_IN, it_IT, zu_ZA
 
-PII_TYPES = ("EMAIL", "URL", "IP", "CARD", "SSN", "PHONE", "ADDRESS", "NAME")
+PII_TYPES = ("EMAIL", "URL", "HANDLE", "IP", "CARD", "DOB", "SSN", "MRN", "ID", "PHONE", "ADDRESS", "NAME")
 
 # Digits-only forms of crisis and emergency lines (US, UK, IE, CA, AU) that must survive scrubbing.
 DEFAULT_KEEP_NUMBERS = (
@@ -97,39 +99,43 @@ class PiiScrubber:
         self.keep_toll_free = keep_toll_free
         self.keep_numbers = frozenset(re.sub(r"\D", "", n) for n in keep_numbers)
         self.keep_domains = tuple(d.lower() for d in keep_domains)
+        # "@samaritans" on social media is the organisation, like samaritans.org.
+        self.keep_handles = frozenset(d.split(".")[0] for d in self.keep_domains)
         unknown = set(types) - set(PII_TYPES)
         if unknown:
             raise ValueError(f"unknown PII types {sorted(unknown)}; known: {', '.join(PII_TYPES)}")
         self.types = frozenset(types)
-        detectors = [
-            ("EMAIL", False, self._emails),
-            ("URL", False, self._urls),
-            ("IP", True, _ips),
-            ("CARD", True, _cards),
-            ("SSN", True, _ssns),
-            ("PHONE", True, self._phones),
-            ("ADDRESS", True, _addresses),
-            ("NAME", False, _names),
+        # (type, the hint a conversation must contain for the detector to run, detector). Earlier ones win
+        # overlaps: a birth date before a phone number, an SSN with separators before a phone number.
+        detectors: list[tuple[str, Any, Callable[[str], Iterable[PiiEntity]]]] = [
+            ("EMAIL", _AT_HINT, self._emails),
+            ("URL", None, self._urls),
+            ("HANDLE", _HANDLE_HINT, self._handles),
+            ("IP", _DIGIT, _ips),
+            ("CARD", _DIGIT, _cards),
+            ("DOB", _BIRTH_HINT, _dates_of_birth),
+            ("SSN", _DIGIT, _ssns),
+            ("MRN", _RECORD_HINT, _record_numbers),
+            ("ID", _ID_HINT, _id_numbers),
+            ("PHONE", _DIGIT, self._phones),
+            ("PHONE", _DIGIT_WORD_HINT, self._spelled_phones),
+            ("SSN", _DIGIT, _bare_ssns),
+            ("ADDRESS", _DIGIT, _addresses),
+            ("NAME", None, _names),
+            ("NAME", _LOWERCASE_NAME_HINT, _lowercase_names),
         ]
         self._finders = [d for d in detectors if d[0] in self.types]
 
     def find(self, text: str) -> list[PiiEntity]:
         """Non-overlapping PII spans in ``text``, in text order. Earlier detectors win overlaps."""
-        spans: list[PiiEntity] = []
-        # Every numeric detector needs a digit; most conversational text has none, so this skips five scans.
-        has_digit = _DIGIT.search(text) is not None
-        for _type, needs_digit, finder in self._finders:
-            if needs_digit and not has_digit:
-                continue
-            for entity in finder(text):
-                if not _overlaps(entity, spans):
-                    spans.append(entity)
-        spans.sort(key=lambda e: e.start)
-        return spans
+        return self._find(text, self._active_finders(text))
 
     def scrub(self, texts: Sequence[str]) -> ScrubResult:
         """Scrub the texts of one conversation; the same value gets the same placeholder in every text."""
-        found = [self.find(text) for text in texts]
+        # Hints are checked once on the whole conversation: most conversations have no digit, no "@" and
+        # no cue word, so most detectors never run.
+        finders = self._active_finders("\n".join(texts))
+        found = [self._find(text, finders) for text in texts]
         if not any(found):  # the usual conversation: nothing to number or replace
             return ScrubResult(texts=list(texts), counts={}, entities=found)
         if "NAME" in self.types:
@@ -152,11 +158,52 @@ class PiiScrubber:
         counts = Counter(e.type for entities in found for e in entities)
         return ScrubResult(texts=scrubbed, counts=dict(counts), entities=found)
 
+    def scrub_identifier(self, value: str) -> str:
+        """An input record's own id with its PII replaced by placeholders; ids without PII are unchanged.
+
+        Ids such as ``user-jessica.moreno@gmail.com`` or ``patient_ssn_078-05-1120`` go out in the export's
+        metadata. The scrubbed form (``user-[EMAIL]``) is stable across runs and cannot be reversed, unlike a
+        hash of a low-entropy value such as an SSN. Names are looked for in the id with its separators read
+        as spaces (``client_sarah_02``).
+        """
+        if not value:
+            return value
+        entities = self.find(value)
+        if not entities and "NAME" in self.types:
+            spaced = _ID_SEPARATORS.sub(" ", value)
+            entities = [e for e in _names(spaced) if e.type == "NAME"] + list(
+                _lowercase_names_anywhere(spaced)
+            )
+            entities = [e for i, e in enumerate(entities) if not _overlaps(e, entities[:i])]
+        if not entities:
+            return value
+        pieces, cursor = [], 0
+        for entity in sorted(entities, key=lambda e: e.start):
+            pieces += [value[cursor : entity.start], f"[{entity.type}]"]
+            cursor = entity.end
+        return "".join([*pieces, value[cursor:]])
+
+    def _active_finders(self, text: str) -> list[Callable[[str], Iterable[PiiEntity]]]:
+        return [finder for _type, hint, finder in self._finders if hint is None or hint.search(text)]
+
+    @staticmethod
+    def _find(text: str, finders: list[Callable[[str], Iterable[PiiEntity]]]) -> list[PiiEntity]:
+        spans: list[PiiEntity] = []
+        for finder in finders:
+            for entity in finder(text):
+                if not _overlaps(entity, spans):
+                    spans.append(entity)
+        spans.sort(key=lambda e: e.start)
+        return spans
+
     def _emails(self, text: str) -> Iterable[PiiEntity]:
-        if "@" not in text:
-            return
-        for m in _EMAIL.finditer(text):
-            yield PiiEntity("EMAIL", m.group(), m.start(), m.end())
+        if "@" in text:
+            for m in _EMAIL.finditer(text):
+                yield PiiEntity("EMAIL", m.group(), m.start(), m.end())
+        if _OBFUSCATION_HINT.search(text):
+            for m in _OBFUSCATED_EMAIL.finditer(text):
+                if _looks_obfuscated(m):
+                    yield PiiEntity("EMAIL", m.group(), m.start(), m.end())
 
     def _urls(self, text: str) -> Iterable[PiiEntity]:
         if "://" not in text and "www." not in text and not _TLD_HINT.search(text):
@@ -166,6 +213,15 @@ class PiiScrubber:
             host = _URL_HOST.sub("", url.lower()).split("/", 1)[0].split(":", 1)[0]
             if not any(host == d or host.endswith("." + d) for d in self.keep_domains):
                 yield PiiEntity("URL", url, m.start(), m.start() + len(url))
+
+    def _handles(self, text: str) -> Iterable[PiiEntity]:
+        for m in _HANDLE.finditer(text):
+            group = "handle" if m.group("handle") else "reddit" if m.group("reddit") else "named"
+            handle = m.group(group).rstrip(".")
+            if handle.lstrip("@").lower() in self.keep_handles or not _HANDLE_LETTER.search(handle):
+                continue
+            start = m.start(group)
+            yield PiiEntity("HANDLE", handle, start, start + len(handle))
 
     def _phones(self, text: str) -> Iterable[PiiEntity]:
         for m in _PHONE.finditer(text):
@@ -181,6 +237,13 @@ class PiiScrubber:
             if len(digits) < 10 and not international and not _SHORT_LOCAL.fullmatch(value):
                 continue
             yield PiiEntity("PHONE", value, m.start(), m.end())
+
+    def _spelled_phones(self, text: str) -> Iterable[PiiEntity]:
+        """Numbers written out ("five five five, eight six seven ..."): seven digits or more in a row."""
+        for m in _SPELLED_NUMBER.finditer(text):
+            digits = _spelled_digits(m.group())
+            if len(digits) >= 7 and digits not in self.keep_numbers:
+                yield PiiEntity("PHONE", m.group(), m.start(), m.end())
 
 
 def evaluate(cases: Iterable[dict[str, Any]], scrubber: PiiScrubber | None = None) -> dict[str, Any]:
@@ -254,15 +317,34 @@ def _overlaps(entity: PiiEntity, spans: list[PiiEntity]) -> bool:
 
 def _canonical(entity: PiiEntity) -> str:
     if entity.type in ("PHONE", "CARD", "SSN"):
-        return re.sub(r"\D", "", entity.text)
+        return re.sub(r"\D", "", entity.text) or _spelled_digits(entity.text)
     if entity.type == "NAME":
         # "Sarah" and "Sarah Jones" in one conversation are taken to be the same person.
         return entity.text.split()[0].casefold()
     return entity.text.casefold()
 
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+# Letters of the Latin scripts (Zoë, Łukasz, Åsa, Nguyễn): a name regex limited to A-Z leaves "[NAME_1]ë".
+_UPPER = "A-Z" + "".join(c for c in map(chr, [*range(0xC0, 0x250), *range(0x1E00, 0x1F00)]) if c.isupper())
+_LOWER = "a-z" + "".join(c for c in map(chr, [*range(0xC0, 0x250), *range(0x1E00, 0x1F00)]) if c.islower())
+# The local part takes every character RFC 5322 allows unquoted (o'brien@, j.doe+x@) and any letter (zoë@):
+# a narrower class leaves the start of the address in the text.
+_EMAIL = re.compile(r"\w[\w.!#$%&'*+/=?^`{|}~-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _TLDS = "com|org|net|edu|gov|io|co|uk|info|me|us|ca|de|au|ly|app|dev|biz|ie|nz|in|tv|xyz|online|site"
+_MAIL_HOSTS = "gmail|googlemail|yahoo|ymail|hotmail|outlook|live|msn|icloud|me|aol|proton|protonmail|gmx|mail"
+_AT_HINT = re.compile(rf"@|\b(?:dot|DOT)\b|[\[({{<]\s*(?:at|AT)\s*[\])}}>]|\b(?:at|AT)\s+(?:{_MAIL_HOSTS})\.")
+# "jane dot doe at gmail dot com", "jane.doe [at] gmail [dot] com", "jane(at)gmail.com".
+_OBF_AT = r"(?:\s*[\[({<]\s*(?:at|AT)\s*[\])}>]\s*|\s+(?:at|AT)\s+)"
+_OBF_DOT = r"(?:\s*[\[({<]\s*(?:dot|DOT)\s*[\])}>]\s*|\s+(?:dot|DOT)\s+|\.)"
+_OBFUSCATED_EMAIL = re.compile(
+    rf"\b[\w%+'-]+(?:{_OBF_DOT}[\w%+'-]+)*{_OBF_AT}[A-Za-z0-9-]+(?:{_OBF_DOT}[A-Za-z0-9-]+)*"
+    rf"{_OBF_DOT}(?:{_TLDS}|COM|ORG|NET)\b"
+)
+_OBFUSCATION_HINT = re.compile(
+    rf"\b(?:dot|DOT)\b|[\[({{<]\s*(?:at|AT)\s*[\])}}>]|\b(?:at|AT)\s+(?:{_MAIL_HOSTS})\."
+)
+_SPELLED_SEPARATOR = re.compile(r"\s*[\[({<]\s*(?:at|AT|dot|DOT)\s*[\])}>]\s*|\s(?:dot|DOT)\s")
+_MAIL_HOST_AFTER_AT = re.compile(rf"\s(?:at|AT)\s+(?:{_MAIL_HOSTS})\.")
 # Bare domains need a lower-case top-level domain: "the counselor.In the first session" is two sentences
 # run together, not a link to an Indian site.
 _URL = re.compile(
@@ -271,6 +353,8 @@ _URL = re.compile(
 )
 _TLD_HINT = re.compile(rf"\.(?:{_TLDS})\b", re.IGNORECASE)
 _DIGIT = re.compile(r"\d")
+# One character each, so that offsets in the spaced form of an id are offsets in the id.
+_ID_SEPARATORS = re.compile(r"[_\-./:#|]")
 _URL_HOST = re.compile(r"^(?:https?://)?(?:www\.)?")
 _IPV4 = re.compile(
     r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\w.])"
@@ -288,6 +372,81 @@ _PHONE = re.compile(
 _TOLL_FREE = re.compile(r"1?8(?:00|33|44|55|66|77|88)\d{7}$|0?80[08]\d{6,7}$")
 _DATE_LIKE = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}")
 _SHORT_LOCAL = re.compile(r"\d{3}[-.]\d{4}")
+
+# "@sadboi_1999", "u/throwaway_4821", "my insta is jen.lee_92", "snap: xo.jenny".
+_HANDLE_HINT = re.compile(
+    r"@|\bu/|\b(?:insta|instagram|ig|snap|snapchat|tiktok|twitter|discord|kik|telegram|reddit|username"
+    r"|user name|handle|gamertag|psn|xbox|steam|tumblr|twitch|threads)\b",
+    re.IGNORECASE,
+)
+_HANDLE = re.compile(
+    r"(?<![\w@.])(?P<handle>@[A-Za-z0-9_][A-Za-z0-9_.]{1,29})(?![\w@])"
+    r"|(?<![\w/])(?P<reddit>u/[A-Za-z0-9_-]{3,20})\b"
+    r"|(?i:\b(?:insta|instagram|ig|snap|snapchat|tiktok|twitter|discord|kik|telegram|reddit|username|user name"
+    r"|handle|gamertag|psn|xbox|steam|tumblr|twitch|threads)(?:\s+(?:handle|name|username|account|id|tag))?"
+    r"(?:\s*[:=]\s*|\s+(?:is|was|it's)\s+))"
+    r"(?P<named>@?(?=[A-Za-z0-9_.]*[0-9_.])[A-Za-z0-9_][A-Za-z0-9_.]{2,29})\b"
+)
+_HANDLE_LETTER = re.compile(r"[A-Za-z]")
+
+_MONTHS = (
+    "January|February|March|April|May|June|July|August|September|October|November|December"
+    "|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec"
+)
+_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+_DATE = (
+    rf"\d{{1,4}}[./-]\d{{1,2}}[./-]\d{{2,4}}"
+    rf"|(?:{_MONTHS})\.?\s+{_DAY}(?:,?\s+(?:19|20)\d\d)?\b"
+    rf"|{_DAY}\s+(?:of\s+)?(?:{_MONTHS})\b\.?(?:,?\s+(?:19|20)\d\d)?"
+    rf"|(?:{_MONTHS})\.?,?\s+(?:19|20)\d\d"
+    r"|(?:19|20)\d\d\b"
+)
+_BIRTH_CUE = r"born|birth|birthday|bday|b-day|dob|d\.o\.b\.?"
+_BIRTH_HINT = re.compile(rf"(?i:{_BIRTH_CUE})")
+# A date within a few words after a birth cue, in the same sentence: "born on March 14, 1987", "DOB: 3/14/87".
+# Other dates ("on March 3rd my dad died") are events, not identifiers, and are kept.
+_DOB = re.compile(rf"(?i:\b(?:{_BIRTH_CUE})(?![a-z]))[^.!?\n\d]{{0,30}}?(?P<date>(?i:{_DATE}))")
+
+_RECORD_CUE = (
+    r"mrn|medical record(?:s)?(?:\s+(?:number|num|no|#))?|patient\s+(?:id|number|no|#)|chart\s+(?:number|no|#)"
+    r"|hospital\s+(?:number|no|id)|nhs\s+(?:number|no)|health\s+(?:card|insurance|plan)\s+(?:number|no|id)"
+    r"|member\s+(?:id|number)|insurance\s+(?:id|number|policy|card)|policy\s+(?:number|no)|medicaid|medicare"
+)
+_ID_CUE = (
+    r"driver'?s?\s+licen[cs]e|driving\s+licen[cs]e|licen[cs]e\s+(?:number|no|#|plate)|dl|passport"
+    r"|national\s+insurance|ni\s+number|nino|tax\s+(?:id|number)|tin|ein|sin|student\s+(?:id|number)"
+    r"|employee\s+(?:id|number)|id\s+(?:number|no|#)|account\s+(?:number|no)|routing\s+number|plate"
+)
+# After the cue: filler ("number is", "#:") then the value, a token with two digits or more
+# ("D1234-5678-9012", "SMITH812046JD9AB") or a spaced group ("943 476 5919", "QQ 12 34 56 C").
+_ID_VALUE = (
+    r"(?:(?:number|num|no|id|is|was|reads|it's|of)\b[\s:#=.-]*){0,3}"
+    r"(?P<value>(?=[A-Za-z0-9-]*\d[A-Za-z0-9-]*\d)[A-Za-z0-9][A-Za-z0-9-]{3,24}[A-Za-z0-9]"
+    r"(?:\s\d{2,4}(?:\s\d{2,4}){0,3}(?:\s[A-Za-z])?)?"
+    r"|[A-Za-z]{1,3}\s\d{2}(?:\s\d{2}){2,3}(?:\s[A-Za-z])?)(?![\w-])"
+)
+_RECORD_HINT = re.compile(rf"(?i:\b(?:{_RECORD_CUE}))")
+_ID_HINT = re.compile(rf"(?i:\b(?:{_ID_CUE})\b)")
+_RECORD = re.compile(rf"(?i:\b(?:{_RECORD_CUE})\b)[\s:#=.-]*{_ID_VALUE}", re.IGNORECASE)
+_ID = re.compile(rf"(?i:\b(?:{_ID_CUE})\b)[\s:#=.-]*{_ID_VALUE}", re.IGNORECASE)
+
+# A nine-digit run with a valid SSN area ("078051120"); a cue word lets other separators through too.
+_SSN_BARE = re.compile(r"(?<![\d.,-])(?!000|666|9\d\d)\d{3}(?!00)\d{2}(?!0000)\d{4}(?![\d-]|[.,]\d)")
+_SSN_CUED = re.compile(
+    r"(?i:\b(?:ssn|social security(?:\s+(?:number|no|#))?|social)\b)[\s:#=.-]*(?:(?:number|is|was)\s+){0,2}"
+    r"(?P<value>\d{3}[ .-]?\d{2}[ .-]?\d{4})(?![\d-])"
+)
+
+_DIGIT_WORDS = {
+    "zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
+    "six": "6", "seven": "7", "eight": "8", "nine": "9",
+}  # fmt: skip
+_DIGIT_WORD = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
+_DIGIT_WORD_HINT = re.compile(rf"(?i:\b{_DIGIT_WORD}[\s,-]+(?:{_DIGIT_WORD}|o)\b)")
+_SPELLED_NUMBER = re.compile(
+    rf"(?i:\b(?:{_DIGIT_WORD}|double|triple)(?:(?:[\s,.-]|\s-\s|\sdash\s)+(?:{_DIGIT_WORD}|o|double|triple|\d{{1,4}})\b){{5,}})"
+)
+_SPELLED_TOKEN = re.compile(r"(?i)\d+|[a-z]+")
 
 
 def _ips(text: str) -> Iterable[PiiEntity]:
@@ -319,6 +478,47 @@ def _luhn_ok(digits: str) -> bool:
 def _ssns(text: str) -> Iterable[PiiEntity]:
     for m in _SSN.finditer(text):
         yield PiiEntity("SSN", m.group(), m.start(), m.end())
+    if "ssn" in text.lower() or "social" in text.lower():
+        for m in _SSN_CUED.finditer(text):
+            yield PiiEntity("SSN", m.group("value"), m.start("value"), m.end("value"))
+
+
+def _bare_ssns(text: str) -> Iterable[PiiEntity]:
+    for m in _SSN_BARE.finditer(text):
+        yield PiiEntity("SSN", m.group(), m.start(), m.end())
+
+
+def _dates_of_birth(text: str) -> Iterable[PiiEntity]:
+    for m in _DOB.finditer(text):
+        yield PiiEntity("DOB", m.group("date"), m.start("date"), m.end("date"))
+
+
+def _record_numbers(text: str) -> Iterable[PiiEntity]:
+    for m in _RECORD.finditer(text):
+        yield PiiEntity("MRN", m.group("value"), m.start("value"), m.end("value"))
+
+
+def _id_numbers(text: str) -> Iterable[PiiEntity]:
+    for m in _ID.finditer(text):
+        yield PiiEntity("ID", m.group("value"), m.start("value"), m.end("value"))
+
+
+def _looks_obfuscated(m: re.Match[str]) -> bool:
+    """ "jane at gmail.com" or "jane dot doe at example dot org", not "I looked at it.com"."""
+    return bool(_SPELLED_SEPARATOR.search(m.group()) or _MAIL_HOST_AFTER_AT.search(m.group()))
+
+
+def _spelled_digits(value: str) -> str:
+    digits: list[str] = []
+    repeat = 1
+    for token in _SPELLED_TOKEN.findall(value.lower()):
+        if token in ("double", "triple"):
+            repeat = 2 if token == "double" else 3
+            continue
+        digit = token if token.isdigit() else _DIGIT_WORDS.get(token, "")
+        digits.append(digit * repeat)
+        repeat = 1
+    return "".join(digits)
 
 
 _STREET_TYPES = (
@@ -334,9 +534,32 @@ _ADDRESS = re.compile(
     r"|\bP\.?\s?O\.?\s+Box\s+\d+"
     r"|\b[A-Z]{1,2}\d[A-Z\d]?\s\d[A-Z]{2}\b"
 )
+# Continental order, the number after the street ("Rue de Rivoli 25", "Calle Mayor 5, 28013 Madrid",
+# "Hauptstraße 12", "Kerkstraat 7"), or the French number-first form in lower case ("25 rue de Rivoli").
+_STREET_WORD = rf"[{_UPPER}][{_LOWER}'’.-]+"
+_PARTICLES = (
+    r"(?:(?:de|del|de la|des|du|della|delle|dei|di|da|do|dos|das|la|le|les|el|los|las)\s+|d['’]|l['’])*"
+)
+_STREET_PREFIXES = (
+    "Rue|Avenue|Av\\.|Boulevard|Bd|Chemin|Allée|Impasse|Quai|Place|Calle|Avenida|Avda\\.?|Plaza|Paseo|Carrer"
+    "|Camino|Via|Viale|Piazza|Corso|Largo|Vicolo|Rua|Travessa|Praça|ul\\.|ulica|Aleja|al\\.|Strada|Calea"
+)
+_STREET_SUFFIXES = (
+    "straße|strasse|str\\.|weg|gasse|platz|allee|ring|damm|ufer|straat|laan|gracht|plein|singel|kade|gatan"
+    "|vägen|gata|veien|vei|vej|gade|katu|tie"
+)
+_CONTINENTAL_ADDRESS = re.compile(
+    rf"\b(?:{_STREET_PREFIXES})\s+{_PARTICLES}{_STREET_WORD}(?:\s+{_PARTICLES}{_STREET_WORD}){{0,3}},?\s+\d{{1,4}}"
+    rf"(?:\s?[a-zA-Z]\b)?(?:,?\s+\d{{4,5}}\s+{_STREET_WORD})?"
+    rf"|\b{_STREET_WORD}(?:{_STREET_SUFFIXES})\s+\d{{1,4}}[a-z]?\b(?:,?\s+\d{{4,5}}\s+{_STREET_WORD})?"
+    rf"|\b\d{{1,4}}(?:\s?(?:bis|ter))?,?\s+(?:rue|avenue|boulevard|bd|place|chemin|allée|impasse|quai|calle|via)"
+    rf"\s+{_PARTICLES}{_STREET_WORD}(?:\s+{_PARTICLES}{_STREET_WORD}){{0,3}}(?:,?\s+\d{{4,5}}\s+{_STREET_WORD})?"
+)
 
 
 def _addresses(text: str) -> Iterable[PiiEntity]:
+    for m in _CONTINENTAL_ADDRESS.finditer(text):
+        yield PiiEntity("ADDRESS", m.group(), m.start(), m.end())
     for m in _ADDRESS.finditer(text):
         yield PiiEntity(
             "ADDRESS", m.group().rstrip(",. "), m.start(), m.start() + len(m.group().rstrip(",. "))
@@ -347,16 +570,36 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-def _gazetteer(*locales: Any) -> frozenset[str]:
+# Faker's first-name lists. Names from these are taken for names wherever they are capitalised.
+ENGLISH_NAME_LOCALES = (
+    "en", "en_US", "en_GB", "en_IE", "en_NZ", "en_IN", "es_ES", "fr_FR", "it_IT", "ar_AA", "hi_IN", "zu_ZA",
+)  # fmt: skip
+# Latin-script lists of other countries: names from these count without a cue only when their spelling cannot
+# be an English word (José, Łukasz, Åsa): in English text "Per", "Even" or "Bent" are words.
+WORLD_NAME_LOCALES = (
+    "az_AZ", "cs_CZ", "da_DK", "de_AT", "de_CH", "de_DE", "es", "es_AR", "es_CL", "es_CO", "es_MX", "et_EE",
+    "fi_FI", "fr_BE", "fr_CA", "fr_CH", "fr_QC", "ga_IE", "hr_HR", "hu_HU", "id_ID", "lt_LT", "lv_LV", "nl_BE",
+    "nl_NL", "no_NO", "pl_PL", "pt_BR", "pt_PT", "ro_RO", "sl_SI", "sv_SE", "tr_TR", "tw_GH",
+)  # fmt: skip
+
+
+def first_names_of(locales: Iterable[str]) -> set[str]:
+    """Every first name in Faker's person providers of these locales."""
     names: set[str] = set()
     for locale in locales:
-        provider = locale.Provider
-        if hasattr(provider, "first_names"):
-            names.update(provider.first_names)
-        else:
-            names.update(getattr(provider, "first_names_male", ()))
-            names.update(getattr(provider, "first_names_female", ()))
-    return frozenset(n for n in names if n.isascii() and n.isalpha())
+        provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
+        for attribute in ("first_names", "first_names_male", "first_names_female"):
+            values = provider.__dict__.get(attribute, ())
+            if isinstance(values, dict | list | tuple | set | frozenset):
+                names.update(values)
+    return {n for n in names if n.replace("-", "").replace("'", "").isalpha()}
+
+
+def _name_words() -> frozenset[str]:
+    """First names that are also words in counselling text (built by scripts/build_pii_name_words.py)."""
+    path = Path(__file__).with_name("pii_name_words.txt")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
 
 
 # First names that are also everyday words; they count as names only after an explicit introduction.
@@ -379,17 +622,23 @@ _AMBIGUOUS_NAMES = _words(
     Honey Precious Princess Lady Man Bud Ace Rex Rico Durante Una Loyal
     """
 )
+_EXTRA_FIRST_NAMES = _words(
+    """
+    Sarah Emily Priya Aisha Mohammed Muhammad Ahmed Fatima Wei Mei Yuki Hiroshi Raj Arjun Ananya
+    Carlos Maria Jose Luis Sofia Mateo Diego Olga Ivan Dmitri Anya Kofi Amara Chidi Ngozi
+    Siobhan Niamh Aoife Sean Liam Noah Oliver Elijah Lucas Mia Ava Chloe Zoe Ella Leah Nora
+    Hannah Tyler Jake Josh Ryan Zainab Thabo Kwame Nkechi Oluwaseun Tendai Xin Jia Hao Minh Thanh Hyun
+    """
+)
+# Lookups are by casefolded spelling, so "DeShawn" finds Faker's "Deshawn" and "MACKENZIE" finds "Mackenzie".
+_NOT_FIRST_NAMES = (
+    {w.casefold() for w in _AMBIGUOUS_NAMES} | _name_words() | {w.casefold() for w in _EnglishWords.word_list}
+)
 _FIRST_NAMES = (
-    _gazetteer(en_US, en_GB, en_IE, en_NZ, en_IN, es_ES, fr_FR, it_IT, ar_AA, hi_IN, zu_ZA)
-    | _words(
-        """
-        Sarah Emily Priya Aisha Mohammed Muhammad Ahmed Fatima Wei Mei Yuki Hiroshi Raj Arjun Ananya
-        Carlos Maria Jose Luis Sofia Mateo Diego Olga Ivan Dmitri Anya Kofi Amara Chidi Ngozi
-        Siobhan Niamh Aoife Sean Liam Noah Oliver Elijah Lucas Mia Ava Chloe Zoe Ella Leah Nora
-        Hannah Tyler Jake Josh Ryan
-        """
-    )
-) - _AMBIGUOUS_NAMES
+    frozenset(n.casefold() for n in first_names_of(ENGLISH_NAME_LOCALES) | _EXTRA_FIRST_NAMES)
+    - _NOT_FIRST_NAMES
+)
+_WORLD_NAMES = frozenset(n.casefold() for n in first_names_of(WORLD_NAME_LOCALES)) - _NOT_FIRST_NAMES
 # Capitalised words that follow greetings or titles but are not names.
 _NOT_NAME_WORDS = _words(
     """
@@ -415,11 +664,21 @@ _PLACES = _words(
     Puerto Rico Ontario Quebec Alberta Columbia Manitoba Scotland Wales England Ireland Canada America
     Australia India London Toronto Chicago Boston Seattle Houston Dallas Austin Denver Miami Atlanta Portland
     Phoenix Vegas Angeles Francisco Diego Montreal Vancouver Anaheim Boise Bend Brooklyn Manhattan Paris
+    Berlin Milan Rome Vienna Madrid Cleveland Memphis Camden Kingston Bristol Melbourne Wellington Sheffield
+    Hamburg Munich Lyon Marseille Naples Venice Geneva Zurich Amsterdam Rotterdam Antwerp Brussels Kent Essex
     """
 )
 # Ordinary English words (Faker's list of ~1000 common words): never a name on weak evidence alone.
 _COMMON_WORDS = frozenset(w.capitalize() for w in _EnglishWords.word_list)
-_NOT_NAMES = _NOT_NAME_WORDS | _PLACES
+# Brands and products written with an inner capital, which would otherwise look like "DeShawn".
+_BRANDS = _words(
+    """
+    YouTube FaceTime PowerPoint WhatsApp LinkedIn TikTok iPhone MacBook PlayStation GoFundMe BetterHelp
+    TalkSpace Talkspace HeadSpace WebMD McDonald McDonalds DoorDash GrubHub OnlyFans SnapChat JavaScript
+    PayPal CashApp DeVry LaGuardia DeKalb OkCupid NyQuil DayQuil McAfee MasterCard StarBucks
+    """
+)
+_NOT_NAMES = _NOT_NAME_WORDS | _PLACES | _BRANDS
 # "The Trevor Project", "Grace Hospital": a first name leading an organisation's name.
 _ORGANISATION_WORDS = _words(
     """
@@ -427,7 +686,16 @@ _ORGANISATION_WORDS = _words(
     Institute Society Association Network Church Street Road Avenue Park Bridge Hotel Station Group
     """
 )
-_NAME_TOKEN = r"[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?"  # nosec B105  # a name regex, not a password
+# One part of a name: "Sarah", "O'Brien", "Ke'Shawn", "DeShawn", "MacKenzie", "LaMarcus"; parts join with a
+# hyphen ("Williams-Carter"). A name never ends inside a word: "(?![^\W\d_])" is "no letter follows".
+_NAME_PART = rf"[{_UPPER}](?:[{_LOWER}]{{0,2}}['’][{_UPPER}])?[{_LOWER}]+(?:[{_UPPER}][{_LOWER}]{{2,}})?"
+_NAME_TOKEN = rf"{_NAME_PART}(?:-{_NAME_PART})*(?![^\W\d_])"  # nosec B105  # a name regex, not a password
+# Spellings of surnames and given names that English words do not have: O'Brien, D'Angelo, McKenna,
+# MacKenzie, DeAndre, LaToya, VanDyke.
+_NAME_SHAPE = re.compile(
+    rf"(?:[OD]['’][{_UPPER}]|Ma?c[{_UPPER}]|(?:De|Da|Di|Du|La|Le|Lu|Ja|Ke|Ky|Sha|Ta|Te|Ty|Van|Von)[{_UPPER}])"
+    rf"[{_LOWER}]{{2,}}"
+)
 _RELATIONS = (
     "husband|wife|boyfriend|girlfriend|partner|fiance|fiancé|fiancee|son|daughter|friend|best friend|brother"
     "|sister|mom|mum|dad|mother|father|boss|manager|therapist|counselor|counsellor|coworker|co-worker|colleague"
@@ -458,12 +726,25 @@ _NOT_SURNAMES = _NOT_NAMES | _ORGANISATION_WORDS
 # The word boundary is checked after the capital ("(?<!\w[A-Z])" is "\b" before it): a pattern that
 # starts with a character set lets the regex engine skip straight to capitals, ~40% faster on prose.
 _CAPITALISED = re.compile(
-    rf"(?P<name>[A-Z](?<!\w[A-Z])[a-z]+(?:[-'][A-Z]?[a-z]+)?)(?=(?P<surname>\s+{_NAME_TOKEN})?)"
+    rf"(?P<name>[{_UPPER}](?<![\w'’-].)(?:[{_LOWER}]{{0,2}}['’][{_UPPER}])?[{_LOWER}]+"
+    rf"(?:[{_UPPER}][{_LOWER}]{{2,}})?(?:-{_NAME_PART})*)(?![^\W\d_])(?=(?P<surname>\s+{_NAME_TOKEN})?)"
 )
 _CLAUSE_END = re.compile(r"\s*(?:[,.!?;:]|$)")
 _SENTENCE_END = re.compile(r"[.!?]|$")
-_LOWER_INTRO_HINTS = ("name", "call me", "i'm ", "im ")
-_INTRO_LOWER = re.compile(r"\b(?:[Mm]y name is|[Mm]y name's|[Cc]all me|[Ii]m|[Ii]'m)\s+(?P<name>[a-z]+)\b")
+# Lower-case names ("talked to sarah", "me and jake", "sarah said"): a gazetteer name that is not also a word,
+# next to a word that puts a person there.
+_LOWER_CUE_BEFORE = re.compile(
+    r"\b(?:to|with|and|told|tell|telling|asked|ask|texted|text|called|call|calling|met|meet|saw|see|seeing"
+    r"|hi|hey|hello|thanks|dear|love|loved|miss|from|about|named|name is|name's|call me|i'm|im|i am|is|was"
+    r"|like|for|because|but|at|by|than|dating|date|marry|married|divorced|hate|trust|visit|visited|help"
+    rf"|(?:my|your|her|his|our)\s+(?:{_RELATIONS}))\s+$"
+)
+_LOWER_CUE_AFTER = re.compile(
+    r"\s+(?:said|says|told|tells|asked|asks|texted|texts|called|calls|and|is|was|has|had|keeps|kept|thinks"
+    r"|wants|will|would|won't|doesn't|does|did|didn't|broke|left|got|gets|never|always|just|came|went|says)\b"
+    r"|'s\b|[,.!?]"
+)
+_PUNCTUATION_TO_SPACE = str.maketrans(dict.fromkeys('!"#$%&()*+,./:;<=>?@[\\]^_`{|}~', " "))
 
 
 def _names(text: str) -> Iterable[PiiEntity]:
@@ -472,9 +753,6 @@ def _names(text: str) -> Iterable[PiiEntity]:
         if name:
             start = m.start("name")
             yield PiiEntity("NAME", name, start, start + len(name))
-    lowered = text.lower()
-    if any(hint in lowered for hint in _LOWER_INTRO_HINTS):
-        yield from _lowercase_introductions(text)
 
 
 def _name_at(text: str, m: re.Match[str]) -> str:
@@ -483,7 +761,7 @@ def _name_at(text: str, m: re.Match[str]) -> str:
     if first in _NOT_NAMES:
         return ""
     rule = _context_rule(text, m.start())
-    known = first in _FIRST_NAMES
+    known = _known_name(first)
     if not known and (rule is None or (rule in _WEAK_RULES and _ordinary_word(first, rule))):
         return ""
     surname = (m.group("surname") or "").strip()
@@ -518,12 +796,44 @@ def _context_rule(text: str, start: int) -> str | None:
     return context.lastgroup if context else None
 
 
-def _lowercase_introductions(text: str) -> Iterable[PiiEntity]:
-    """Casual writing drops capitals ("my name is thomas"); accept gazetteer names there."""
-    for m in _INTRO_LOWER.finditer(text):
-        name = m.group("name")
-        if name.capitalize() in _FIRST_NAMES:
-            yield PiiEntity("NAME", name, m.start("name"), m.end("name"))
+def _known_name(word: str) -> bool:
+    """A gazetteer name, or a spelling only names have (José, DeShawn, O'Brien, Mary-Jane)."""
+    key = word.casefold()
+    if key in _FIRST_NAMES or _NAME_SHAPE.fullmatch(word):
+        return True
+    if "-" in word:
+        return any(_known_name(part) for part in word.split("-") if part)
+    # Names of other countries only when English has no word spelled that way: an accent or an inner capital.
+    return key in _WORLD_NAMES and (not word.isascii() or not word[1:].islower())
+
+
+class _LowercaseNameHint:
+    """Whether a conversation holds a lower-case gazetteer name at all (one set lookup per word)."""
+
+    @staticmethod
+    def search(text: str) -> bool:
+        return not _LOWER_FIRST_NAMES.isdisjoint(text.translate(_PUNCTUATION_TO_SPACE).split())
+
+
+_LOWER_FIRST_NAMES = frozenset(n for n in _FIRST_NAMES if len(n) >= 3 and n.isalpha() and n.islower())
+_LOWERCASE_NAME_HINT = _LowercaseNameHint()
+
+
+def _lowercase_names(text: str) -> Iterable[PiiEntity]:
+    """Casual writing drops capitals ("talked to sarah"); a name needs a cue on one side."""
+    words = _LOWER_FIRST_NAMES.intersection(text.translate(_PUNCTUATION_TO_SPACE).split())
+    for word in words:
+        for m in re.finditer(rf"(?<![\w'’-]){word}(?![\w'’-]\w|[\w-])", text):
+            before = text[max(0, m.start() - _CONTEXT_CHARS) : m.start()].lower()
+            if _LOWER_CUE_BEFORE.search(before) or _LOWER_CUE_AFTER.match(text, m.end()):
+                yield PiiEntity("NAME", word, m.start(), m.end())
+
+
+def _lowercase_names_anywhere(text: str) -> Iterable[PiiEntity]:
+    """Lower-case gazetteer names without a cue: for ids such as ``client_sarah_02``, not for prose."""
+    for m in re.finditer(r"[a-z]+", text):
+        if m.group() in _LOWER_FIRST_NAMES:
+            yield PiiEntity("NAME", m.group(), m.start(), m.end())
 
 
 def _propagate_names(texts: Sequence[str], found: list[list[PiiEntity]]) -> list[list[PiiEntity]]:
@@ -532,6 +842,8 @@ def _propagate_names(texts: Sequence[str], found: list[list[PiiEntity]]) -> list
     if not names:
         return found
     tokens = names | {n.split()[0] for n in names}
+    # A name first seen in lower case ("sarah") is also written capitalised in the same conversation.
+    tokens |= {t.capitalize() for t in tokens if t.islower()}
     pattern = re.compile(
         r"\b(?:" + "|".join(re.escape(t) for t in sorted(tokens, key=len, reverse=True)) + r")\b"
     )
