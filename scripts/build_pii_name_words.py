@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ai.pipelines.orchestrator.pii import ENGLISH_NAME_LOCALES, first_names_of  # noqa: E402
+from ai.pipelines.orchestrator.pii import ENGLISH_NAME_LOCALES, WORLD_NAME_LOCALES, first_names_of  # noqa: E402
 
 OUTPUT = ROOT / "ai" / "pipelines" / "orchestrator" / "pii_name_words.txt"
 CSV_COLUMNS = {
@@ -75,7 +75,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     args = parser.parse_args()
-    words = names_used_as_words(corpus_texts(args.data), first_names_of(ENGLISH_NAME_LOCALES))
+    names = first_names_of(ENGLISH_NAME_LOCALES + WORLD_NAME_LOCALES)
+    words = names_used_as_words(corpus_texts(args.data), names)
     header = "# First names that are also words; built by scripts/build_pii_name_words.py, do not edit.\n"
     OUTPUT.write_text(header + "\n".join(words) + "\n", encoding="utf-8")
     print(f"{len(words)} names written to {OUTPUT.relative_to(ROOT)}")

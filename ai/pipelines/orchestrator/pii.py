@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import re2
 from faker.providers.lorem.en_US import Provider as _EnglishWords
 
 PII_TYPES = ("EMAIL", "URL", "HANDLE", "IP", "CARD", "DOB", "SSN", "MRN", "ID", "PHONE", "ADDRESS", "NAME")
@@ -105,24 +106,26 @@ class PiiScrubber:
         if unknown:
             raise ValueError(f"unknown PII types {sorted(unknown)}; known: {', '.join(PII_TYPES)}")
         self.types = frozenset(types)
-        # (type, the hint a conversation must contain for the detector to run, detector). Earlier ones win
+        # (type, the hint (_HINTS) a conversation must contain for the detector to run, detector). Earlier win
         # overlaps: a birth date before a phone number, an SSN with separators before a phone number.
-        detectors: list[tuple[str, Any, Callable[[str], Iterable[PiiEntity]]]] = [
-            ("EMAIL", _AT_HINT, self._emails),
+        detectors: list[tuple[str, str | None, Callable[[str], Iterable[PiiEntity]]]] = [
+            ("EMAIL", "email", self._emails),
             ("URL", None, self._urls),
-            ("HANDLE", _HANDLE_HINT, self._handles),
-            ("IP", _DIGIT, _ips),
-            ("CARD", _DIGIT, _cards),
-            ("DOB", _BIRTH_HINT, _dates_of_birth),
-            ("SSN", _DIGIT, _ssns),
-            ("MRN", _RECORD_HINT, _record_numbers),
-            ("ID", _ID_HINT, _id_numbers),
-            ("PHONE", _DIGIT, self._phones),
-            ("PHONE", _DIGIT_WORD_HINT, self._spelled_phones),
-            ("SSN", _DIGIT, _bare_ssns),
-            ("ADDRESS", _DIGIT, _addresses),
+            ("HANDLE", "handle", self._handles),
+            ("IP", "digit", _ips),
+            ("CARD", "digit", _cards),
+            ("DOB", "birth", _dates_of_birth),
+            ("SSN", "digit", _ssns),
+            ("MRN", "record", _record_numbers),
+            ("ID", "id", _id_numbers),
+            ("PHONE", "digit", self._phones),
+            ("PHONE", "digit_word", self._spelled_phones),
+            ("SSN", "digit", _bare_ssns),
+            ("ADDRESS", "digit", _addresses),
             ("NAME", None, _names),
-            ("NAME", _LOWERCASE_NAME_HINT, _lowercase_names),
+            ("NAME", "title", _lowercase_titled_names),
+            ("NAME", "lower_name", _lowercase_introductions),
+            ("NAME", "lower_name", _lowercase_names),
         ]
         self._finders = [d for d in detectors if d[0] in self.types]
 
@@ -183,13 +186,25 @@ class PiiScrubber:
             cursor = entity.end
         return "".join([*pieces, value[cursor:]])
 
-    def _active_finders(self, text: str) -> list[Callable[[str], Iterable[PiiEntity]]]:
-        return [finder for _type, hint, finder in self._finders if hint is None or hint.search(text)]
+    def _active_finders(self, text: str) -> list[tuple[bool, Callable[[str], Iterable[PiiEntity]]]]:
+        """(needs a digit in the text, detector) for the detectors whose hint ``text`` contains."""
+        hints = _HINTS.matching(text)
+        if not _LOWER_NAME_TOKENS.isdisjoint(text.translate(_PUNCTUATION_TO_SPACE).split()):
+            hints.add("lower_name")
+        return [
+            (hint in _DIGIT_HINTS, finder)
+            for _type, hint, finder in self._finders
+            if hint is None or hint in hints
+        ]
 
     @staticmethod
-    def _find(text: str, finders: list[Callable[[str], Iterable[PiiEntity]]]) -> list[PiiEntity]:
+    def _find(text: str, finders: list[tuple[bool, Callable[[str], Iterable[PiiEntity]]]]) -> list[PiiEntity]:
         spans: list[PiiEntity] = []
-        for finder in finders:
+        # Most turns of a conversation that has a number somewhere have none themselves.
+        has_digit = _DIGIT.search(text) is not None
+        for needs_digit, finder in finders:
+            if needs_digit and not has_digit:
+                continue
             for entity in finder(text):
                 if not _overlaps(entity, spans):
                     spans.append(entity)
@@ -332,7 +347,6 @@ _LOWER = "a-z" + "".join(c for c in map(chr, [*range(0xC0, 0x250), *range(0x1E00
 _EMAIL = re.compile(r"\w[\w.!#$%&'*+/=?^`{|}~-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _TLDS = "com|org|net|edu|gov|io|co|uk|info|me|us|ca|de|au|ly|app|dev|biz|ie|nz|in|tv|xyz|online|site"
 _MAIL_HOSTS = "gmail|googlemail|yahoo|ymail|hotmail|outlook|live|msn|icloud|me|aol|proton|protonmail|gmx|mail"
-_AT_HINT = re.compile(rf"@|\b(?:dot|DOT)\b|[\[({{<]\s*(?:at|AT)\s*[\])}}>]|\b(?:at|AT)\s+(?:{_MAIL_HOSTS})\.")
 # "jane dot doe at gmail dot com", "jane.doe [at] gmail [dot] com", "jane(at)gmail.com".
 _OBF_AT = r"(?:\s*[\[({<]\s*(?:at|AT)\s*[\])}>]\s*|\s+(?:at|AT)\s+)"
 _OBF_DOT = r"(?:\s*[\[({<]\s*(?:dot|DOT)\s*[\])}>]\s*|\s+(?:dot|DOT)\s+|\.)"
@@ -374,16 +388,15 @@ _DATE_LIKE = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}")
 _SHORT_LOCAL = re.compile(r"\d{3}[-.]\d{4}")
 
 # "@sadboi_1999", "u/throwaway_4821", "my insta is jen.lee_92", "snap: xo.jenny".
-_HANDLE_HINT = re.compile(
-    r"@|\bu/|\b(?:insta|instagram|ig|snap|snapchat|tiktok|twitter|discord|kik|telegram|reddit|username"
-    r"|user name|handle|gamertag|psn|xbox|steam|tumblr|twitch|threads)\b",
-    re.IGNORECASE,
+# "handle" alone is mostly the verb ("I can't handle it"); only "handle is" / "handle:" cue a handle.
+_HANDLE_CUE = (
+    "insta|instagram|ig|snap|snapchat|tiktok|twitter|discord|kik|telegram|reddit|username|user name"
+    r"|handle(?=\s*:|\s+is)|gamertag|psn|xbox|steam|tumblr|twitch|threads"
 )
 _HANDLE = re.compile(
     r"(?<![\w@.])(?P<handle>@[A-Za-z0-9_][A-Za-z0-9_.]{1,29})(?![\w@])"
     r"|(?<![\w/])(?P<reddit>u/[A-Za-z0-9_-]{3,20})\b"
-    r"|(?i:\b(?:insta|instagram|ig|snap|snapchat|tiktok|twitter|discord|kik|telegram|reddit|username|user name"
-    r"|handle|gamertag|psn|xbox|steam|tumblr|twitch|threads)(?:\s+(?:handle|name|username|account|id|tag))?"
+    rf"|(?i:\b(?:{_HANDLE_CUE})(?:\s+(?:handle|name|username|account|id|tag))?"
     r"(?:\s*[:=]\s*|\s+(?:is|was|it's)\s+))"
     r"(?P<named>@?(?=[A-Za-z0-9_.]*[0-9_.])[A-Za-z0-9_][A-Za-z0-9_.]{2,29})\b"
 )
@@ -402,7 +415,6 @@ _DATE = (
     r"|(?:19|20)\d\d\b"
 )
 _BIRTH_CUE = r"born|birth|birthday|bday|b-day|dob|d\.o\.b\.?"
-_BIRTH_HINT = re.compile(rf"(?i:{_BIRTH_CUE})")
 # A date within a few words after a birth cue, in the same sentence: "born on March 14, 1987", "DOB: 3/14/87".
 # Other dates ("on March 3rd my dad died") are events, not identifiers, and are kept.
 _DOB = re.compile(rf"(?i:\b(?:{_BIRTH_CUE})(?![a-z]))[^.!?\n\d]{{0,30}}?(?P<date>(?i:{_DATE}))")
@@ -420,13 +432,11 @@ _ID_CUE = (
 # After the cue: filler ("number is", "#:") then the value, a token with two digits or more
 # ("D1234-5678-9012", "SMITH812046JD9AB") or a spaced group ("943 476 5919", "QQ 12 34 56 C").
 _ID_VALUE = (
-    r"(?:(?:number|num|no|id|is|was|reads|it's|of)\b[\s:#=.-]*){0,3}"
+    r"(?:[a-z']{1,10}[\s:#=.,-]+){0,3}"
     r"(?P<value>(?=[A-Za-z0-9-]*\d[A-Za-z0-9-]*\d)[A-Za-z0-9][A-Za-z0-9-]{3,24}[A-Za-z0-9]"
     r"(?:\s\d{2,4}(?:\s\d{2,4}){0,3}(?:\s[A-Za-z])?)?"
     r"|[A-Za-z]{1,3}\s\d{2}(?:\s\d{2}){2,3}(?:\s[A-Za-z])?)(?![\w-])"
 )
-_RECORD_HINT = re.compile(rf"(?i:\b(?:{_RECORD_CUE}))")
-_ID_HINT = re.compile(rf"(?i:\b(?:{_ID_CUE})\b)")
 _RECORD = re.compile(rf"(?i:\b(?:{_RECORD_CUE})\b)[\s:#=.-]*{_ID_VALUE}", re.IGNORECASE)
 _ID = re.compile(rf"(?i:\b(?:{_ID_CUE})\b)[\s:#=.-]*{_ID_VALUE}", re.IGNORECASE)
 
@@ -442,7 +452,6 @@ _DIGIT_WORDS = {
     "six": "6", "seven": "7", "eight": "8", "nine": "9",
 }  # fmt: skip
 _DIGIT_WORD = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
-_DIGIT_WORD_HINT = re.compile(rf"(?i:\b{_DIGIT_WORD}[\s,-]+(?:{_DIGIT_WORD}|o)\b)")
 _SPELLED_NUMBER = re.compile(
     rf"(?i:\b(?:{_DIGIT_WORD}|double|triple)(?:(?:[\s,.-]|\s-\s|\sdash\s)+(?:{_DIGIT_WORD}|o|double|triple|\d{{1,4}})\b){{5,}})"
 )
@@ -570,6 +579,8 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
+_FIRST_NAME_LISTS = ("first_names", "first_names_male", "first_names_female")
+_LAST_NAME_LISTS = ("last_names",)
 # Faker's first-name lists. Names from these are taken for names wherever they are capitalised.
 ENGLISH_NAME_LOCALES = (
     "en", "en_US", "en_GB", "en_IE", "en_NZ", "en_IN", "es_ES", "fr_FR", "it_IT", "ar_AA", "hi_IN", "zu_ZA",
@@ -583,12 +594,12 @@ WORLD_NAME_LOCALES = (
 )  # fmt: skip
 
 
-def first_names_of(locales: Iterable[str]) -> set[str]:
-    """Every first name in Faker's person providers of these locales."""
+def first_names_of(locales: Iterable[str], attributes: Sequence[str] = _FIRST_NAME_LISTS) -> set[str]:
+    """Every first name (or, with ``_LAST_NAME_LISTS``, last name) in Faker's person providers of these locales."""
     names: set[str] = set()
     for locale in locales:
         provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
-        for attribute in ("first_names", "first_names_male", "first_names_female"):
+        for attribute in attributes:
             values = provider.__dict__.get(attribute, ())
             if isinstance(values, dict | list | tuple | set | frozenset):
                 names.update(values)
@@ -631,21 +642,32 @@ _EXTRA_FIRST_NAMES = _words(
     """
 )
 # Lookups are by casefolded spelling, so "DeShawn" finds Faker's "Deshawn" and "MACKENZIE" finds "Mackenzie".
+# What people call their relatives ("my nan says", "papa"), which Faker's registers also hold as names.
+_KINSHIP_WORDS = _words("nan nana nanna nanny gran granny grammy papa pappy pops mama mamma momma mum mummy")
 _NOT_FIRST_NAMES = (
-    {w.casefold() for w in _AMBIGUOUS_NAMES} | _name_words() | {w.casefold() for w in _EnglishWords.word_list}
+    {w.casefold() for w in _AMBIGUOUS_NAMES | _KINSHIP_WORDS}
+    | _name_words()
+    | {w.casefold() for w in _EnglishWords.word_list}
 )
 _FIRST_NAMES = (
     frozenset(n.casefold() for n in first_names_of(ENGLISH_NAME_LOCALES) | _EXTRA_FIRST_NAMES)
     - _NOT_FIRST_NAMES
 )
 _WORLD_NAMES = frozenset(n.casefold() for n in first_names_of(WORLD_NAME_LOCALES)) - _NOT_FIRST_NAMES
+_SURNAMES = (
+    frozenset(
+        n.casefold() for n in first_names_of(ENGLISH_NAME_LOCALES + WORLD_NAME_LOCALES, _LAST_NAME_LISTS)
+    )
+    - _NOT_FIRST_NAMES
+)
 # Capitalised words that follow greetings or titles but are not names.
 _NOT_NAME_WORDS = _words(
     """
     I Im Everyone Everybody All Guys Folks Team There Again Doctor Doc Dr Mom Mum Dad Mommy Daddy Mother
     Father Sir Madam Ma'am Miss Friend Friends Buddy Man Dude Honey Sweetie Dear Love Babe Baby God
     Jesus Lord Therapist Counselor Counsellor Coach Nurse So Very For Yes No Okay Ok Well Oh Hi Hello
-    Hey Thanks Thank You Good Morning Afternoon Evening Night Today Tomorrow Yesterday Monday Tuesday
+    Hey Bye Goodbye Cheers Regards Congrats Merry Christmas Xmas Easter Thanksgiving Halloween Santa
+    Thanks Thank You Good Morning Afternoon Evening Night Today Tomorrow Yesterday Monday Tuesday
     Wednesday Thursday Friday Saturday Sunday January February March July September October November
     December English American British Canadian Christian Muslim Jewish Catholic Not Just Really Still
     Also Here Back Sorry Glad Happy Sad Fine Depressed Anxious Tired Afraid Scared Worried Stressed
@@ -722,63 +744,104 @@ _CONTEXT_CHARS = 40
 _WEAK_RULES = ("self", "greeting", "comma")
 _TITLES_WITH_STOP = ("Mr.", "Mrs.", "Ms.", "Mx.", "Dr.", "Prof.", "mr.", "mrs.", "ms.", "dr.", "prof.")
 _NOT_SURNAMES = _NOT_NAMES | _ORGANISATION_WORDS
+# Lower-case particles inside a surname: "Van der Berg", "Ní Bhriain" has none, "da Silva", "bin Salman".
+_SURNAME_PARTICLES = "(?:van|von|der|den|de|del|della|di|da|du|dos|das|le|la|bin|ibn|al|el|ter|ten|ap)"
 # The surname is a lookahead so that "Yesterday Jennifer Walsh" still finds "Jennifer" on the next match.
 # The word boundary is checked after the capital ("(?<!\w[A-Z])" is "\b" before it): a pattern that
 # starts with a character set lets the regex engine skip straight to capitals, ~40% faster on prose.
 _CAPITALISED = re.compile(
     rf"(?P<name>[{_UPPER}](?<![\w'’-].)(?:[{_LOWER}]{{0,2}}['’][{_UPPER}])?[{_LOWER}]+"
-    rf"(?:[{_UPPER}][{_LOWER}]{{2,}})?(?:-{_NAME_PART})*)(?![^\W\d_])(?=(?P<surname>\s+{_NAME_TOKEN})?)"
+    rf"(?:[{_UPPER}][{_LOWER}]{{2,}})?(?:-{_NAME_PART})*)(?![^\W\d_])"
+    rf"(?=(?P<surname>(?:[ \t]+(?:{_SURNAME_PARTICLES}[ \t]+)*{_NAME_TOKEN}){{1,2}})?)"
+)
+_SURNAME_PIECE = re.compile(_NAME_TOKEN)
+# "Mr. O'Brien" is found by the title rule; "dr. patel" in casual writing is the same cue.
+_LOWER_TITLED = re.compile(r"\b(?:[Dd]r|[Mm]rs?|[Mm][sx]|[Pp]rof)\.?[ \t]+(?P<name>[a-z][a-z'’-]+[a-z])\b")
+# Introductions in lower case ("my name is tomasz", "its me again, ana"): any gazetteer's name counts.
+_INTRO_LOWER = re.compile(
+    r"\b(?:[Mm]y name is|[Mm]y name's|[Cc]all me|[Ii]m|[Ii]'m|[Ii]t'?s me(?: again)?,?|[Tt]his is)[ \t]+"
+    r"(?P<name>[a-zà-ÿ]+)\b(?!['’])"
 )
 _CLAUSE_END = re.compile(r"\s*(?:[,.!?;:]|$)")
 _SENTENCE_END = re.compile(r"[.!?]|$")
 # Lower-case names ("talked to sarah", "me and jake", "sarah said"): a gazetteer name that is not also a word,
 # next to a word that puts a person there.
 _LOWER_CUE_BEFORE = re.compile(
-    r"\b(?:to|with|and|told|tell|telling|asked|ask|texted|text|called|call|calling|met|meet|saw|see|seeing"
-    r"|hi|hey|hello|thanks|dear|love|loved|miss|from|about|named|name is|name's|call me|i'm|im|i am|is|was"
-    r"|like|for|because|but|at|by|than|dating|date|marry|married|divorced|hate|trust|visit|visited|help"
-    rf"|(?:my|your|her|his|our)\s+(?:{_RELATIONS}))\s+$"
+    r"\b(?:(?:talk|talked|talking|spoke|speak|speaking|said|say|wrote|write|writing|listen|listened|lied|lying"
+    r"|married|engaged|close|mean|nice|apologi[sz]ed|explained|complained|reached out|went|go|going|introduced"
+    r"|happened|belongs|next|sent|give|gave|send) to"
+    r"|with|and|me and|told|tell|telling|asked|ask|asking|texted|text|texting|called|call|calling|met|meet|saw"
+    r"|see|seeing|hi|hey|hello|thanks|thank you|dear|love|loved|miss|missed|named|name is|name's|call me|i'm|im"
+    r"|i am|dating|date|dated|marry|divorced|hate|trust|visit|visited|hug|hugged|kissed|broke up with|blocked"
+    rf"|unfollowed|(?:my|your|her|his|our)\s+(?:{_RELATIONS}))\s+$"
 )
 _LOWER_CUE_AFTER = re.compile(
-    r"\s+(?:said|says|told|tells|asked|asks|texted|texts|called|calls|and|is|was|has|had|keeps|kept|thinks"
-    r"|wants|will|would|won't|doesn't|does|did|didn't|broke|left|got|gets|never|always|just|came|went|says)\b"
-    r"|'s\b|[,.!?]"
+    r"\s+(?:said|says|told|tells|asked|asks|texted|texts|called|calls|thinks|thought|wants|wanted|keeps|kept"
+    r"|broke up|left me|doesn't|didn't|won't|never|always|and i|and me|yelled|shouted|hit|cheated)\b|['’]s\b"
 )
-_PUNCTUATION_TO_SPACE = str.maketrans(dict.fromkeys('!"#$%&()*+,./:;<=>?@[\\]^_`{|}~', " "))
+_PUNCTUATION_TO_SPACE = str.maketrans(dict.fromkeys("!\"#$%&()*+,./:;<=>?@[\\]^_`{|}~'’", " "))
 
 
 def _names(text: str) -> Iterable[PiiEntity]:
     for m in _CAPITALISED.finditer(text):
-        name = _name_at(text, m)
-        if name:
+        end = _name_end(text, m)
+        if end:
             start = m.start("name")
-            yield PiiEntity("NAME", name, start, start + len(name))
+            yield PiiEntity("NAME", text[start:end], start, end)
 
 
-def _name_at(text: str, m: re.Match[str]) -> str:
-    """The name starting at this capitalised word, or "" when the context says it is not one."""
+def _lowercase_titled_names(text: str) -> Iterable[PiiEntity]:
+    for m in _LOWER_TITLED.finditer(text):
+        if m.group("name") in _SURNAMES or m.group("name") in _FIRST_NAMES:
+            yield PiiEntity("NAME", m.group("name"), m.start("name"), m.end("name"))
+
+
+def _lowercase_introductions(text: str) -> Iterable[PiiEntity]:
+    for m in _INTRO_LOWER.finditer(text):
+        if _known_name(m.group("name")) or m.group("name") in _WORLD_NAMES:
+            yield PiiEntity("NAME", m.group("name"), m.start("name"), m.end("name"))
+
+
+def _name_end(text: str, m: re.Match[str]) -> int:
+    """Where the name starting at this capitalised word ends, or 0 when the context says it is not one."""
     first = m.group("name")
     if first in _NOT_NAMES:
-        return ""
+        return 0
     rule = _context_rule(text, m.start())
     known = _known_name(first)
     if not known and (rule is None or (rule in _WEAK_RULES and _ordinary_word(first, rule))):
-        return ""
-    surname = (m.group("surname") or "").strip()
-    full = f"{first} {surname}" if surname and surname not in _NOT_SURNAMES else first
+        return 0
+    first_end = m.end("name")
+    surname_end, organisation = _surname_end(m)
+    full_end = surname_end or first_end
     if rule in ("intro", "relation", "title"):
-        return full
-    after = m.end("name")
+        return full_end
     if rule == "self":
-        # "I'm Nadia," is an introduction even for names outside the gazetteer; "I'm Tired" is not.
-        return full if known else (first if _CLAUSE_END.match(text, after) else "")
-    if rule == "greeting" and _CLAUSE_END.match(text, after):
-        return first
-    if rule == "comma" and _SENTENCE_END.match(text, after):
-        return first
-    if known and surname not in _ORGANISATION_WORDS:
-        return full
-    return ""
+        # "I'm Nadia," or "I'm Nguyễn Thị Hoa." introduce someone even outside the gazetteer; "I'm Tired" not.
+        if known:
+            return full_end
+        return next((end for end in (full_end, first_end) if _CLAUSE_END.match(text, end)), 0)
+    if rule == "greeting" and _CLAUSE_END.match(text, first_end):
+        return first_end
+    if rule == "comma" and _SENTENCE_END.match(text, first_end):
+        return first_end
+    if known and not organisation:
+        return full_end
+    return 0
+
+
+def _surname_end(m: re.Match[str]) -> tuple[int, bool]:
+    """End of the capitalised words after a first name, cut at a word that is no surname; and whether the
+    first of them names an organisation ("The Trevor Project", "Grace Hospital")."""
+    surname = m.group("surname")
+    if not surname:
+        return 0, False
+    end = 0
+    for piece in _SURNAME_PIECE.finditer(surname):
+        if piece.group() in _NOT_SURNAMES:
+            return end, end == 0 and piece.group() in _ORGANISATION_WORDS
+        end = m.start("surname") + piece.end()
+    return end, False
 
 
 def _ordinary_word(word: str, rule: str) -> bool:
@@ -807,16 +870,14 @@ def _known_name(word: str) -> bool:
     return key in _WORLD_NAMES and (not word.isascii() or not word[1:].islower())
 
 
-class _LowercaseNameHint:
-    """Whether a conversation holds a lower-case gazetteer name at all (one set lookup per word)."""
-
-    @staticmethod
-    def search(text: str) -> bool:
-        return not _LOWER_FIRST_NAMES.isdisjoint(text.translate(_PUNCTUATION_TO_SPACE).split())
-
-
-_LOWER_FIRST_NAMES = frozenset(n for n in _FIRST_NAMES if len(n) >= 3 and n.isalpha() and n.islower())
-_LOWERCASE_NAME_HINT = _LowercaseNameHint()
+_LOWER_FIRST_NAMES = frozenset(
+    n
+    for n in _FIRST_NAMES
+    if len(n) >= 3 and n.isalpha() and n.islower() and n.capitalize() not in _NOT_NAMES
+)
+# Every lower-case name an introduction may give ("my name is tomasz"); a conversation with none of these
+# words skips the lower-case detectors.
+_LOWER_NAME_TOKENS = _LOWER_FIRST_NAMES | {n for n in _WORLD_NAMES if len(n) >= 3 and n.isalpha()}
 
 
 def _lowercase_names(text: str) -> Iterable[PiiEntity]:
@@ -857,6 +918,44 @@ def _propagate_names(texts: Sequence[str], found: list[list[PiiEntity]]) -> list
         merged.sort(key=lambda e: e.start)
         result.append(merged)
     return result
+
+
+class _HintSet:
+    """Which cue words a conversation contains, all found in one linear-time pass (an RE2 set).
+
+    Most detectors need a cue ("born", "MRN", "@", a digit) that most conversations lack. Asked one by one
+    with Python's case-insensitive ``re`` each question is a scan of the whole conversation, ~1 ms on a long
+    one; the set answers all of them in one scan of the lower-cased text, tens of microseconds. A hint only
+    switches a detector on, so a hint that fires without a real match costs time, never a wrong result.
+    """
+
+    def __init__(self, patterns: dict[str, str]) -> None:
+        options = re2.Options()
+        options.log_errors = False
+        self._set = re2.Set.SearchSet(options)
+        self._names = list(patterns)
+        for pattern in patterns.values():
+            self._set.Add(pattern)
+        self._set.Compile()
+
+    def matching(self, text: str) -> set[str]:
+        return {self._names[i] for i in self._set.Match(text.lower()) or ()}
+
+
+# Detectors behind these hints match digits only ("born" needs a date, "MRN" a number).
+_DIGIT_HINTS = frozenset({"digit", "birth", "record", "id"})
+_HINTS = _HintSet(
+    {
+        "email": rf"@|\bdot\b|[\[({{<]\s*at\s*[\])}}>]|\bat\s+(?:{_MAIL_HOSTS})\.",
+        "handle": rf"@|\bu/|\b(?:{_HANDLE_CUE.replace('(?=', '(?:')})\b",
+        "digit": r"\d",
+        "birth": _BIRTH_CUE,
+        "record": rf"\b(?:{_RECORD_CUE})",
+        "id": rf"\b(?:{_ID_CUE})\b",
+        "digit_word": rf"\b{_DIGIT_WORD}[\s,-]+(?:{_DIGIT_WORD}|o)\b",
+        "title": r"\b(?:dr|mrs?|m[sx]|prof)\.?[ \t]+[a-z]",
+    }
+)
 
 
 if __name__ == "__main__":
