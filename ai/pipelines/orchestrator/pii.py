@@ -339,6 +339,10 @@ def _canonical(entity: PiiEntity) -> str:
     return entity.text.casefold()
 
 
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 # Letters of the Latin scripts (Zoë, Łukasz, Åsa, Nguyễn): a name regex limited to A-Z leaves "[NAME_1]ë".
 _UPPER = "A-Z" + "".join(c for c in map(chr, [*range(0xC0, 0x250), *range(0x1E00, 0x1F00)]) if c.isupper())
 _LOWER = "a-z" + "".join(c for c in map(chr, [*range(0xC0, 0x250), *range(0x1E00, 0x1F00)]) if c.islower())
@@ -557,6 +561,19 @@ _STREET_SUFFIXES = (
     "straße|strasse|str\\.|weg|gasse|platz|allee|ring|damm|ufer|straat|laan|gracht|plein|singel|kade|gatan"
     "|vägen|gata|veien|vei|vej|gade|katu|tie"
 )
+# Casual writing: "she lives at 88 north park drive". "3 blocks down the road" and "a 2 lane road" are not.
+_LOWERCASE_ADDRESS = re.compile(
+    r"\b\d{1,5}[a-z]?\s+(?:(?:north|south|east|west|[nsew]\.?)\s+)?(?P<street>(?:[a-z]+\s+){1,2})"
+    r"(?:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way|place|terrace|circle"
+    r"|crescent|parkway)\b"
+)
+_NOT_STREET_NAME_WORDS = _words(
+    """
+    a an the my our your his her their this that down up along across over on of to from in at by and or more
+    other same one two three four five six seven eight nine ten miles mile blocks block minutes minute hours
+    hour days weeks years lane way long dirt dead country busy quiet back side new old times
+    """
+)
 _CONTINENTAL_ADDRESS = re.compile(
     rf"\b(?:{_STREET_PREFIXES})\s+{_PARTICLES}{_STREET_WORD}(?:\s+{_PARTICLES}{_STREET_WORD}){{0,3}},?\s+\d{{1,4}}"
     rf"(?:\s?[a-zA-Z]\b)?(?:,?\s+\d{{4,5}}\s+{_STREET_WORD})?"
@@ -569,14 +586,13 @@ _CONTINENTAL_ADDRESS = re.compile(
 def _addresses(text: str) -> Iterable[PiiEntity]:
     for m in _CONTINENTAL_ADDRESS.finditer(text):
         yield PiiEntity("ADDRESS", m.group(), m.start(), m.end())
+    for m in _LOWERCASE_ADDRESS.finditer(text):
+        if not _NOT_STREET_NAME_WORDS.intersection(m.group("street").split()):
+            yield PiiEntity("ADDRESS", m.group(), m.start(), m.end())
     for m in _ADDRESS.finditer(text):
         yield PiiEntity(
             "ADDRESS", m.group().rstrip(",. "), m.start(), m.start() + len(m.group().rstrip(",. "))
         )
-
-
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
 
 
 _FIRST_NAME_LISTS = ("first_names", "first_names_male", "first_names_female")
@@ -670,6 +686,8 @@ _NOT_NAME_WORDS = _words(
     Thanks Thank You Good Morning Afternoon Evening Night Today Tomorrow Yesterday Monday Tuesday
     Wednesday Thursday Friday Saturday Sunday January February March July September October November
     December English American British Canadian Christian Muslim Jewish Catholic Not Just Really Still
+    German French Spanish Italian Irish Scottish Welsh Mexican Chinese Japanese Korean Indian African Asian
+    European Latino Latina Russian Polish Dutch Swedish Greek Turkish Arab Persian Australian
     Also Here Back Sorry Glad Happy Sad Fine Depressed Anxious Tired Afraid Scared Worried Stressed
     Feeling Trying Going Doing Being Having Getting The A An And But Or It This That What When Where Why
     How Who Which If My Your His Her Our Their We They He She Me Us Them Mr Mrs Ms Prof Professor Reddit
@@ -777,7 +795,8 @@ _LOWER_CUE_BEFORE = re.compile(
 )
 _LOWER_CUE_AFTER = re.compile(
     r"\s+(?:said|says|told|tells|asked|asks|texted|texts|called|calls|thinks|thought|wants|wanted|keeps|kept"
-    r"|broke up|left me|doesn't|didn't|won't|never|always|and i|and me|yelled|shouted|hit|cheated)\b|['’]s\b"
+    r"|broke up|left me|doesn't|didn't|won't|never|always|and i|and me|yelled|shouted|hit|cheated|ignored|ignores"
+    r"|ghosted|blocked|hates|loves|texts)\b|['’]s\b"
 )
 _PUNCTUATION_TO_SPACE = str.maketrans(dict.fromkeys("!\"#$%&()*+,./:;<=>?@[\\]^_`{|}~'’", " "))
 
