@@ -429,16 +429,18 @@ _RECORD_CUE = (
     r"|member\s+(?:id|number)|insurance\s+(?:id|number|policy|card)|policy\s+(?:number|no)|medicaid|medicare"
 )
 _ID_CUE = (
-    r"driver'?s?\s+licen[cs]e|driving\s+licen[cs]e|licen[cs]e\s+(?:number|no|#|plate)|dl|passport"
+    r"driver'?s?\s+licen[cs]e|driving\s+licen[cs]e|licen[cs]e(?:\s+(?:number|no|#|plate))?|dl|passport"
     r"|national\s+insurance|ni\s+number|nino|tax\s+(?:id|number)|tin|ein|sin|student\s+(?:id|number)"
     r"|employee\s+(?:id|number)|id\s+(?:number|no|#)|account\s+(?:number|no)|routing\s+number|plate"
 )
 # After the cue: filler ("number is", "#:") then the value, a token with two digits or more
-# ("D1234-5678-9012", "SMITH812046JD9AB") or a spaced group ("943 476 5919", "QQ 12 34 56 C").
+# ("D1234-5678-9012", "SMITH812046JD9AB") or spaced groups ("943 476 5919", "QQ 12 34 56 C"). The filler
+# before it is up to three short words ("number is", "again,").
 _ID_VALUE = (
-    r"(?:[a-z']{1,10}[\s:#=.,-]+){0,3}"
+    r"(?:[a-z'’]{1,10}[\s:#=.,-]+){0,3}"
     r"(?P<value>(?=[A-Za-z0-9-]*\d[A-Za-z0-9-]*\d)[A-Za-z0-9][A-Za-z0-9-]{3,24}[A-Za-z0-9]"
     r"(?:\s\d{2,4}(?:\s\d{2,4}){0,3}(?:\s[A-Za-z])?)?"
+    r"|\d{2,5}(?:\s\d{2,5}){1,4}"
     r"|[A-Za-z]{1,3}\s\d{2}(?:\s\d{2}){2,3}(?:\s[A-Za-z])?)(?![\w-])"
 )
 _RECORD = re.compile(rf"(?i:\b(?:{_RECORD_CUE})\b)[\s:#=.-]*{_ID_VALUE}", re.IGNORECASE)
@@ -578,7 +580,8 @@ _CONTINENTAL_ADDRESS = re.compile(
     rf"\b(?:{_STREET_PREFIXES})\s+{_PARTICLES}{_STREET_WORD}(?:\s+{_PARTICLES}{_STREET_WORD}){{0,3}},?\s+\d{{1,4}}"
     rf"(?:\s?[a-zA-Z]\b)?(?:,?\s+\d{{4,5}}\s+{_STREET_WORD})?"
     rf"|\b{_STREET_WORD}(?:{_STREET_SUFFIXES})\s+\d{{1,4}}[a-z]?\b(?:,?\s+\d{{4,5}}\s+{_STREET_WORD})?"
-    rf"|\b\d{{1,4}}(?:\s?(?:bis|ter))?,?\s+(?:rue|avenue|boulevard|bd|place|chemin|allée|impasse|quai|calle|via)"
+    rf"|\b\d{{1,4}}(?:\s?(?:bis|ter))?,?\s+(?:rue|avenue|boulevard|bd|place|chemin|allée|impasse|quai|calle|via"
+    rf"|{_STREET_PREFIXES})"
     rf"\s+{_PARTICLES}{_STREET_WORD}(?:\s+{_PARTICLES}{_STREET_WORD}){{0,3}}(?:,?\s+\d{{4,5}}\s+{_STREET_WORD})?"
 )
 
@@ -741,7 +744,9 @@ _RELATIONS = (
     "|sister|mom|mum|dad|mother|father|boss|manager|therapist|counselor|counsellor|coworker|co-worker|colleague"
     "|ex|ex-husband|ex-wife|roommate|flatmate|neighbor|neighbour|cousin|aunt|uncle|grandma|grandpa|grandmother"
     "|grandfather|stepdad|stepmom|teacher|doctor|niece|nephew|child|kid|baby|girl|boy|classmate|mentor|pastor"
-    "|supervisor"
+    "|supervisor|(?:mother|father|sister|brother|son|daughter)-in-law|stepson|stepdaughter|stepbrother|stepsister"
+    "|stepmother|stepfather|grandson|granddaughter|twin|bf|gf|bestie|bff|fiancée|ex-boyfriend|ex-girlfriend"
+    "|ex-partner|landlord|landlady|nurse|psychiatrist|psychologist|social worker|caseworker|sponsor|coach"
 )
 # What comes right before a capitalised word decides whether it is a name. One regex anchored at the end of
 # the preceding text classifies the context; the group that matched says which rule applies.
@@ -791,7 +796,7 @@ _LOWER_CUE_BEFORE = re.compile(
     r"|with|and|me and|told|tell|telling|asked|ask|asking|texted|text|texting|called|call|calling|met|meet|saw"
     r"|see|seeing|hi|hey|hello|thanks|thank you|dear|love|loved|miss|missed|named|name is|name's|call me|i'm|im"
     r"|i am|dating|date|dated|marry|divorced|hate|trust|visit|visited|hug|hugged|kissed|broke up with|blocked"
-    rf"|unfollowed|(?:my|your|her|his|our)\s+(?:{_RELATIONS}))\s+$"
+    rf"|unfollowed|(?:my|your|her|his|our)\s+(?:{_RELATIONS}),?)\s+$"
 )
 _LOWER_CUE_AFTER = re.compile(
     r"\s+(?:said|says|told|tells|asked|asks|texted|texts|called|calls|thinks|thought|wants|wanted|keeps|kept"
