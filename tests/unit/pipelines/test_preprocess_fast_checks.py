@@ -14,12 +14,14 @@ from ai.pipelines.orchestrator import unified_preprocessing_pipeline as pre
 PIECES = [
     *"aZ .,'-*_`#\\]()[",
     *("](", "---", "\t", "\n", "\r", "\x0b", "\x1c", "\x1f", "\x00", "\x7f", "\x85", "\x9f", "\xa0"),
-    *("\u2028", "\u3000", "\u200b", "é", "Ann", "Lee", "O'Neil", "9", "_x"),
+    *("\u2028", "\u3000", "\u200b", "é", "Ann", "Lee", "O'Neil", "9", "_x", "Zoë", "DeShawn", "Ł", " van "),
 ]
 TRICKY = st.lists(st.sampled_from(PIECES), max_size=25).map("".join)
 MARKDOWN_HINT = re.compile(r"[*_`#\\]|\]\(|---")
+# A name starts after no letter, digit, apostrophe or hyphen (so "O'Neil" is never cut to "O'[NAME]").
 CAPITALISED_WITH_WORD_BOUNDARY = re.compile(
-    rf"\b(?P<name>{pii._NAME_TOKEN})(?=(?P<surname>\s+{pii._NAME_TOKEN})?)"
+    rf"(?<![\w'’-])(?P<name>{pii._NAME_TOKEN})"
+    rf"(?=(?P<surname>(?:[ \t]+(?:{pii._SURNAME_PARTICLES}[ \t]+)*{pii._NAME_TOKEN}){{1,2}})?)"
 )
 
 
