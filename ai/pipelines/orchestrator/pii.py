@@ -777,14 +777,15 @@ _TITLES_WITH_STOP = ("Mr.", "Mrs.", "Ms.", "Mx.", "Dr.", "Prof.", "mr.", "mrs.",
 _NOT_SURNAMES = _NOT_NAMES | _ORGANISATION_WORDS
 # Lower-case particles inside a surname: "Van der Berg", "Ní Bhriain" has none, "da Silva", "bin Salman".
 _SURNAME_PARTICLES = "(?:van|von|der|den|de|del|della|di|da|du|dos|das|le|la|bin|ibn|al|el|ter|ten|ap)"
-# The surname is a lookahead so that "Yesterday Jennifer Walsh" still finds "Jennifer" on the next match.
-# The word boundary is checked after the capital ("(?<!\w[A-Z])" is "\b" before it): a pattern that
-# starts with a character set lets the regex engine skip straight to capitals, ~40% faster on prose.
+# The start is checked after the capital ("(?<![\w'’-].)": no letter, digit, apostrophe or hyphen before
+# it, so "O'Brien" is never cut to "O'[NAME]"): a pattern that starts with a character set lets the regex
+# engine skip straight to capitals, ~40% faster on prose.
 _CAPITALISED = re.compile(
     rf"(?P<name>[{_UPPER}](?<![\w'’-].)(?:[{_LOWER}]{{0,2}}['’][{_UPPER}])?[{_LOWER}]+"
     rf"(?:[{_UPPER}][{_LOWER}]{{2,}})?(?:-{_NAME_PART})*)(?![^\W\d_])"
-    rf"(?=(?P<surname>(?:[ \t]+(?:{_SURNAME_PARTICLES}[ \t]+)*{_NAME_TOKEN}){{1,2}})?)"
 )
+# Up to two capitalised words after a first name, looked for only once the first name is accepted.
+_SURNAME_AFTER = re.compile(rf"(?:[ \t]+(?:{_SURNAME_PARTICLES}[ \t]+)*{_NAME_TOKEN}){{1,2}}")
 _SURNAME_PIECE = re.compile(_NAME_TOKEN)
 # "Mr. O'Brien" is found by the title rule; "dr. patel" in casual writing is the same cue.
 _LOWER_TITLED = re.compile(r"\b(?:[Dd]r|[Mm]rs?|[Mm][sx]|[Pp]rof)\.?[ \t]+(?P<name>[a-z][a-z'’-]+[a-z])\b")
@@ -844,7 +845,7 @@ def _name_end(text: str, m: re.Match[str]) -> int:
     if not known and (rule is None or (rule in _WEAK_RULES and _ordinary_word(first, rule))):
         return 0
     first_end = m.end("name")
-    surname_end, organisation = _surname_end(m)
+    surname_end, organisation = _surname_end(text, first_end)
     full_end = surname_end or first_end
     if rule in ("intro", "relation", "title"):
         return full_end
@@ -862,17 +863,17 @@ def _name_end(text: str, m: re.Match[str]) -> int:
     return 0
 
 
-def _surname_end(m: re.Match[str]) -> tuple[int, bool]:
+def _surname_end(text: str, first_end: int) -> tuple[int, bool]:
     """End of the capitalised words after a first name, cut at a word that is no surname; and whether the
     first of them names an organisation ("The Trevor Project", "Grace Hospital")."""
-    surname = m.group("surname")
+    surname = _SURNAME_AFTER.match(text, first_end)
     if not surname:
         return 0, False
     end = 0
-    for piece in _SURNAME_PIECE.finditer(surname):
+    for piece in _SURNAME_PIECE.finditer(surname.group()):
         if piece.group() in _NOT_SURNAMES:
             return end, end == 0 and piece.group() in _ORGANISATION_WORDS
-        end = m.start("surname") + piece.end()
+        end = first_end + piece.end()
     return end, False
 
 

@@ -28,12 +28,11 @@ from ai.pipelines.orchestrator.pii import PiiScrubber
 _GLUED_PLACEHOLDER = re.compile(r"[^\W_]\[[A-Z]+_\d+\]|\[[A-Z]+_\d+\][^\W_]")
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
 # Pieces of an item that say nothing about the person: mail hosts, street words, spelled separators.
-_GENERIC_PIECES = frozenset(
-    """
+_GENERIC_PIECES_TEXT = """
     at dot com org net co uk gmail yahoo outlook hotmail icloud mail the and of de la le du des del rue calle
     via street road avenue apt suite unit number mr mrs ms dr oh
-    """.split()
-)
+"""
+_GENERIC_PIECES = frozenset(_GENERIC_PIECES_TEXT.split())
 
 
 def load_jsonl(path: str | Path) -> list[dict[str, Any]]:

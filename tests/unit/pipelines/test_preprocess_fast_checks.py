@@ -19,10 +19,7 @@ PIECES = [
 TRICKY = st.lists(st.sampled_from(PIECES), max_size=25).map("".join)
 MARKDOWN_HINT = re.compile(r"[*_`#\\]|\]\(|---")
 # A name starts after no letter, digit, apostrophe or hyphen (so "O'Neil" is never cut to "O'[NAME]").
-CAPITALISED_WITH_WORD_BOUNDARY = re.compile(
-    rf"(?<![\w'’-])(?P<name>{pii._NAME_TOKEN})"
-    rf"(?=(?P<surname>(?:[ \t]+(?:{pii._SURNAME_PARTICLES}[ \t]+)*{pii._NAME_TOKEN}){{1,2}})?)"
-)
+CAPITALISED_WITH_WORD_BOUNDARY = re.compile(rf"(?<![\w'’-])(?P<name>{pii._NAME_TOKEN})")
 
 
 @settings(max_examples=500, deadline=None)
@@ -50,8 +47,8 @@ def test_ascii_tidiness_matches_the_untidy_regex(text: str) -> None:
 @settings(max_examples=500, deadline=None)
 @given(TRICKY)
 def test_capitalised_word_pattern_matches_the_word_boundary_form(text: str) -> None:
-    def spans(pattern: re.Pattern[str]) -> list[tuple[tuple[int, int], str | None]]:
-        return [(m.span("name"), m.group("surname")) for m in pattern.finditer(text)]
+    def spans(pattern: re.Pattern[str]) -> list[tuple[int, int]]:
+        return [m.span("name") for m in pattern.finditer(text)]
 
     assert spans(pii._CAPITALISED) == spans(CAPITALISED_WITH_WORD_BOUNDARY)
 
