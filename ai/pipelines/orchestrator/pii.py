@@ -931,7 +931,8 @@ def _lowercase_names(text: str) -> Iterable[PiiEntity]:
 
 def _lowercase_names_anywhere(text: str) -> Iterable[PiiEntity]:
     """Lower-case gazetteer names without a cue: for ids such as ``client_sarah_02``, not for prose."""
-    for m in re.finditer(r"[a-z]+", text):
+    # Whole words only: a hex digest such as "f3ada91" holds "ada" but names nobody.
+    for m in re.finditer(r"(?<![A-Za-z0-9])[a-z]+(?![A-Za-z0-9])", text):
         if m.group() in _LOWER_FIRST_NAMES:
             yield PiiEntity("NAME", m.group(), m.start(), m.end())
 

@@ -371,6 +371,7 @@ def test_hints_work_on_text_that_is_not_ascii() -> None:
         ("client_sarah_02", "client_[NAME]_02"),
         ("conv-000123", "conv-000123"),
         ("12345#3", "12345#3"),
+        ("c_f3ada91e", "c_f3ada91e"),
         ("", ""),
     ],
 )
