@@ -82,6 +82,13 @@ def data_dir(tmp_path: Path) -> Path:
             for t in _texts(NEGATIVE, 10, rng)
         ]
         (conversations / f"esconv_hf_{part}.jsonl").write_text("\n".join(lines) + "\n")
+    annomi = [[n % 6, "client", t] for n, t in enumerate(_texts(NEGATIVE, 30, rng))]
+    annomi += [[0, "therapist", "how does that feel"]]
+    _write_csv(
+        conversations / "annomi_AnnoMI-simple.csv",
+        ["transcript_id", "interlocutor", "utterance_text"],
+        annomi,
+    )
     annotated = conversations / "empatheticdialogues" / "annotated"
     annotated.mkdir(parents=True)
     rows = []
@@ -109,6 +116,7 @@ def test_training_writes_a_loadable_artifact_and_card(
     assert meta["people"]["empathetic_dialogues_flag_rate"]["n"] > 0
     assert meta["dialogue_counts"]["empathetic_dialogues"]["train_neg"] > 0
     assert sum(meta["training_only_counts"]["ed_turn"].values()) == 240  # the "(1)" copy skipped
+    assert sum(meta["training_only_counts"]["annomi_turn"].values()) == 30  # client turns only
     assert set(meta["cross_source"]) == {"sdcnl", "kaggle", "laxmimerit"}
     card = (out / "MODEL_CARD.md").read_text()
     assert "| sdcnl |" in card and "| planted_kaggle |" in card and "CC BY-NC 4.0" in card
