@@ -59,7 +59,9 @@ def test_a_reply_restating_the_passage_passes(judge: GroundednessJudge) -> None:
 
 
 def test_an_invented_claim_is_ungrounded(judge: GroundednessJudge) -> None:
-    reply = "I hear you. Research shows that anxiety is caused by low serotonin and medication cures it in weeks."
+    reply = (
+        "I hear you. Research shows that anxiety is caused by low serotonin and medication cures it in weeks."
+    )
     verdict = judge.judge(reply, ANXIETY)
     assert verdict.reason == "ungrounded_claim"
     assert "not supported by the cited passage" in verdict.explain()
@@ -93,7 +95,9 @@ def test_quotes_are_claims_and_questions_are_not() -> None:
 
 
 def test_related_texts_are_closer_than_unrelated_ones(judge: GroundednessJudge) -> None:
-    vectors = judge.embed(["I can't sleep at night", "insomnia and lying awake in bed", "my car needs new tyres"])
+    vectors = judge.embed(
+        ["I can't sleep at night", "insomnia and lying awake in bed", "my car needs new tyres"]
+    )
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
 
 
