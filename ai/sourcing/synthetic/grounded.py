@@ -191,9 +191,7 @@ class GroundedGenerator:
         self.rng = random.Random(f"{seed}:{source.name}:grounded")  # nosec B311  # seeded for reproducible data, not security
         taxonomy = grounding_taxonomy(options.taxonomy, options.extra_topics)
         self.matcher = GroundingMatcher(taxonomy, self.judge.embed, options.min_similarity)
-        self.matches = self.matcher.candidates(
-            [t.text for t in threads], [k.passage.text for k in knowledge]
-        )
+        self.matches = self.matcher.candidates([t.text for t in threads], [k.passage.text for k in knowledge])
         self.passage_uses: Counter[int] = Counter()
         self.emitted: set[str] = set()
         self.reports: list[QuotaReport] = []

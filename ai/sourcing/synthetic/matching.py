@@ -2,7 +2,7 @@
 
 A passage is a candidate for a client thread only when both mention one *condition* topic (what a person
 lives with: anxiety, grief, loneliness ...; modalities such as CBT say nothing about the client's
-problem), detected with the journal trigger's taxonomy plus ``grounding_topics.yaml``. Among those,
+problem), detected with the journal trigger's taxonomy (ai/sourcing/academic/topics.py) plus ``grounding_topics.yaml``. Among those,
 the passage must also be semantically related to what the client wrote: the cosine of their LSA
 vectors (the groundedness judge's space, fixed, so the floor means the same in every run) must reach
 ``min_similarity``. The default floor was measured on ``tests/data/grounding_pairs.jsonl``, a labelled
@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from ai.journal_dataset_research.trigger import Taxonomy
+from ai.sourcing.academic.topics import Taxonomy
 from ai.sourcing.synthetic.text import split_sentences
 
 GROUNDING_TOPICS = Path(__file__).with_name("grounding_topics.yaml")

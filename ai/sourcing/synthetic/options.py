@@ -21,7 +21,7 @@ from typing import Any, Literal
 import msgspec
 
 from ai.core.config import ConfigError, SourceConfig
-from ai.journal_dataset_research.trigger import Topic, TriggerOptions, academic_options
+from ai.sourcing.academic.topics import Topic, TriggerOptions, academic_options
 from ai.sourcing.generation.options import EndpointOptions
 
 DIMENSIONS = ("gender", "culture", "age", "religion", "sexual_orientation", "disability")
@@ -63,7 +63,7 @@ class GroundedOptions(_Common, kw_only=True, forbid_unknown_fields=True):
     min_clinical_terms: int = 2  # passage filter: distinct mental-health terms a passage must use
     min_term_density: float = 0.015
     # Before matching, search PubMed / Semantic Scholar for the topics the run's conversations mention
-    # but its passages hardly ground (ai.journal_dataset_research.trigger); see docs/SYNTHETIC.md.
+    # but its passages hardly ground (ai.sourcing.academic.topics); see docs/SYNTHETIC.md.
     journal_trigger: TriggerOptions | None = None
 
     def __post_init__(self) -> None:
