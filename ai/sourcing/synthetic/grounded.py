@@ -24,18 +24,29 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+import time
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
 import numpy as np
 
-from ai.core.atomic import atomic_write_json
+from ai.core.atomic import append_lines_durably, atomic_write_json
 from ai.core.config import ConfigError, SourceConfig
 from ai.core.context import SourceContext
-from ai.core.records import Conversation, PassageRef, Provenance, Turn, make_conversation, normalise_for_hash
+from ai.core.records import (
+    Conversation,
+    Passage,
+    PassageRef,
+    Provenance,
+    Turn,
+    encode,
+    make_conversation,
+    normalise_for_hash,
+)
 from ai.core.stage import Rejection
 from ai.safety.groundedness import GroundednessJudge
 from ai.sourcing.generation import ChatEndpoint, ChatRequest, Completion, EndpointError, ServerError
@@ -57,6 +68,7 @@ from ai.sourcing.synthetic.text import (
 STAGE = "ingest"
 Transport = Callable[[list[ChatRequest]], list[Completion | EndpointError]]
 SUMMARY_FILE = "generation.json"
+GATE_REJECTED_FILE = "gate_rejected.jsonl"
 EXCERPT_SENTENCES = 3  # passage sentences put in the prompt: the ones most related to the client
 
 
@@ -97,11 +109,12 @@ def read_grounded(
         source, options, knowledge, threads, context.seed, endpoint, transport(options, endpoint, workdir)
     )
     announce_plan(source.name, options, endpoint)
+    gates = KeepGateRejections(context, workdir / GATE_REJECTED_FILE)
     try:
         with endpoint:
             for stratum, quota in options.strata().items():
                 report = QuotaReport(source.name, stratum, quota, budget_for(quota, options.budget))
-                yield from gated(generator.candidates(stratum), report, context, options.batch_size)
+                yield from gated(generator.candidates(stratum), report, gates, options.batch_size)
                 generator.reports.append(report)
     except ServerError as exc:
         raise ConfigError(f"source {source.name!r}: {exc}") from exc
@@ -196,6 +209,7 @@ class GroundedGenerator:
         self.emitted: set[str] = set()
         self.reports: list[QuotaReport] = []
         self.outcomes: Counter[str] = Counter()
+        self.generation_seconds = 0.0  # wall time spent waiting for answers (resumed runs: ~0)
 
     def candidates(self, stratum: str) -> Iterator[Conversation | Rejection]:
         chunk = max(1, self.options.generation.concurrency * 2)
@@ -205,7 +219,9 @@ class GroundedGenerator:
             if not batch:
                 return
             requests = [self._request(row, match) for row, match in batch]
+            started = time.monotonic()
             answers = self.ask([r for r, _ in requests])
+            self.generation_seconds += time.monotonic() - started
             for (row, match), (_, excerpt), answer in zip(batch, requests, answers, strict=True):
                 candidate = self._candidate(row, match, excerpt, answer, stratum)
                 if candidate is not None:
@@ -348,6 +364,7 @@ class GroundedGenerator:
                     "prompt_tokens": stats.prompt_tokens,
                     "completion_tokens": stats.completion_tokens,
                     "seconds_waiting": round(stats.seconds, 2),
+                    "generation_wall_seconds": round(self.generation_seconds, 2),
                     "server_starts": stats.server_starts,
                     "server_running_after": self.endpoint.server_running,
                 },
@@ -355,6 +372,38 @@ class GroundedGenerator:
                 "strata": [r.as_dict() for r in self.reports],
             },
         )
+
+
+class KeepGateRejections:
+    """The run's context, whose gate verdicts on generated candidates are also kept on disk.
+
+    Candidates that fail a gate are not yielded (the orchestrator would only reject them again), so
+    their text and the gate's reason are appended to ``gate_rejected.jsonl`` for review instead.
+    """
+
+    def __init__(self, context: SourceContext, path: Path) -> None:
+        self.context = context
+        self.path = path
+        path.unlink(missing_ok=True)  # this source's own file: a re-run (resume) writes it afresh
+        self.seed = context.seed
+        self.run_dir = context.run_dir
+
+    def passages(self) -> Iterator[Passage]:
+        return self.context.passages()
+
+    def conversations(self) -> Iterator[Conversation]:
+        return self.context.conversations()
+
+    def gate(self, batch: list[Conversation]) -> list[Rejection | None]:
+        verdicts = self.context.gate(batch)
+        failed = [
+            encode(msgspec.structs.replace(verdict, record=candidate, record_id=candidate.id)).decode("utf-8")
+            for candidate, verdict in zip(batch, verdicts, strict=True)
+            if verdict is not None
+        ]
+        if failed:
+            append_lines_durably(self.path, failed)
+        return verdicts
 
 
 def transport(options: GroundedOptions, endpoint: ChatEndpoint, workdir: Path) -> Transport:

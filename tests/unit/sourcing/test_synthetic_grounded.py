@@ -324,6 +324,13 @@ def test_gate_failures_are_not_yielded_and_generation_continues_until_the_target
     assert len([i for i in items if isinstance(i, Conversation)]) == 5
     assert len(calls) >= 2
     assert "gates rejected {'ears_below_threshold'" in str(caught[-1].message)
+    kept = [
+        json.loads(line)
+        for line in Path("work/synthetic/grounded/gate_rejected.jsonl").read_text().splitlines()
+    ]
+    assert kept and all(
+        k["reason"] == "ears_below_threshold" and k["record"]["turns"][1][1] for k in kept
+    )
 
 
 def test_budget_spent_is_reported_when_the_gates_reject_everything() -> None:
