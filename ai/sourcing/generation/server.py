@@ -137,7 +137,7 @@ class LocalLlamaServer:
             return
         process.terminate()
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
@@ -183,10 +183,11 @@ def _free_loopback_port() -> int:
 
 
 def _die_with_parent() -> None:
-    # PR_SET_PDEATHSIG = 1: the kernel sends SIGTERM to the server when the pipeline process dies,
-    # even by SIGKILL, so no model server outlives its run.
+    # PR_SET_PDEATHSIG = 1: the kernel kills the server when the pipeline process dies, even by
+    # SIGKILL, so no model server outlives its run. SIGKILL, not SIGTERM: on SIGTERM uvicorn shuts down
+    # gracefully and first finishes the generation in flight, which takes minutes on a busy machine.
     with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
 
 
 @atexit.register
