@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from openai_stub import OpenAIStub
 from pipeline_helpers import cli, load_academic_replay, read_jsonl
 
 from ai.sourcing.academic.topics import Taxonomy
@@ -102,6 +104,17 @@ def pubmed(shared_data: Path) -> Iterator[replay.ReplayServer]:
         yield server
 
 
+MODEL: dict[str, OpenAIStub] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def model() -> Iterator[OpenAIStub]:
+    """The canned cooperative model the grounded source asks (the real one: test_generation_local.py)."""
+    with OpenAIStub() as stub:
+        MODEL["stub"] = stub
+        yield stub
+
+
 def write_config(tmp_path: Path, server: replay.ReplayServer, **academic: Any) -> Path:
     tmp_path.mkdir(parents=True, exist_ok=True)
     conversations = tmp_path / "conversations.jsonl"
@@ -140,7 +153,12 @@ def write_config(tmp_path: Path, server: replay.ReplayServer, **academic: Any) -
                 "name": "grounded-research",
                 "kind": "synthetic",
                 "category": "grounded",
-                "options": {"mode": "grounded", "target": 4, "journal_trigger": trigger},
+                "options": {
+                    "mode": "grounded",
+                    "target": 4,
+                    "journal_trigger": trigger,
+                    "generation": {"endpoint": "openai", "base_url": MODEL["stub"].base_url, "model": "stub"},
+                },
             },
         ],
     }
@@ -232,8 +250,8 @@ def test_grounded_conversations_carry_the_fetched_papers_provenance(first_run) -
         assert source["locator"]["passage_source"] == "journal_trigger"
         assert source["uri"] == locator["url"] == f"https://pubmed.ncbi.nlm.nih.gov/{locator['pmid']}/"
         assert locator["doi"] and locator["journal"]
-        quote = row["metadata"]["grounding"][0]["quote"]
-        assert quote in row["messages"][-1]["content"]
+        excerpt = row["metadata"]["grounding"][0]["quote"]  # the passage sentences the prompt held
+        assert re.split(r"(?<=[.!?])\s+", excerpt)[0] in row["messages"][-1]["content"]
         assert f"{locator['year']} paper in {locator['journal']}" in row["messages"][-1]["content"]
         used.add(locator["pmid"])
     # The generator spreads threads over the passages it has: both usable papers ground something.
