@@ -137,6 +137,16 @@ def evaluate_scores(
     return report
 
 
+def metric_cell(metric: dict[str, Any]) -> str:
+    """One metric of ``evaluate_scores`` for a model card's table: "0.812 [0.790, 0.833]"."""
+    value, (low, high) = metric["value"], metric["ci95"]
+    if value is None:
+        return "n/a"
+    if low is None:
+        return f"{value:.3f}"
+    return f"{value:.3f} [{low:.3f}, {high:.3f}]"
+
+
 def read_rows(path: Path) -> list[dict[str, Any]]:
     """Rows of a CSV, TSV, JSON list or JSONL file (chosen by extension; ``.json`` falls back to JSONL)."""
     try:

@@ -15,7 +15,7 @@ import msgspec
 
 from ai.core.records import Conversation
 from ai.core.stage import Stage, StageOptions, StageResult
-from ai.safety.content_filter import DEFAULT_ROLE_CODES, ContentFilter
+from ai.safety.content_filter import DEFAULT_ROLE_CODES, ContentRules
 from ai.safety.crisis_detection.patterns import LEVEL_RANK
 from ai.safety.crisis_detection.production_crisis_detector import CrisisDetector, CrisisResult
 
@@ -109,7 +109,7 @@ class ContentStage(Stage):
 
     def __init__(self, options: ContentOptions | None = None, seed: int = 0) -> None:
         super().__init__(options, seed)
-        self.filter = ContentFilter(self.options.roles)  # type: ignore[attr-defined]
+        self.filter = ContentRules(self.options.roles)  # type: ignore[attr-defined]
 
     def process(self, batch: list[Conversation]) -> StageResult:
         kept, rejected = [], []

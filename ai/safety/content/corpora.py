@@ -130,7 +130,7 @@ def _read_xstest(data_dir: Path) -> Iterator[Pair]:
                     item["completion"],
                     int(unsafe_prompt and complied),
                     "xstest",
-                    item["type"],
+                    f"{item['type']}/{item['final_label']}",
                     f"{path.name}:{row}",
                 )
 

@@ -43,6 +43,7 @@ from ai.safety.crisis_detection.production_crisis_detector import (
     LinearCrisisModel,
     blank_discounted,
 )
+from ai.safety.evaluation import metric_cell
 
 DEFAULT_DATA = (
     Path(os.environ.get("SHARED_DATA_DIR", Path(__file__).resolve().parents[4] / "shared" / "data"))
@@ -293,8 +294,7 @@ def render_model_card(meta: dict) -> str:
     ]
     for source, metrics in meta["test"].items():
         cells = [
-            _metric_cell(metrics[name])
-            for name in ("sensitivity", "specificity", "precision", "f1", "pr_auc")
+            metric_cell(metrics[name]) for name in ("sensitivity", "specificity", "precision", "f1", "pr_auc")
         ]
         lines.append(f"| {source} | {metrics['n']} | {metrics['n_positive']} | {' | '.join(cells)} |")
     probe = meta.get("esconv_probe") or {}
@@ -314,15 +314,6 @@ def render_model_card(meta: dict) -> str:
             "",
         ]
     return "\n".join(lines)
-
-
-def _metric_cell(metric: dict) -> str:
-    value, (low, high) = metric["value"], metric["ci95"]
-    if value is None:
-        return "n/a"
-    if low is None:
-        return f"{value:.3f}"
-    return f"{value:.3f} [{low:.3f}, {high:.3f}]"
 
 
 if __name__ == "__main__":
