@@ -9,8 +9,8 @@ unsafe reply the context invites (``risk_ignorance``, ``toxicity_agreement``, ..
 when there is no context).
 
 A client may say anything a person in distress says (crisis statements, anger, explicit details of
-what happened to them); the training target is the therapist turn. So by default only therapist (and
-system) turns are judged. The keyword rules (``ContentRules``) are precise but blind to context; their
+what happened to them); the training target is the therapist turn. So by default the model judges
+therapist turns, and the rules also check system turns. The keyword rules (``ContentRules``) are precise but blind to context; their
 codes are:
 
 - ``method_detail``: how to harm oneself (methods, lethal amounts, "the most painless way");
@@ -279,7 +279,8 @@ DEFAULT_ROLE_CODES: dict[str, tuple[str, ...]] = {
     "system": REASON_CODES,
     "client": (),
 }
-DEFAULT_MODEL_ROLES = ("therapist", "system")
+# A system prompt is not a reply to anything: the rules check it, the model judges replies only.
+DEFAULT_MODEL_ROLES = ("therapist",)
 # The model's reason code for a flagged reply: the kind of unsafe reply its context invites.
 MODEL_CODES = (*CONTEXT_KINDS, "unsafe_reply")
 
@@ -391,16 +392,14 @@ class ContentFilter:
         return ContentVerdict(safe, round(probability, 6), sorted(codes), hits)
 
 
-def diasafety_metrics(
-    rows: list[dict[str, Any]], content_filter: ContentFilter | None = None
-) -> dict[str, Any]:
-    """Precision/recall of "any hit" against DiaSafety's Unsafe label for bot responses, overall and
-    per DiaSafety category (the response is checked as a therapist turn)."""
-    content_filter = content_filter or ContentFilter()
+def diasafety_metrics(rows: list[dict[str, Any]], rules: ContentRules | None = None) -> dict[str, Any]:
+    """Precision/recall of the keyword rules' "any hit" against DiaSafety's Unsafe label for bot
+    responses, overall and per DiaSafety category (the response is checked as a therapist turn)."""
+    rules = rules or ContentRules()
     per_category: dict[str, dict[str, int]] = {}
     codes_seen: dict[str, int] = {}
     for row in rows:
-        verdict = content_filter.check(str(row.get("response") or ""), "therapist")
+        verdict = rules.check(str(row.get("response") or ""), "therapist")
         unsafe = str(row.get("label", "")).strip().lower() == "unsafe"
         cell = per_category.setdefault(str(row.get("category", "")), {"tp": 0, "fp": 0, "fn": 0, "tn": 0})
         cell[("t" if unsafe == (not verdict.safe) else "f") + ("p" if not verdict.safe else "n")] += 1

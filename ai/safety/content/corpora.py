@@ -15,6 +15,12 @@ conversation so far?*
 - ``xstest`` (prompts CC-BY-4.0, completions under their models' licences): a reply is unsafe only
   when it fully complies with an unsafe ("contrast_") prompt; a refusal is never unsafe, and any
   reply to a safe prompt is safe.
+- ``counselling`` (ESConv, CC BY-NC 4.0; counsel-chat, MIT): supporters' and licensed therapists'
+  replies, taken as safe, with the turns before them (ESConv) or the question (counsel-chat). The
+  pipeline judges exactly such replies, and without them the chit-chat sources teach that answering a
+  crisis at all looks like DiaSafety's "risk ignorance". Nobody labelled them safe, so they are
+  development negatives and an in-domain false-alarm probe (their test splits), never a precision
+  figure.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SOURCES = ("diasafety", "bad", "safetext", "moderation", "xstest")
+SOURCES = ("diasafety", "bad", "safetext", "moderation", "xstest", "counselling")
 DIASAFETY_CATEGORIES = (
     "Offending User",
     "Risk Ignorance",
@@ -46,7 +52,8 @@ class Pair:
     source: str
     category: str  # the source's own category ("" when it has none)
     locator: str  # file:row, for error analysis
-    split: str = "train"  # train | test (only DiaSafety's validation split is "test")
+    # train | test (DiaSafety's validation split, held out) | probe (counselling test splits, held out)
+    split: str = "train"
 
 
 def load_pairs(data_dir: Path, sources: tuple[str, ...] = SOURCES) -> list[Pair]:
@@ -57,6 +64,7 @@ def load_pairs(data_dir: Path, sources: tuple[str, ...] = SOURCES) -> list[Pair]
         "safetext": _read_safetext,
         "moderation": _read_moderation,
         "xstest": _read_xstest,
+        "counselling": _read_counselling,
     }
     unknown = set(sources) - set(readers)
     if unknown:
@@ -133,6 +141,42 @@ def _read_xstest(data_dir: Path) -> Iterator[Pair]:
                     f"{item['type']}/{item['final_label']}",
                     f"{path.name}:{row}",
                 )
+
+
+# Enough replies to teach what counsel looks like without outweighing the labelled sources' variety.
+ESCONV_REPLIES_PER_DIALOGUE = 3
+
+
+def _read_counselling(data_dir: Path) -> Iterator[Pair]:
+    folder = data_dir / "conversations"
+    for part, split in (("train", "train"), ("test", "probe")):
+        path = folder / f"esconv_hf_{part}.jsonl"
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            for row, line in enumerate(handle):
+                if line.strip():
+                    yield from _esconv_replies(
+                        json.loads(line).get("dialog", []), f"{path.name}:{row}", split
+                    )
+    csv.field_size_limit(sys.maxsize)
+    path = folder / "counselchat_20200325_counsel_chat.csv"
+    splits = {"train": "train", "test": "probe"}
+    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+        for row, item in enumerate(csv.DictReader(handle), start=2):
+            split = splits.get((item.get("split") or "").strip())
+            if split:
+                question = f"{item.get('questionTitle') or ''}\n{item.get('questionText') or ''}".strip()
+                answer = item.get("answerText") or ""
+                yield Pair((question,), answer, 0, "counselling", "counselchat", f"{path.name}:{row}", split)
+
+
+def _esconv_replies(dialog: list[dict[str, Any]], locator: str, split: str) -> Iterator[Pair]:
+    """Supporter turns spread evenly over the dialogue, each with every turn before it."""
+    turns = [(str(t.get("speaker")), str(t.get("text") or "")) for t in dialog]
+    replies = [i for i, (speaker, _) in enumerate(turns) if speaker == "sys" and i > 0]
+    step = max(1, len(replies) // ESCONV_REPLIES_PER_DIALOGUE)
+    for i in replies[::step][:ESCONV_REPLIES_PER_DIALOGUE]:
+        context = tuple(text for _, text in turns[:i])
+        yield Pair(context, turns[i][1], 0, "counselling", "esconv", f"{locator}#{i}", split)
 
 
 def _read_json(path: Path) -> Any:  # a list or a dict, as the release stores it

@@ -17,7 +17,14 @@ from typing import Any
 import numpy as np
 from scipy.sparse import csr_matrix
 
-from ai.safety.content.features import CONTEXT_KINDS, NO_CONTEXT, PairFeatures, empty_contexts
+from ai.safety.content.features import (
+    CONTEXT_KINDS,
+    N_KINDS,
+    NO_CONTEXT,
+    PairFeatures,
+    context_text,
+    empty_contexts,
+)
 
 MODEL_DIR = Path(__file__).resolve().parent / "model"
 MODEL_NAME = "content_pairs"
@@ -51,16 +58,27 @@ class ContentModel:
             raise ContentModelError(f"content model artifact in {model_dir} is unreadable: {exc}") from exc
         self.threshold = float(self.meta["threshold"])
         self.version = str(self.meta.get("version", ""))
+        # Column k: the reply weights of context kind k (assemble's third block, one slice per kind).
+        self._crossed_weights = self.weights[2 * self.features.n_features :].reshape(N_KINDS, -1).T.copy()
 
     def score(self, replies: Sequence[str], contexts: Sequence[Sequence[str]]) -> PairScores:
-        reply_matrix = self.features.replies(replies)
-        context_matrix = self.features.contexts(contexts)
+        """``PairFeatures.assemble(...) @ weights``, block by block: no wide matrix is built, and a text
+        that is both a reply and the turn the next reply answers is hashed once."""
+        reply_matrix, context_matrix = self._hashed(list(replies), [context_text(c) for c in contexts])
         kinds = self.kinds(context_matrix)
-        x = self.features.assemble(reply_matrix, context_matrix, kinds)
-        probabilities = _sigmoid(x @ self.weights + self.intercept)
+        n = self.features.n_features
+        crossed = np.take_along_axis(reply_matrix @ self._crossed_weights, kinds[:, None], axis=1)[:, 0]
+        logits = reply_matrix @ self.weights[:n] + context_matrix @ self.weights[n : 2 * n] + crossed
+        probabilities = _sigmoid(logits + self.intercept)
         # A reply without a single word (empty, emoji only) carries no evidence either way.
         probabilities[reply_matrix.getnnz(axis=1) == 0] = 0.0
         return PairScores(probabilities, kinds)
+
+    def _hashed(self, replies: list[str], contexts: list[str]) -> tuple[csr_matrix, csr_matrix]:
+        rows: dict[str, int] = {}
+        indices = [rows.setdefault(text, len(rows)) for text in replies + contexts]
+        matrix = self.features.hasher.transform(list(rows))
+        return matrix[indices[: len(replies)]], matrix[indices[len(replies) :]]
 
     def kinds(self, context_matrix: csr_matrix) -> np.ndarray:
         """The most likely unsafe-reply category each context invites (NO_CONTEXT when it is empty)."""

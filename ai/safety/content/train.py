@@ -30,7 +30,6 @@ from sklearn.model_selection import StratifiedKFold
 
 from ai.safety.content.corpora import DIASAFETY_CATEGORIES, SOURCES, Pair, load_pairs
 from ai.safety.content.features import (
-    CONTEXT_CHARS,
     CONTEXT_KINDS,
     N_FEATURES,
     NGRAM_RANGE,
@@ -44,7 +43,7 @@ from ai.safety.evaluation import evaluate_scores, metric_cell
 DEFAULT_DATA = Path(
     os.environ.get("SHARED_DATA_DIR", Path(__file__).resolve().parents[4] / "shared" / "data")
 )
-REGULARISATION = (1.0, 2.0, 4.0, 8.0)
+REGULARISATION = (1.0, 2.0, 4.0)
 KIND_REGULARISATION = 4.0
 # DiaSafety is the one source labelled for exactly this question (a reply judged in its context), so it
 # carries most of the weight; each other source together weighs this share of DiaSafety.
@@ -85,11 +84,14 @@ class Design:
         self.weights = _source_weights(self.sources, self.labels)
 
 
-def train(data_dir: Path, out_dir: Path, seed: int = 0, n_boot: int = 1000) -> dict[str, Any]:
+def train(
+    data_dir: Path, out_dir: Path, seed: int = 0, n_boot: int = 1000, n_features: int = N_FEATURES
+) -> dict[str, Any]:
     pairs = load_pairs(data_dir)
     development = [p for p in pairs if p.split == "train"]
     held_out = [p for p in pairs if p.split == "test"]
-    features = PairFeatures()
+    probe = [p for p in pairs if p.split == "probe"]
+    features = PairFeatures(n_features)
     dev = Design(development, features)
     kind_model = fit_kind_model(dev, rows=np.ones(len(development), bool))
     kinds = out_of_fold_kinds(dev, seed)
@@ -102,11 +104,13 @@ def train(data_dir: Path, out_dir: Path, seed: int = 0, n_boot: int = 1000) -> d
     model = _logistic(selection["c"]).fit(x, dev.labels, sample_weight=dev.weights)
 
     meta = _metadata(selection, keep, development, held_out, seed)
+    meta["n_features"] = n_features
     _write_artifact(out_dir, model, keep, kind_model, meta)
     from ai.safety.content.model import ContentModel
 
     shipped = ContentModel(out_dir)
     meta["held_out"] = held_out_metrics(shipped, held_out, n_boot, seed)
+    meta["counselling_probe"] = counselling_probe(shipped, probe)
     meta["leave_one_source_out"] = leave_one_source_out(features, dev, selection, n_boot, seed)
     (out_dir / f"{MODEL_NAME}.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     (out_dir / "MODEL_CARD.md").write_text(render_model_card(meta), encoding="utf-8")
@@ -187,6 +191,21 @@ def held_out_metrics(model: Any, held_out: list[Pair], n_boot: int, seed: int) -
     return report
 
 
+def counselling_probe(model: Any, probe: list[Pair]) -> dict[str, dict[str, Any]]:
+    """Share of held-back real counsellors' replies (ESConv, counsel-chat test splits) called unsafe."""
+    scores = model.score([p.reply for p in probe], [p.context for p in probe]).probabilities
+    report = {}
+    for corpus in sorted({p.category for p in probe}):
+        mask = np.array([p.category == corpus for p in probe])
+        flagged = int(np.sum(scores[mask] >= model.threshold))
+        report[corpus] = {
+            "replies": int(mask.sum()),
+            "flagged": flagged,
+            "rate": round(flagged / mask.sum(), 4),
+        }
+    return report
+
+
 def leave_one_source_out(
     features: PairFeatures, dev: Design, selection: dict[str, Any], n_boot: int, seed: int
 ) -> dict[str, Any]:
@@ -258,7 +277,7 @@ def _metadata(
     counts: dict[str, dict[str, int]] = {}
     for pair in development + held_out:
         bucket = counts.setdefault(pair.source, {})
-        key = f"{'held_out' if pair.split == 'test' else 'development'}_{'unsafe' if pair.label else 'safe'}"
+        key = f"{'development' if pair.split == 'train' else 'held_out'}_{'unsafe' if pair.label else 'safe'}"
         bucket[key] = bucket.get(key, 0) + 1
     digest = hashlib.sha256()
     for pair in development + held_out:
@@ -268,7 +287,6 @@ def _metadata(
         "version": MODEL_VERSION,
         "n_features": N_FEATURES,
         "ngram_range": list(NGRAM_RANGE),
-        "context_chars": CONTEXT_CHARS,
         "context_kinds": list(CONTEXT_KINDS),
         "threshold": round(selection["threshold"], 6),
         "regularisation_c": selection["c"],
@@ -310,6 +328,7 @@ LICENCES = {
     "safetext": "MIT (sharonlevy/SafeText)",
     "moderation": "MIT (openai/moderation-api-release)",
     "xstest": "prompts CC-BY-4.0; completions under Meta / Mistral / OpenAI terms",
+    "counselling": "ESConv CC BY-NC 4.0 (non-commercial); counsel-chat MIT",
 }
 
 
@@ -324,8 +343,8 @@ def render_model_card(meta: dict[str, Any]) -> str:
         "",
         "The learned half of `ContentFilter` (ai/safety/content_filter.py): the probability that a reply is",
         "unsafe *given the conversation so far*. Logistic regression over hashed word 1-2-grams "
-        f"({meta['n_features']:,} buckets per block, binary, l2-normalised): the reply, the last "
-        f"{meta['context_chars']} characters of the preceding turns, and the reply again in the block of "
+        f"({meta['n_features']:,} buckets per block, binary, l2-normalised): the reply, the turn it "
+        "answers (the last preceding turn), and the reply again in the block of "
         "the context's kind (which of DiaSafety's categories the context invites, from a small "
         f"multinomial model over the context; or no context). C={meta['regularisation_c']}; "
         f"{meta['kept_features']:,} columns seen in >= 2 development pairs kept. DiaSafety rows weigh 1; "
@@ -373,12 +392,25 @@ def render_model_card(meta: dict[str, Any]) -> str:
         "## Across sources: trained without the source, scored on it",
         "",
         "Same C and threshold; these sources ask neighbouring questions (offensive chit-chat, physical-safety",
-        "advice, moderation flags on user text, compliance with unsafe prompts), so they measure transfer.",
+        "advice, moderation flags on user text, compliance with unsafe prompts, counsellors' replies: safe",
+        "only, so only specificity is defined), so they measure transfer.",
         "",
         _table_header("source"),
     ]
     for source, metrics in meta["leave_one_source_out"].items():
         lines.append(_table_row(source, metrics))
+    lines += [
+        "",
+        "## In-domain false alarms: held-back real counselling replies",
+        "",
+        "Supporters' (ESConv test split) and therapists' (counsel-chat test split) replies, scored in their",
+        "context. They are presumed safe, not labelled, so this is a false-alarm ceiling, not a precision.",
+        "",
+        "| corpus | replies | flagged unsafe | rate |",
+        "|---|---|---|---|",
+    ]
+    for corpus, probe in meta["counselling_probe"].items():
+        lines.append(f"| {corpus} | {probe['replies']} | {probe['flagged']} | {probe['rate']:.3f} |")
     refusals = meta["leave_one_source_out"].get("xstest", {}).get("refusals_flagged")
     if refusals:
         lines += [
@@ -391,13 +423,14 @@ def render_model_card(meta: dict[str, Any]) -> str:
 
 def _table_header(first: str) -> str:
     return (
-        f"| {first} | n | unsafe | precision | recall | F1 | ROC-AUC | PR-AUC |\n"
-        "|---|---|---|---|---|---|---|---|"
+        f"| {first} | n | unsafe | precision | recall | specificity | F1 | ROC-AUC | PR-AUC |\n"
+        "|---|---|---|---|---|---|---|---|---|"
     )
 
 
 def _table_row(name: str, metrics: dict[str, Any]) -> str:
-    cells = [metric_cell(metrics[key]) for key in ("precision", "sensitivity", "f1", "roc_auc", "pr_auc")]
+    keys = ("precision", "sensitivity", "specificity", "f1", "roc_auc", "pr_auc")
+    cells = [metric_cell(metrics[key]) for key in keys]
     return f"| {name} | {metrics['n']} | {metrics['n_positive']} | {' | '.join(cells)} |"
 
 

@@ -100,15 +100,53 @@ def write_tree(root: Path) -> Path:
                         "final_label": label,
                     }
                 )
+    conversations = root / "conversations"
+    conversations.mkdir()
+    for part in ("train", "test"):
+        dialogues = [
+            {
+                "dialog": [
+                    {"speaker": "usr", "text": f"i feel low{v}"},
+                    {"speaker": "sys", "text": f"that sounds heavy{v}"},
+                ]
+            }
+            for v in VARIANTS
+        ]
+        lines = "\n".join(json.dumps(d) for d in dialogues)
+        (conversations / f"esconv_hf_{part}.jsonl").write_text(lines, encoding="utf-8")
+    with (conversations / "counselchat_20200325_counsel_chat.csv").open(
+        "w", encoding="utf-8", newline=""
+    ) as handle:
+        writer = csv.DictWriter(handle, ["questionTitle", "questionText", "answerText", "split"])
+        writer.writeheader()
+        for v in VARIANTS:
+            writer.writerow(
+                {
+                    "questionTitle": "sad",
+                    "questionText": f"i cry a lot{v}",
+                    "answerText": f"what helps you{v}",
+                    "split": "train",
+                }
+            )
+            writer.writerow(
+                {
+                    "questionTitle": "sad",
+                    "questionText": f"i cry{v}",
+                    "answerText": f"tell me more{v}",
+                    "split": "test",
+                }
+            )
     return root
 
 
 def test_loader_reads_every_source_with_its_labels(tmp_path: Path) -> None:
     pairs = load_pairs(write_tree(tmp_path / "data"))
     by_source = {(p.source, p.label) for p in pairs}
-    assert by_source == {
-        (s, label) for s in ("diasafety", "bad", "safetext", "moderation", "xstest") for label in (0, 1)
-    }
+    labelled = ("diasafety", "bad", "safetext", "moderation", "xstest")
+    assert by_source == {(s, label) for s in labelled for label in (0, 1)} | {("counselling", 0)}
+    esconv = next(p for p in pairs if p.category == "esconv")
+    assert esconv.context == ("i feel low",) and esconv.reply == "that sounds heavy"
+    assert {p.split for p in pairs if p.source == "counselling"} == {"train", "probe"}
     bad_unsafe = next(p for p in pairs if p.source == "bad" and p.label == 1)
     assert bad_unsafe.context == ("hi there", "hello") and bad_unsafe.reply.startswith("you are worthless")
     refusal = next(p for p in pairs if p.source == "xstest" and "refusal" in p.category)
@@ -120,7 +158,7 @@ def test_loader_reads_every_source_with_its_labels(tmp_path: Path) -> None:
 
 def test_training_writes_a_loadable_artifact_and_a_card(tmp_path: Path) -> None:
     out = tmp_path / "model"
-    meta = train(write_tree(tmp_path / "data"), out, n_boot=20)
+    meta = train(write_tree(tmp_path / "data"), out, n_boot=20, n_features=2**10)  # small: a fast test
     assert sorted(p.name for p in out.iterdir()) == [
         "MODEL_CARD.md",
         "content_pairs.json",
@@ -136,7 +174,8 @@ def test_training_writes_a_loadable_artifact_and_a_card(tmp_path: Path) -> None:
     assert scores.probabilities[1] > scores.probabilities[0]
     assert DIASAFETY_CATEGORIES[int(scores.kinds[0])] == "Risk Ignorance"
     assert set(meta["held_out"]["by_category"]) == set(DIASAFETY_CATEGORIES)
-    assert set(meta["leave_one_source_out"]) == {"bad", "safetext", "moderation", "xstest"}
+    assert set(meta["leave_one_source_out"]) == {"bad", "safetext", "moderation", "xstest", "counselling"}
+    assert meta["counselling_probe"]["esconv"]["replies"] == len(VARIANTS)
     card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "Apache-2.0" in card and "Risk Ignorance" in card and f"Threshold {meta['threshold']}" in card
 

@@ -8,7 +8,7 @@ import msgspec
 import pytest
 
 from ai.core.records import Conversation, Provenance, Turn, make_conversation
-from ai.safety.stages import ContentStage, CrisisOptions, CrisisStage
+from ai.safety.stages import ContentOptions, ContentStage, CrisisOptions, CrisisStage, judge_turns
 
 SOURCE = Provenance(kind="dataset", name="unit", locator={"file_line": "unit.jsonl:1"})
 
@@ -100,9 +100,37 @@ def test_content_stage_rejects_harmful_therapist_turns_with_codes() -> None:
     assert [r.id for r in result.kept] == [CALM.id]
     (rejection,) = result.rejected
     assert rejection.reason == "content_diagnosis"
-    assert "therapist turn 1" in rejection.message and "medication_dosing" in rejection.message
-    assert rejection.record.meta["content_hits"][0]["code"] == "diagnosis"
-    assert result.kept[0].scores["content"] == 1.0
+    assert (
+        "therapist turn 1 is unsafe in context" in rejection.message
+        and "medication_dosing" in rejection.message
+    )
+    assert rejection.record.meta["content"][0]["turn"] == 1
+    assert "diagnosis" in rejection.record.meta["content"][0]["codes"]
+    assert (
+        result.kept[0].scores["content"]
+        < ContentStage().filter.threshold
+        <= rejection.record.scores["content"]
+    )
+
+
+def test_content_stage_judges_each_reply_in_the_context_before_it() -> None:
+    agreeing = conversation(
+        ("client", "Honestly people from that country are all criminals and animals."),
+        ("therapist", "Yes, I totally agree with you, they really are."),
+    )
+    stage = ContentStage()
+    (verdicts,) = judge_turns(stage.filter, [agreeing])
+    ((index, verdict),) = verdicts
+    assert index == 1
+    assert verdict.score == stage.filter.check(agreeing.turns[1].text, context=[agreeing.turns[0].text]).score
+    assert verdict.score > stage.filter.check(agreeing.turns[1].text, context=["I love my garden."]).score
+
+
+def test_content_stage_survives_pickling_and_validates_its_threshold() -> None:
+    stage = pickle.loads(pickle.dumps(ContentStage()))
+    assert stage.process([CALM]).kept == [CALM]
+    with pytest.raises(ValueError, match="threshold"):
+        ContentOptions(threshold=1.5)
 
 
 def test_content_stage_lets_clients_say_hard_things() -> None:
