@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from corpus import conversation
 
 from ai.core.records import Provenance, Turn, make_conversation
+from ai.pipelines.orchestrator.safety_gates import ContentStage
 from ai.safety.content.model import ContentModel
 from ai.safety.content_filter import ContentFilter
-from ai.safety.stages import ContentStage
 
 ROLES = {"user": "client", "assistant": "therapist", "system": "system"}
 

@@ -8,7 +8,13 @@ import msgspec
 import pytest
 
 from ai.core.records import Conversation, Provenance, Turn, make_conversation
-from ai.safety.stages import ContentOptions, ContentStage, CrisisOptions, CrisisStage, judge_turns
+from ai.pipelines.orchestrator.safety_gates import (
+    ContentOptions,
+    ContentStage,
+    CrisisOptions,
+    CrisisStage,
+    judge_turns,
+)
 
 SOURCE = Provenance(kind="dataset", name="unit", locator={"file_line": "unit.jsonl:1"})
 
