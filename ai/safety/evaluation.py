@@ -69,9 +69,12 @@ def judge_eval(
         raise EvaluationInputError(f"unknown judge {judge!r}; choose one of {', '.join(JUDGES)}")
     if judge == "ears" and columns.context is None:
         raise EvaluationInputError("the EARS judge needs the client's message: give --context-col")
+    scorer = scorer or SCORERS.get(judge)
+    if scorer is None:
+        raise EvaluationInputError(f"no scorer for the {judge} judge was given")
     path = Path(input_path)
     rows = labelled_rows(read_rows(path), columns, positive_values, path)
-    scores, threshold, version = (scorer or SCORERS[judge])(rows.texts, rows.contexts)
+    scores, threshold, version = scorer(rows.texts, rows.contexts)
     report = evaluate_scores(rows.labels, scores, threshold=threshold, n_boot=n_boot, seed=seed)
     report.update(
         {"judge": judge, "input": str(path), "skipped_rows": rows.skipped, "judge_version": version}
@@ -99,17 +102,8 @@ def score_content(texts: list[str], contexts: list[list[str]]) -> tuple[np.ndarr
     )
 
 
-def score_ears(texts: list[str], contexts: list[list[str]]) -> tuple[np.ndarray, float, str]:
-    from ai.pipelines.orchestrator.ears_compliance_gate import EarsComplianceGate
-
-    gate = EarsComplianceGate()
-    scores = [
-        gate.score_response("\n".join(context), text) for text, context in zip(texts, contexts, strict=True)
-    ]
-    return np.array(scores, dtype=np.float64), float(gate.options.threshold), "rubric"
-
-
-SCORERS: dict[str, Scorer] = {"crisis": score_crisis, "content": score_content, "ears": score_ears}
+# EARS lives in the pipeline package (safety must not import it): its caller hands in its scorer.
+SCORERS: dict[str, Scorer] = {"crisis": score_crisis, "content": score_content}
 
 
 def evaluate_scores(
