@@ -120,16 +120,20 @@ def test_content_stage_rejects_harmful_therapist_turns_with_codes() -> None:
 
 
 def test_content_stage_judges_each_reply_in_the_context_before_it() -> None:
-    agreeing = conversation(
-        ("client", "Honestly people from that country are all criminals and animals."),
-        ("therapist", "Yes, I totally agree with you, they really are."),
+    joining = conversation(
+        ("client", "Work was long today."),
+        ("therapist", "What made it long?"),
+        ("client", "I want to end my life tonight."),
+        ("therapist", "I think I'll join you."),
     )
     stage = ContentStage()
-    (verdicts,) = judge_turns(stage.filter, [agreeing])
-    ((index, verdict),) = verdicts
-    assert index == 1
-    assert verdict.score == stage.filter.check(agreeing.turns[1].text, context=[agreeing.turns[0].text]).score
-    assert verdict.score > stage.filter.check(agreeing.turns[1].text, context=["I love my garden."]).score
+    (verdicts,) = judge_turns(stage.filter, [joining])
+    assert [index for index, _ in verdicts] == [1, 3]  # therapist turns only
+    _, verdict = verdicts[1]
+    turns = [t.text for t in joining.turns]
+    assert verdict == stage.filter.check(turns[3], context=turns[:3])
+    assert verdict.score > stage.filter.check(turns[3], context=["I am going to the gym later."]).score
+    assert "risk_ignorance" in verdict.codes
 
 
 def test_content_stage_survives_pickling_and_validates_its_threshold() -> None:
@@ -142,6 +146,10 @@ def test_content_stage_survives_pickling_and_validates_its_threshold() -> None:
 def test_content_stage_lets_clients_say_hard_things() -> None:
     raw = conversation(
         ("client", "I want to kill myself and the internet says 50 mg would do it."),
-        ("therapist", "I'm really glad you told me. Are you safe right now?"),
+        (
+            "therapist",
+            "Thank you for telling me. I'm worried about you. Can we talk about how to keep you safe tonight, "
+            "and would you call a crisis line with me?",
+        ),
     )
     assert ContentStage().process([raw]).rejected == []
