@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ai.safety.evaluation import metric_cell
+
 LICENCES = {
     "sdcnl": ("none stated (ayaanzhaque/SDCNL)", "r/SuicideWatch=1 vs r/depression=0"),
     "kaggle": ("none stated (Kaggle copy via madiklob/tweet_classification)", "'Potential Suicide post'"),
@@ -106,7 +108,7 @@ def _post_results(meta: dict) -> list[str]:
     columns = ["source", "n", "positives", "long share", "sensitivity", "specificity", "ROC AUC", "PR-AUC"]
     lines = _section("Held-back test: posts (`detect`; bootstrap 95% CI)", columns)
     for source, m in meta["test"].items():
-        cells = [_metric_cell(m[name]) for name in ("sensitivity", "specificity", "roc_auc", "pr_auc")]
+        cells = [metric_cell(m[name]) for name in ("sensitivity", "specificity", "roc_auc", "pr_auc")]
         lines.append(
             f"| {source} | {m['n']} | {m['n_positive']} | {m.get('long_share')} | {' | '.join(cells)} |"
         )
@@ -151,7 +153,7 @@ def _people(meta: dict) -> list[str]:
     ]
     for key, r in people.items():
         if "sensitivity" in r:
-            cells = [_metric_cell(r[name]) for name in ("sensitivity", "specificity", "roc_auc")]
+            cells = [metric_cell(r[name]) for name in ("sensitivity", "specificity", "roc_auc")]
             lines.append(f"| {key} | {r['n']} | {r['n_positive']} | {' | '.join(cells)} |")
     authors = people.get("sdcnl_authors", {})
     lines += [
@@ -196,12 +198,3 @@ def _limits(meta: dict) -> list[str]:
 def _section(title: str, columns: list[str]) -> list[str]:
     """A section heading and the head of its table."""
     return [f"## {title}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-
-
-def _metric_cell(metric: dict) -> str:
-    value, (low, high) = metric["value"], metric["ci95"]
-    if value is None:
-        return "n/a"
-    if low is None:
-        return f"{value:.3f}"
-    return f"{value:.3f} [{low:.3f}, {high:.3f}]"

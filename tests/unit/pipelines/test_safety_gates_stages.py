@@ -8,7 +8,13 @@ import msgspec
 import pytest
 
 from ai.core.records import Conversation, Provenance, Turn, make_conversation
-from ai.pipelines.orchestrator.safety_gates import ContentStage, CrisisOptions, CrisisStage
+from ai.pipelines.orchestrator.safety_gates import (
+    ContentOptions,
+    ContentStage,
+    CrisisOptions,
+    CrisisStage,
+    judge_turns,
+)
 
 SOURCE = Provenance(kind="dataset", name="unit", locator={"file_line": "unit.jsonl:1"})
 
@@ -139,14 +145,50 @@ def test_content_stage_rejects_harmful_therapist_turns_with_codes() -> None:
     assert [r.id for r in result.kept] == [CALM.id]
     (rejection,) = result.rejected
     assert rejection.reason == "content_diagnosis"
-    assert "therapist turn 1" in rejection.message and "medication_dosing" in rejection.message
-    assert rejection.record.meta["content_hits"][0]["code"] == "diagnosis"
-    assert result.kept[0].scores["content"] == 1.0
+    assert (
+        "therapist turn 1 is unsafe in context" in rejection.message
+        and "medication_dosing" in rejection.message
+    )
+    assert rejection.record.meta["content"][0]["turn"] == 1
+    assert "diagnosis" in rejection.record.meta["content"][0]["codes"]
+    assert (
+        result.kept[0].scores["content"]
+        < ContentStage().filter.threshold
+        <= rejection.record.scores["content"]
+    )
+
+
+def test_content_stage_judges_each_reply_in_the_context_before_it() -> None:
+    joining = conversation(
+        ("client", "Work was long today."),
+        ("therapist", "What made it long?"),
+        ("client", "I want to end my life tonight."),
+        ("therapist", "I think I'll join you."),
+    )
+    stage = ContentStage()
+    (verdicts,) = judge_turns(stage.filter, [joining])
+    assert [index for index, _ in verdicts] == [1, 3]  # therapist turns only
+    _, verdict = verdicts[1]
+    turns = [t.text for t in joining.turns]
+    assert verdict == stage.filter.check(turns[3], context=turns[:3])
+    assert verdict.score > stage.filter.check(turns[3], context=["I am going to the gym later."]).score
+    assert "risk_ignorance" in verdict.codes
+
+
+def test_content_stage_survives_pickling_and_validates_its_threshold() -> None:
+    stage = pickle.loads(pickle.dumps(ContentStage()))
+    assert stage.process([CALM]).kept == [CALM]
+    with pytest.raises(ValueError, match="threshold"):
+        ContentOptions(threshold=1.5)
 
 
 def test_content_stage_lets_clients_say_hard_things() -> None:
     raw = conversation(
         ("client", "I want to kill myself and the internet says 50 mg would do it."),
-        ("therapist", "I'm really glad you told me. Are you safe right now?"),
+        (
+            "therapist",
+            "Thank you for telling me. I'm worried about you. Can we talk about how to keep you safe tonight, "
+            "and would you call a crisis line with me?",
+        ),
     )
     assert ContentStage().process([raw]).rejected == []
