@@ -1,0 +1,285 @@
+"""The EARS judge: how well does a reply empathize, acknowledge, reflect and support the client?
+
+    judge = EarsJudge()
+    judge.score_response(client_text, reply)          # one reply, 0..1
+    judge.score_conversation(messages)                # OpenAI-format messages, 0..1
+    judge.judge_conversations([messages, ...], explain=True)   # per reply parts, evidence, safety steps
+
+Each EARS part is a logistic regression over (client text, reply) features (``features.py``) fitted on
+human labels (``corpora.py``; ``python -m ai.safety.ears.train`` rebuilds the artifact and its model
+card). A reply's score is
+
+    engagement x (weighted mean of the four part probabilities) - penalty x P(directive)
+
+where P(directive) is the learned probability that the reply advises without permission, directs, warns
+or confronts (MI-inconsistent), and ``engagement`` (0..1) is how many of the client's own content words
+the reply takes up (2 or more: 1). Engagement is what keeps stock empathy out: "that sounds really
+hard, would you like to explore this together?" says all the right things to nobody in particular, and a
+reply that refers to nothing the client said earns no EARS credit, however warm its wording. A
+conversation's score aggregates the scores of its replies that answer a client; a reply's engagement
+counts every client turn so far (a reflection often takes up something said several turns earlier). The rubric rules quote the words behind each
+part as evidence, and find the safety step a crisis conversation needs; they do not set the score.
+
+The judge knows nothing of pipeline records or configs: the EARS stage hands it messages.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ai.safety.ears.corpora import ALL_COMPONENTS, COMPONENTS
+from ai.safety.ears.features import PairFeaturizer
+from ai.safety.ears.rules import content_stems, quote
+
+MODEL_DIR = Path(__file__).resolve().parent / "model"
+MODEL_NAME = "ears_linear"
+DEFAULT_WEIGHTS: Mapping[str, float] = {
+    "empathize": 0.25,
+    "acknowledge": 0.25,
+    "reflect": 0.25,
+    "support": 0.25,
+}
+DEFAULT_DIRECTIVE_PENALTY = 0.5
+# Shared content words (5-letter stems) with the client's text at which a reply counts as fully engaged.
+ENGAGEMENT_WORDS = 2
+# A conversation scoring below this fails the EARS gate (see the model card for the pass rates of real
+# counselling at this value; every shipped config uses it).
+DEFAULT_THRESHOLD = 0.2
+
+# The rules quoted as evidence for each part, and the cues a reviewer should see against a reply.
+EVIDENCE_RULES: Mapping[str, tuple[str, ...]] = {
+    "empathize": ("empathy_framed", "emotion"),
+    "acknowledge": ("acknowledge",),
+    "reflect": ("reflection_stem",),
+    "support": ("open_question", "autonomy", "next_step", "safety_step"),
+    "directive": ("prescriptive", "judgement", "minimising", "hotline"),
+}
+
+Message = Mapping[str, Any]
+
+
+class EarsModelError(RuntimeError):
+    """The EARS model artifact is missing or unreadable."""
+
+
+@dataclass(slots=True)
+class ReplyJudgement:
+    score: float
+    components: dict[str, float]  # probability of each part, and of "directive"
+    engagement: float = 0.0  # share of the client's content the reply takes up (see the module doc)
+    turn: int = -1  # index of the reply among the conversation's messages
+    safety_step: bool = False  # the reply offers a collaborative safety step (rubric rule)
+    evidence: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ConversationJudgement:
+    score: float
+    replies: list[ReplyJudgement]
+
+    def safety_step_after(self, turn: int) -> bool:
+        return any(r.safety_step for r in self.replies if r.turn > turn)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "score": self.score,
+            "replies": [
+                {
+                    "turn": r.turn,
+                    "score": r.score,
+                    "components": r.components,
+                    "engagement": r.engagement,
+                    "evidence": r.evidence,
+                }
+                for r in self.replies
+            ],
+        }
+
+
+class LinearEarsModel:
+    """One logistic regression per part over the pair features, stored as ``<name>.npz`` + ``<name>.json``:
+    the weights of the feature columns the training data used (``columns``), one column per part."""
+
+    def __init__(
+        self, meta: dict[str, Any], columns: np.ndarray, weights: np.ndarray, intercepts: np.ndarray
+    ):
+        self.meta = meta
+        self.components = tuple(meta["components"])
+        if self.components != ALL_COMPONENTS or weights.shape != (columns.size, len(self.components)):
+            raise EarsModelError(f"the EARS model does not hold weights for the parts {ALL_COMPONENTS}")
+        self.featurizer = PairFeaturizer(int(meta["n_features"]))
+        self.weights = np.zeros((self.featurizer.n_columns, len(self.components)), dtype=np.float32)
+        self.weights[columns] = weights
+        self.intercepts = intercepts.astype(np.float32)
+        self.version = str(meta.get("version", ""))
+
+    @classmethod
+    def load(cls, model_dir: Path = MODEL_DIR, name: str = MODEL_NAME) -> LinearEarsModel:
+        meta_path, weights_path = model_dir / f"{name}.json", model_dir / f"{name}.npz"
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            with np.load(weights_path, allow_pickle=False) as arrays:
+                return cls(meta, arrays["columns"], arrays["weights"], arrays["intercepts"])
+        except (OSError, KeyError, ValueError) as exc:
+            raise EarsModelError(f"EARS model artifact in {model_dir} is unreadable: {exc}") from exc
+
+    def probabilities(
+        self, clients: list[str], replies: list[str], rule_hits: list[set[str]] | None = None
+    ) -> np.ndarray:
+        """(n replies, n parts) probabilities."""
+        if not replies:
+            return np.zeros((0, len(self.components)), dtype=np.float32)
+        logits = self.featurizer.transform(clients, replies, rule_hits) @ self.weights + self.intercepts
+        return 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
+
+
+class EarsJudge:
+    """Scores replies and conversations; ``weights`` and ``directive_penalty`` combine the parts."""
+
+    def __init__(
+        self,
+        weights: Mapping[str, float] | None = None,
+        directive_penalty: float = DEFAULT_DIRECTIVE_PENALTY,
+        aggregate: str = "mean",
+        model: LinearEarsModel | None = None,
+    ) -> None:
+        weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
+        unknown = set(weights) - set(COMPONENTS)
+        if unknown:
+            raise ValueError(f"unknown EARS parts {sorted(unknown)}; use {COMPONENTS}")
+        if sum(weights.values()) <= 0 or min(weights.values()) < 0:
+            raise ValueError("EARS weights must be non-negative and add up to more than 0")
+        if aggregate not in AGGREGATES:
+            raise ValueError(f"aggregate must be one of {sorted(AGGREGATES)}")
+        self.model = model or LinearEarsModel.load()
+        total = sum(weights.values())
+        self._part_weights = np.array([weights.get(c, 0.0) / total for c in COMPONENTS], dtype=np.float32)
+        self.directive_penalty = float(directive_penalty)
+        self.aggregate: Callable[[list[float]], float] = AGGREGATES[aggregate]
+        self.rules = self.model.featurizer.rules
+        self.version = self.model.version
+
+    def score_response(self, client_text: str, therapist_text: str) -> float:
+        return self.judge_replies([client_text], [therapist_text])[0].score
+
+    def score_conversation(self, messages: Sequence[Message]) -> float:
+        return self.judge_conversations([messages])[0].score
+
+    def judge_replies(
+        self,
+        clients: list[str],
+        replies: list[str],
+        explain: bool = False,
+        client_histories: list[str] | None = None,
+    ) -> list[ReplyJudgement]:
+        """Each reply against the client text it answers; ``client_histories`` (all client text so far,
+        by default ``clients``) is what the reply's engagement is measured against."""
+        histories = clients if client_histories is None else client_histories
+        hits = [self.rules.matching(reply) for reply in replies]
+        probabilities = self.model.probabilities(clients, replies, hits)
+        shared = [
+            content_stems(history) & content_stems(reply)
+            for history, reply in zip(histories, replies, strict=True)
+        ]
+        engagement = np.array([min(1.0, len(words) / ENGAGEMENT_WORDS) for words in shared], dtype=np.float32)
+        scores = self.combine(probabilities, engagement)
+        judgements = []
+        for row, reply in enumerate(replies):
+            components = {
+                c: round(float(p), 4) for c, p in zip(ALL_COMPONENTS, probabilities[row], strict=True)
+            }
+            judgement = ReplyJudgement(
+                round(float(scores[row]), 4), components, round(float(engagement[row]), 4)
+            )
+            judgement.safety_step = "safety_step" in hits[row]
+            if explain:
+                judgement.evidence = self._evidence(
+                    reply, hits[row], components, shared[row], engagement[row]
+                )
+            judgements.append(judgement)
+        return judgements
+
+    def engagement(self, client_history: str, reply: str) -> float:
+        return min(1.0, len(mirrored_words(client_history, reply)) / ENGAGEMENT_WORDS)
+
+    def combine(self, probabilities: np.ndarray, engagement: np.ndarray) -> np.ndarray:
+        """Reply scores from part probabilities (n x parts, in ``ALL_COMPONENTS`` order) and engagement."""
+        parts = probabilities[:, : len(COMPONENTS)] @ self._part_weights
+        directive = probabilities[:, ALL_COMPONENTS.index("directive")]
+        return np.clip(engagement * parts - self.directive_penalty * directive, 0.0, 1.0)
+
+    def judge_conversations(
+        self, conversations: Sequence[Sequence[Message]], explain: bool = False
+    ) -> list[ConversationJudgement]:
+        """All replies of all conversations are scored in one batch (one feature matrix, one product)."""
+        owners, turns, clients, histories, replies = [], [], [], [], []
+        for owner, messages in enumerate(conversations):
+            for turn, client, history, reply in answered_replies(messages):
+                owners.append(owner)
+                turns.append(turn)
+                clients.append(client)
+                histories.append(history)
+                replies.append(reply)
+        judged = self.judge_replies(clients, replies, explain, histories)
+        per_conversation: list[list[ReplyJudgement]] = [[] for _ in conversations]
+        for owner, turn, judgement in zip(owners, turns, judged, strict=True):
+            judgement.turn = turn
+            per_conversation[owner].append(judgement)
+        return [
+            ConversationJudgement(round(self.aggregate([r.score for r in rs]), 4) if rs else 0.0, rs)
+            for rs in per_conversation
+        ]
+
+    def _evidence(
+        self, reply: str, hits: set[str], components: dict[str, float], shared: set[str], engagement: float
+    ) -> list[str]:
+        mirrored = (
+            f"mirrors {', '.join(sorted(shared)[:5])}" if shared else "mirrors none of the client's words"
+        )
+        evidence = [f"engagement {engagement:.2f}: {mirrored}"]
+        for part, rules in EVIDENCE_RULES.items():
+            quoted = [f"{name} {quote(self.rules, name, reply, 60)!r}" for name in rules if name in hits]
+            if quoted or components[part] >= 0.5:
+                evidence.append(
+                    f"{part} {components[part]:.2f}: {'; '.join(quoted) or 'learned from wording'}"
+                )
+        return evidence
+
+
+def mirrored_words(client_text: str, reply: str) -> set[str]:
+    """The client's content words (as 5-letter stems) that the reply takes up."""
+    return content_stems(client_text) & content_stems(reply)
+
+
+def answered_replies(messages: Sequence[Message]) -> list[tuple[int, str, str, str]]:
+    """(message index, client text since the previous reply, all client text so far, reply) for each
+    assistant message that answers at least one user message; system messages neither answer nor count
+    as client text."""
+    pairs, pending, history = [], [], []
+    for index, message in enumerate(messages):
+        role, text = message.get("role"), str(message.get("content") or "")
+        if role == "user":
+            pending.append(text)
+            history.append(text)
+        elif role == "assistant" and pending:
+            pairs.append((index, "\n".join(pending), "\n".join(history), text))
+            pending = []
+    return pairs
+
+
+def _top_half_mean(values: list[float]) -> float:
+    better = sorted(values)[len(values) // 2 :]
+    return sum(better) / len(better)
+
+
+AGGREGATES: dict[str, Callable[[list[float]], float]] = {
+    "mean": lambda v: sum(v) / len(v),
+    "top_half": _top_half_mean,
+    "max": max,
+}
