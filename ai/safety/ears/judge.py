@@ -9,15 +9,20 @@ Each EARS part is a logistic regression over (client text, reply) features (``fe
 human labels (``corpora.py``; ``python -m ai.safety.ears.train`` rebuilds the artifact and its model
 card). A reply's score is
 
-    engagement x (weighted mean of the four part probabilities) - penalty x P(directive)
+    engagement x (weighted mean of the four part probabilities) x (1 - penalty x P(directive))
 
 where P(directive) is the learned probability that the reply advises without permission, directs, warns
-or confronts (MI-inconsistent), and ``engagement`` (0..1) is how many of the client's own content words
-the reply takes up (2 or more: 1). Engagement is what keeps stock empathy out: "that sounds really
-hard, would you like to explore this together?" says all the right things to nobody in particular, and a
-reply that refers to nothing the client said earns no EARS credit, however warm its wording. A
-conversation's score aggregates the scores of its replies that answer a client; a reply's engagement
-counts every client turn so far (a reflection often takes up something said several turns earlier). The rubric rules quote the words behind each
+or confronts (MI-inconsistent), and ``engagement`` runs from 0.15 (the reply takes up none of the
+client's own content words) to 1 (two or more). Engagement is what keeps stock empathy down: "that
+sounds really hard, would you like to explore this together?" says all the right things to nobody in
+particular, and a reply that refers to nothing the client said keeps only a sixth of its credit,
+however warm its wording. (The floor is not 0 because short supportive turns, "that must be hard",
+are still better than dismissive ones.)
+
+A conversation's score is the engagement-weighted mean of its replies (those answering a client turn):
+the sum of reply scores over the sum of engagements, or over 1 when the engagements add up to less. Short acknowledgements ("Mm-hmm", "Okay") then neither lift nor sink a session;
+the replies that take up what the client said decide it. A reply's engagement counts every client turn
+so far (a reflection often takes up something said several turns earlier). The rubric rules quote the words behind each
 part as evidence, and find the safety step a crisis conversation needs; they do not set the score.
 
 The judge knows nothing of pipeline records or configs: the EARS stage hands it messages.
@@ -26,7 +31,7 @@ The judge knows nothing of pipeline records or configs: the EARS stage hands it 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,11 +51,13 @@ DEFAULT_WEIGHTS: Mapping[str, float] = {
     "support": 0.25,
 }
 DEFAULT_DIRECTIVE_PENALTY = 0.5
-# Shared content words (5-letter stems) with the client's text at which a reply counts as fully engaged.
+# Shared content words (5-letter stems) with the client's text at which a reply counts as fully engaged,
+# and the engagement of a reply that shares none.
 ENGAGEMENT_WORDS = 2
+ENGAGEMENT_FLOOR = 0.15
 # A conversation scoring below this fails the EARS gate (see the model card for the pass rates of real
 # counselling at this value; every shipped config uses it).
-DEFAULT_THRESHOLD = 0.2
+DEFAULT_THRESHOLD = 0.03
 
 # The rules quoted as evidence for each part, and the cues a reviewer should see against a reply.
 EVIDENCE_RULES: Mapping[str, tuple[str, ...]] = {
@@ -146,7 +153,6 @@ class EarsJudge:
         self,
         weights: Mapping[str, float] | None = None,
         directive_penalty: float = DEFAULT_DIRECTIVE_PENALTY,
-        aggregate: str = "mean",
         model: LinearEarsModel | None = None,
     ) -> None:
         weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
@@ -155,13 +161,10 @@ class EarsJudge:
             raise ValueError(f"unknown EARS parts {sorted(unknown)}; use {COMPONENTS}")
         if sum(weights.values()) <= 0 or min(weights.values()) < 0:
             raise ValueError("EARS weights must be non-negative and add up to more than 0")
-        if aggregate not in AGGREGATES:
-            raise ValueError(f"aggregate must be one of {sorted(AGGREGATES)}")
         self.model = model or LinearEarsModel.load()
         total = sum(weights.values())
         self._part_weights = np.array([weights.get(c, 0.0) / total for c in COMPONENTS], dtype=np.float32)
         self.directive_penalty = float(directive_penalty)
-        self.aggregate: Callable[[list[float]], float] = AGGREGATES[aggregate]
         self.rules = self.model.featurizer.rules
         self.version = self.model.version
 
@@ -187,7 +190,7 @@ class EarsJudge:
             content_stems(history) & content_stems(reply)
             for history, reply in zip(histories, replies, strict=True)
         ]
-        engagement = np.array([min(1.0, len(words) / ENGAGEMENT_WORDS) for words in shared], dtype=np.float32)
+        engagement = np.array([_engagement(len(words)) for words in shared], dtype=np.float32)
         scores = self.combine(probabilities, engagement)
         judgements = []
         for row, reply in enumerate(replies):
@@ -206,13 +209,13 @@ class EarsJudge:
         return judgements
 
     def engagement(self, client_history: str, reply: str) -> float:
-        return min(1.0, len(mirrored_words(client_history, reply)) / ENGAGEMENT_WORDS)
+        return _engagement(len(mirrored_words(client_history, reply)))
 
     def combine(self, probabilities: np.ndarray, engagement: np.ndarray) -> np.ndarray:
         """Reply scores from part probabilities (n x parts, in ``ALL_COMPONENTS`` order) and engagement."""
         parts = probabilities[:, : len(COMPONENTS)] @ self._part_weights
         directive = probabilities[:, ALL_COMPONENTS.index("directive")]
-        return np.clip(engagement * parts - self.directive_penalty * directive, 0.0, 1.0)
+        return engagement * parts * np.clip(1.0 - self.directive_penalty * directive, 0.0, 1.0)
 
     def judge_conversations(
         self, conversations: Sequence[Sequence[Message]], explain: bool = False
@@ -232,7 +235,7 @@ class EarsJudge:
             judgement.turn = turn
             per_conversation[owner].append(judgement)
         return [
-            ConversationJudgement(round(self.aggregate([r.score for r in rs]), 4) if rs else 0.0, rs)
+            ConversationJudgement(conversation_score([r.score for r in rs], [r.engagement for r in rs]), rs)
             for rs in per_conversation
         ]
 
@@ -250,6 +253,16 @@ class EarsJudge:
                     f"{part} {components[part]:.2f}: {'; '.join(quoted) or 'learned from wording'}"
                 )
         return evidence
+
+
+def conversation_score(reply_scores: list[float], engagement: list[float]) -> float:
+    """Engagement-weighted mean of the replies' EARS quality (a reply's score is already its engagement
+    times its quality), shrunk when the replies' engagement adds up to less than 1."""
+    return round(sum(reply_scores) / max(1.0, sum(engagement)), 4)
+
+
+def _engagement(mirrored: int) -> float:
+    return ENGAGEMENT_FLOOR + (1.0 - ENGAGEMENT_FLOOR) * min(1.0, mirrored / ENGAGEMENT_WORDS)
 
 
 def mirrored_words(client_text: str, reply: str) -> set[str]:
@@ -271,15 +284,3 @@ def answered_replies(messages: Sequence[Message]) -> list[tuple[int, str, str, s
             pairs.append((index, "\n".join(pending), "\n".join(history), text))
             pending = []
     return pairs
-
-
-def _top_half_mean(values: list[float]) -> float:
-    better = sorted(values)[len(values) // 2 :]
-    return sum(better) / len(better)
-
-
-AGGREGATES: dict[str, Callable[[list[float]], float]] = {
-    "mean": lambda v: sum(v) / len(v),
-    "top_half": _top_half_mean,
-    "max": max,
-}

@@ -28,8 +28,9 @@ def render_model_card(meta: dict[str, Any]) -> str:
         f"and {len(meta['dense_features'])} dense pair features (mirrored content words, focus, length, question",
         "marks, person, which rubric rules matched). Weights: `ears_linear.npz` (numpy, loaded with",
         "`allow_pickle=False`), metadata `ears_linear.json`. Inference needs numpy, scipy and mmh3, not scikit-learn.",
-        "A reply scores the mean of the four part probabilities minus 0.25 x the directive probability (clipped",
-        "to 0..1); a conversation scores the mean over its replies that answer a client turn.",
+        "A reply scores engagement x (mean of the four part probabilities) x (1 - 0.5 x directive probability),",
+        "where engagement = 0.15 + 0.85 x min(1, client content words (5-letter stems) the reply takes up / 2);",
+        "a conversation scores the engagement-weighted mean of its replies (sum of scores / max(1, sum of engagement)).",
         "",
         "| part | labels | C |",
         "|---|---|---|",
@@ -61,14 +62,9 @@ def render_model_card(meta: dict[str, Any]) -> str:
         "AnnoMI complex vs simple reflection (out-of-fold reflect probability): "
         + _auc_text(meta["complex_vs_simple_reflection"]),
         "",
-        "AnnoMI sessions, high (110) vs low (23) MI quality, conversation score:",
-        "",
-        "| aggregate | replies scored without their transcript's fold | parts fitted without any AnnoMI |",
-        "|---|---|---|",
-        *[
-            f"| {name} | {_auc_text(v['by_transcript'])} | {_auc_text(v['without_annomi'])} |"
-            for name, v in meta["sessions"].items()
-        ],
+        "AnnoMI sessions, high (110) vs low (23) MI quality, conversation score: replies scored by parts fitted",
+        f"without their transcript's fold {_auc_text(meta['sessions']['by_transcript'])}; by parts fitted without",
+        f"any AnnoMI utterance {_auc_text(meta['sessions']['without_annomi'])}.",
         "",
         "The shipped model (fitted on everything, so AnnoMI figures here are in-sample):",
         f"ESConv seeker empathy rating vs conversation score: Spearman {shipped['esconv_empathy']['spearman']}"

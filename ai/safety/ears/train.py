@@ -37,12 +37,12 @@ from ai.safety.ears.corpora import (
 from ai.safety.ears.evaluate import auc_interval
 from ai.safety.ears.features import DENSE_NAMES, N_FEATURES, PairFeaturizer
 from ai.safety.ears.judge import (
-    AGGREGATES,
     MODEL_DIR,
     MODEL_NAME,
     EarsJudge,
     LinearEarsModel,
     answered_replies,
+    conversation_score,
 )
 from ai.safety.ears.model_card import render_model_card
 from ai.safety.ears.validation import validate_judge
@@ -259,16 +259,12 @@ def _session_figures(
     }
     judge = EarsJudge(model=_in_memory_model(keep, without, featurizer))
     oof = np.column_stack([out_of_fold[p] for p in ALL_COMPONENTS])
-    results: dict[str, Any] = {}
-    for aggregate in ("mean", "top_half"):
-        judge.aggregate = AGGREGATES[aggregate]
-        by_transcript = _out_of_fold_sessions(judge, examples, oof, transcripts)
-        cross = [c.score for c in judge.judge_conversations([t.messages for t in transcripts])]
-        results[aggregate] = {
-            "by_transcript": auc_interval(labels, by_transcript, n_boot=n_boot, seed=seed),
-            "without_annomi": auc_interval(labels, np.array(cross), n_boot=n_boot, seed=seed),
-        }
-    return results
+    by_transcript = _out_of_fold_sessions(judge, examples, oof, transcripts)
+    cross = [c.score for c in judge.judge_conversations([t.messages for t in transcripts])]
+    return {
+        "by_transcript": auc_interval(labels, by_transcript, n_boot=n_boot, seed=seed),
+        "without_annomi": auc_interval(labels, np.array(cross), n_boot=n_boot, seed=seed),
+    }
 
 
 def _out_of_fold_sessions(
@@ -287,8 +283,8 @@ def _out_of_fold_sessions(
         answered = answered_replies(transcript.messages)
         rows = [row_of_turn[turn] for turn, _, _, _ in answered]
         engagement = np.array([judge.engagement(history, reply) for _, _, history, reply in answered])
-        replies = judge.combine(oof[rows], engagement) if rows else np.zeros(1)
-        scores.append(judge.aggregate(list(replies)))
+        replies = judge.combine(oof[rows], engagement) if rows else np.zeros(0)
+        scores.append(conversation_score(list(replies), list(engagement)))
     return np.array(scores)
 
 
