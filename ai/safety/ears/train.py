@@ -47,7 +47,7 @@ from ai.safety.ears.judge import (
 from ai.safety.ears.model_card import render_model_card
 from ai.safety.ears.validation import validate_judge
 
-REGULARISATION = (0.25, 1.0, 4.0)
+REGULARISATION = (1.0, 4.0)
 N_FOLDS = 5
 MODEL_VERSION = "2.0.0"
 
@@ -282,9 +282,9 @@ def _out_of_fold_sessions(
         row_of_turn = dict(zip(therapist_turns, rows_of[transcript.group], strict=True))
         answered = answered_replies(transcript.messages)
         rows = [row_of_turn[turn] for turn, _, _, _ in answered]
-        engagement = np.array([judge.engagement(history, reply) for _, _, history, reply in answered])
-        replies = judge.combine(oof[rows], engagement) if rows else np.zeros(0)
-        scores.append(conversation_score(list(replies), list(engagement)))
+        clients, histories, replies = ([a[i] for a in answered] for i in (1, 2, 3))
+        judged = judge.judge_replies(clients, replies, client_histories=histories, probabilities=oof[rows])
+        scores.append(conversation_score([r.score for r in judged], [r.engagement for r in judged]))
     return np.array(scores)
 
 

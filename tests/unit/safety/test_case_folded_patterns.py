@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ai.pipelines.orchestrator.ears_compliance_gate import _RUBRIC
+from ai.safety.ears.rules import RUBRIC as _RUBRIC
 from ai.safety.case_folded import CaseFoldedPattern, RuleSet, first_char_alternation, matched_text
 from ai.safety.content_filter import RULES
 from ai.safety.content_filter import TRIGGERS as CONTENT_TRIGGERS
