@@ -21,7 +21,7 @@ import re
 import numpy as np
 from scipy.sparse import csr_matrix, hstack
 
-from ai.safety.crisis_detection.features import HashedNgrams
+from ai.safety.crisis_detection.features import HashedNgrams, with_bigrams
 from ai.safety.ears.rules import RULE_NAMES, content_stems, rubric_rules
 
 N_FEATURES = 2**18
@@ -40,6 +40,7 @@ DENSE_NAMES = (
 )
 
 _WORD = re.compile(r"[a-z]+(?:['’][a-z]+)?")
+_NO_APOSTROPHE = str.maketrans("", "", "'’")
 _SECOND_PERSON = frozenset(("you", "your", "you're", "youre", "yours", "yourself", "you’re"))
 _FIRST_PERSON = frozenset(("i", "i'm", "im", "me", "my", "i’m", "i've", "i’ve", "myself"))
 
@@ -64,19 +65,19 @@ class PairFeaturizer:
         echoed, dense = [], np.zeros((len(replies), len(DENSE_NAMES)), dtype=np.float32)
         for row, (client, reply) in enumerate(zip(clients, replies, strict=True)):
             marked, dense[row] = _pair_view(client, reply, rule_hits[row])
-            echoed.append(marked)
+            echoed.append(with_bigrams(marked))
         return hstack(
-            [self.ngrams.transform(replies), self.ngrams.transform(echoed), csr_matrix(dense)],
+            [self.ngrams.transform(replies), self.ngrams.transform_grams(echoed), csr_matrix(dense)],
             format="csr",
             dtype=np.float32,
         )
 
 
-def _pair_view(client: str, reply: str, hits: set[str]) -> tuple[str, np.ndarray]:
-    """The reply with mirrored words marked, and the dense features of the pair."""
+def _pair_view(client: str, reply: str, hits: set[str]) -> tuple[list[str], np.ndarray]:
+    """The reply's tokens with mirrored words marked (as the model's tokenizer would read the marked
+    text: apostrophes dropped), and the dense features of the pair."""
     client_stems = content_stems(client)
     words = _WORD.findall(reply.lower())
-    mirrored = [len(w) >= 4 and w[:5] in client_stems for w in words]
     reply_stems = content_stems(reply)
     shared = client_stems & reply_stems
     n_words = max(1, len(words))
@@ -87,10 +88,15 @@ def _pair_view(client: str, reply: str, hits: set[str]) -> tuple[str, np.ndarray
         len(shared) / max(1, len(client_stems)),
         min(1.0, math.log1p(len(words)) / 6.0),
         float("?" in reply),
-        sum(w in _SECOND_PERSON for w in words) / n_words,
-        sum(w in _FIRST_PERSON for w in words) / n_words,
+        sum(map(_SECOND_PERSON.__contains__, words)) / n_words,
+        sum(map(_FIRST_PERSON.__contains__, words)) / n_words,
         float(not client.strip()),
         *(float(name in hits) for name in RULE_NAMES),
     ]
-    marked = " ".join(ECHO if m else w for w, m in zip(words, mirrored, strict=True))
+    # The model's tokenizer drops apostrophes; words hold no spaces, so one translate of the joined
+    # words gives each word's token.
+    tokens = " ".join(words).translate(_NO_APOSTROPHE).split(" ") if words else []
+    marked = [
+        ECHO if len(w) >= 4 and w[:5] in client_stems else t for w, t in zip(words, tokens, strict=True)
+    ]
     return marked, np.array(values, dtype=np.float32)

@@ -36,7 +36,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -184,17 +184,18 @@ class EarsJudge:
         clients: list[str],
         replies: list[str],
         explain: bool = False,
-        client_histories: list[str] | None = None,
+        client_words: list[frozenset[str]] | None = None,
         probabilities: np.ndarray | None = None,
     ) -> list[ReplyJudgement]:
-        """Each reply against the client text it answers; ``client_histories`` (all client text so far,
-        by default ``clients``) is what the reply's engagement is measured against. ``probabilities``
-        (replies x parts) replaces the model's, for training to score replies with held-out folds."""
-        histories = clients if client_histories is None else client_histories
+        """Each reply against the client text it answers. Engagement is measured against
+        ``client_words`` (the content stems of all client text so far; by default those of ``clients``).
+        ``probabilities`` (replies x parts) replaces the model's, for training to score replies with
+        held-out folds."""
+        words = [content_stems(c) for c in clients] if client_words is None else client_words
         hits = [self.rules.matching(reply) for reply in replies]
         if probabilities is None:
             probabilities = self.model.probabilities(clients, replies, hits)
-        shared, engagement, dismissal = self._factors(histories, replies, hits)
+        shared, engagement, dismissal = self._factors(words, replies, hits)
         scores = self.combine(probabilities, engagement, dismissal)
         judgements = []
         for row, reply in enumerate(replies):
@@ -213,10 +214,10 @@ class EarsJudge:
         return judgements
 
     def _factors(
-        self, histories: list[str], replies: list[str], hits: list[set[str]]
-    ) -> tuple[list[set[str]], np.ndarray, np.ndarray]:
+        self, client_words: list[frozenset[str]], replies: list[str], hits: list[set[str]]
+    ) -> tuple[list[frozenset[str]], np.ndarray, np.ndarray]:
         """Per reply: the client words it takes up, its engagement, and the factor dismissive cues leave."""
-        shared = [mirrored_words(history, reply) for history, reply in zip(histories, replies, strict=True)]
+        shared = [words & content_stems(reply) for words, reply in zip(client_words, replies, strict=True)]
         engagement = np.array([_engagement(len(words)) for words in shared], dtype=np.float32)
         dismissal = np.array(
             [DISMISSAL_FACTOR ** len(found & _DISMISSAL) for found in hits], dtype=np.float32
@@ -236,18 +237,20 @@ class EarsJudge:
         self, conversations: Sequence[Sequence[Message]], explain: bool = False
     ) -> list[ConversationJudgement]:
         """All replies of all conversations are scored in one batch (one feature matrix, one product)."""
-        owners, turns, clients, histories, replies = [], [], [], [], []
+        owners, answered = [], []
         for owner, messages in enumerate(conversations):
-            for turn, client, history, reply in answered_replies(messages):
+            for reply in answered_replies(messages):
                 owners.append(owner)
-                turns.append(turn)
-                clients.append(client)
-                histories.append(history)
-                replies.append(reply)
-        judged = self.judge_replies(clients, replies, explain, histories)
+                answered.append(reply)
+        judged = self.judge_replies(
+            [a.client for a in answered],
+            [a.reply for a in answered],
+            explain,
+            [a.client_words for a in answered],
+        )
         per_conversation: list[list[ReplyJudgement]] = [[] for _ in conversations]
-        for owner, turn, judgement in zip(owners, turns, judged, strict=True):
-            judgement.turn = turn
+        for owner, reply, judgement in zip(owners, answered, judged, strict=True):
+            judgement.turn = reply.turn
             per_conversation[owner].append(judgement)
         return [
             ConversationJudgement(conversation_score([r.score for r in rs], [r.engagement for r in rs]), rs)
@@ -288,22 +291,25 @@ def _engagement(mirrored: int) -> float:
     return ENGAGEMENT_FLOOR + (1.0 - ENGAGEMENT_FLOOR) * min(1.0, mirrored / ENGAGEMENT_WORDS)
 
 
-def mirrored_words(client_text: str, reply: str) -> set[str]:
-    """The client's content words (as 5-letter stems) that the reply takes up."""
-    return content_stems(client_text) & content_stems(reply)
+class AnsweredReply(NamedTuple):
+    turn: int  # index of the reply among the messages
+    client: str  # client text since the previous reply
+    reply: str
+    client_words: frozenset[str]  # content stems of all client text so far
 
 
-def answered_replies(messages: Sequence[Message]) -> list[tuple[int, str, str, str]]:
-    """(message index, client text since the previous reply, all client text so far, reply) for each
-    assistant message that answers at least one user message; system messages neither answer nor count
-    as client text."""
-    pairs, pending, history = [], [], []
+def answered_replies(messages: Sequence[Message]) -> list[AnsweredReply]:
+    """Each assistant message that answers at least one user message; system messages neither answer
+    nor count as client text."""
+    pairs, pending = [], []
+    words: frozenset[str] = frozenset()
     for index, message in enumerate(messages):
         role, text = message.get("role"), str(message.get("content") or "")
         if role == "user":
             pending.append(text)
-            history.append(text)
+            # Stems of joined text are the union of each part's: words never cross a line break.
+            words = words | content_stems(text)
         elif role == "assistant" and pending:
-            pairs.append((index, "\n".join(pending), "\n".join(history), text))
+            pairs.append(AnsweredReply(index, "\n".join(pending), text, words))
             pending = []
     return pairs

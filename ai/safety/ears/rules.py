@@ -11,6 +11,7 @@ job is to quote the words behind a score and to find the safety step a crisis co
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from ai.safety.case_folded import CaseFoldedPattern, RuleSet, matched_text
 
@@ -120,9 +121,13 @@ def quote(rules: RuleSet, name: str, text: str, limit: int | None = None) -> str
     return matched_text(text, match)[:limit] if match else ""
 
 
-def content_stems(text: str) -> set[str]:
-    """Content words cut to a 5-letter stem, so "worried"/"worrying" and "drinking"/"drinks" match."""
-    return {w[:5] for w in set(_CONTENT_WORD.findall(text.lower())) - _STOPWORDS}
+@lru_cache(maxsize=1 << 16)
+def content_stems(text: str) -> frozenset[str]:
+    """Content words cut to a 5-letter stem, so "worried"/"worrying" and "drinking"/"drinks" match.
+
+    Cached: a conversation's client turns are looked at once per reply that follows them.
+    """
+    return frozenset(w[:5] for w in set(_CONTENT_WORD.findall(text.lower())) - _STOPWORDS)
 
 
 def _any(regexes: tuple[str, ...]) -> CaseFoldedPattern:

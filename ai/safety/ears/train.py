@@ -281,9 +281,12 @@ def _out_of_fold_sessions(
         therapist_turns = [i for i, m in enumerate(transcript.messages) if m["role"] == "assistant"]
         row_of_turn = dict(zip(therapist_turns, rows_of[transcript.group], strict=True))
         answered = answered_replies(transcript.messages)
-        rows = [row_of_turn[turn] for turn, _, _, _ in answered]
-        clients, histories, replies = ([a[i] for a in answered] for i in (1, 2, 3))
-        judged = judge.judge_replies(clients, replies, client_histories=histories, probabilities=oof[rows])
+        judged = judge.judge_replies(
+            [a.client for a in answered],
+            [a.reply for a in answered],
+            client_words=[a.client_words for a in answered],
+            probabilities=oof[[row_of_turn[a.turn] for a in answered]],
+        )
         scores.append(conversation_score([r.score for r in judged], [r.engagement for r in judged]))
     return np.array(scores)
 

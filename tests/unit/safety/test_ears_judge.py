@@ -86,10 +86,13 @@ def test_answered_replies_pairs_each_reply_with_the_client_text_before_it() -> N
         {"role": "assistant", "content": "Every day, and now the calls are rare?"},
     ]
     pairs = answered_replies(messages)
-    assert [p[0] for p in pairs] == [4, 7]
-    assert pairs[0][1] == "My sister moved away.\nI miss her."
-    assert pairs[1][1] == "We talked every day."
-    assert pairs[1][2] == "My sister moved away.\nI miss her.\nWe talked every day."
+    assert [p.turn for p in pairs] == [4, 7]
+    assert (
+        pairs[0].client == "My sister moved away.\nI miss her." and pairs[0].reply == "You miss your sister."
+    )
+    assert pairs[1].client == "We talked every day."
+    assert pairs[0].client_words == {"siste", "moved", "away", "miss"}
+    assert pairs[1].client_words == pairs[0].client_words | {"talke"}
 
 
 def test_conversation_score_is_the_engagement_weighted_mean() -> None:
@@ -125,7 +128,7 @@ def test_judge_options_are_validated() -> None:
 
 def test_pair_features_mark_the_mirrored_words() -> None:
     marked, dense = _pair_view("I am worried about drinking", "So the drinking worries you?", set())
-    assert marked == f"so the {ECHO} {ECHO} you"
+    assert marked == ["so", "the", ECHO, ECHO, "you"]
     values = dict(zip(DENSE_NAMES, dense, strict=True))
     assert values["shared_content_words"] == pytest.approx(2 / 6) and values["question_mark"] == 1.0
     assert values["client_words_mirrored"] == 1.0 and values["focus_on_client_words"] == 1.0
