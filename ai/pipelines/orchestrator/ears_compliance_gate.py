@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 
 from ai.core.records import Conversation, openai_messages
-from ai.core.stage import Stage, StageOptions, StageResult
+from ai.core.stage import GateStage, Rejection, StageOptions
 from ai.safety.crisis_detection.patterns import LEVEL_RANK
 from ai.safety.ears.judge import (
     DEFAULT_DIRECTIVE_PENALTY,
@@ -60,7 +60,7 @@ class EarsOptions(StageOptions, kw_only=True):
             raise ValueError(f"threshold must be between 0 and 1, got {self.threshold}")
 
 
-class EarsStage(Stage):
+class EarsStage(GateStage[EarsOptions]):
     """Scores ``record.scores["ears"]`` and rejects conversations that fail the EARS gate."""
 
     name = "ears"
@@ -69,42 +69,41 @@ class EarsStage(Stage):
 
     def __init__(self, options: EarsOptions | None = None, seed: int = 0) -> None:
         super().__init__(options, seed)
-        opts: EarsOptions = self.options  # type: ignore[assignment]
-        self.judge = EarsJudge(opts.weights, opts.directive_penalty)
+        self.judge_model = EarsJudge(self.options.weights, self.options.directive_penalty)
+        self._score_total = 0.0
+        self._records = 0
 
-    def process(self, batch: list[Conversation]) -> StageResult:
-        kept, rejected = [], []
-        judged = self.judge.judge_conversations([openai_messages(record) for record in batch])
-        for record, judgement in zip(batch, judged, strict=True):
+    def judge_batch(self, records: list[Conversation]) -> list[Rejection | None]:
+        """All replies of the batch go through the model at once (one feature matrix)."""
+        judged = self.judge_model.judge_conversations([openai_messages(record) for record in records])
+        self._score_total = sum(j.score for j in judged)
+        self._records = len(records)
+        verdicts = []
+        for record, judgement in zip(records, judged, strict=True):
             record.scores["ears"] = judgement.score
-            verdict = self.verdict(judgement, self._crisis_turn(record))
-            if verdict is None:
-                kept.append(record)
-            else:
-                rejected.append(self.reject(record, *verdict))
-        total = sum(j.score for j in judged)
-        stats = {"ears_mean": round(total / len(batch), 4) if batch else 0.0}
-        return StageResult(kept=kept, rejected=rejected, stats=stats)
+            verdicts.append(self.verdict(record, judgement))
+        return verdicts
 
-    def verdict(self, judgement: ConversationJudgement, crisis_turn: int | None) -> tuple[str, str] | None:
-        """(reason, message) of a conversation that fails the gate, or None."""
-        opts: EarsOptions = self.options  # type: ignore[assignment]
+    def judge(self, record: Conversation) -> Rejection | None:
+        return self.judge_batch([record])[0]
+
+    def batch_stats(self) -> dict[str, float]:
+        return {"ears_mean": round(self._score_total / self._records, 4) if self._records else 0.0}
+
+    def verdict(self, record: Conversation, judgement: ConversationJudgement) -> Rejection | None:
         if not judgement.replies:
-            return "ears_no_therapist_reply", "no therapist turn answers a client"
+            return self.reject(record, "ears_no_therapist_reply", "no therapist turn answers a client")
+        crisis_turn = self._crisis_turn(record)
         if (
             crisis_turn is not None
-            and opts.require_safety_step
+            and self.options.require_safety_step
             and not judgement.safety_step_after(crisis_turn)
         ):
-            return (
-                "ears_missing_safety_step",
-                f"client turn {crisis_turn} carries a crisis signal and no later therapist turn offers a safety step",
-            )
-        if judgement.score < opts.threshold:
-            return (
-                "ears_below_threshold",
-                f"EARS score {judgement.score:.2f} is below the threshold {opts.threshold:.2f}",
-            )
+            message = f"client turn {crisis_turn} carries a crisis signal and no later therapist turn offers a safety step"
+            return self.reject(record, "ears_missing_safety_step", message)
+        if judgement.score < self.options.threshold:
+            message = f"EARS score {judgement.score:.2f} is below the threshold {self.options.threshold:.2f}"
+            return self.reject(record, "ears_below_threshold", message)
         return None
 
     def _crisis_turn(self, record: Conversation) -> int | None:
@@ -112,7 +111,7 @@ class EarsStage(Stage):
         crisis = record.meta.get("crisis")
         if not isinstance(crisis, dict) or not crisis.get("is_crisis"):
             return None
-        minimum = LEVEL_RANK[self.options.safety_step_min_level]  # type: ignore[attr-defined]
+        minimum = LEVEL_RANK[self.options.safety_step_min_level]
         if LEVEL_RANK.get(str(crisis.get("level", "none")), 0) < minimum:
             return None
         turn = crisis.get("first_turn")

@@ -86,7 +86,7 @@ def test_threshold_decides_and_says_so() -> None:
 def test_options_come_from_config_and_are_validated() -> None:
     assert EarsOptions().threshold == DEFAULT_THRESHOLD
     options = msgspec.convert({"weights": {"reflect": 1.0}, "directive_penalty": 0.0}, EarsOptions)
-    [judged] = EarsStage(options).judge.judge_replies([CLIENT], [GOOD])
+    [judged] = EarsStage(options).judge_model.judge_replies([CLIENT], [GOOD])
     assert judged.score == pytest.approx(judged.engagement * judged.components["reflect"], abs=1e-4)
     bad_options = (
         {"weights": {"kindness": 1}},
