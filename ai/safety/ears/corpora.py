@@ -25,6 +25,7 @@ import json
 import os
 import sys
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -158,19 +159,13 @@ def read_mi_gold(path: Path) -> list[PairExample]:
 def read_mi_advise_pairs(folder: Path) -> list[PairExample]:
     """Advice given without permission and the same advice rewritten to ask it (ParlAI text format)."""
     examples = []
-    for part in ("train", "valid", "test"):
-        path = folder / f"advise_{part}.txt"
-        for line_no, line in enumerate(_read_lines(path), 1):
-            fields = dict(f.split(":", 1) for f in line.split("\t") if ":" in f)
-            if "text" not in fields or "labels" not in fields:
-                raise CorpusError(f"{path}:{line_no}: expected text:... and labels:... fields")
-            group = f"mi_advise:{part}:{line_no}"
-            examples.append(
-                PairExample("", fields["text"], "mi_advise", group, {"directive": 1, "support": 0})
-            )
-            examples.append(
-                PairExample("", fields["labels"], "mi_advise", group, {"directive": 0, "support": 1})
-            )
+    for part, path, line_no, line in _split_lines(folder, "advise_{}.txt"):
+        fields = dict(f.split(":", 1) for f in line.split("\t") if ":" in f)
+        if "text" not in fields or "labels" not in fields:
+            raise CorpusError(f"{path}:{line_no}: expected text:... and labels:... fields")
+        group = f"mi_advise:{part}:{line_no}"
+        examples.append(PairExample("", fields["text"], "mi_advise", group, {"directive": 1, "support": 0}))
+        examples.append(PairExample("", fields["labels"], "mi_advise", group, {"directive": 0, "support": 1}))
     return examples
 
 
@@ -189,16 +184,14 @@ def read_annomi_transcripts(path: Path) -> list[LabelledConversation]:
 def read_esconv(conversations_dir: Path) -> list[LabelledConversation]:
     """ESConv dialogues (all three HF splits) with the seeker's empathy rating where there is one."""
     dialogues = []
-    for part in ("train", "valid", "test"):
-        path = conversations_dir / f"esconv_hf_{part}.jsonl"
-        for line_no, line in enumerate(_read_lines(path), 1):
-            try:
-                dialogue = json.loads(line)
-                messages = [_message(t["speaker"] == "usr", t["text"]) for t in dialogue["dialog"]]
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                raise CorpusError(f"{path}:{line_no}: not an ESConv dialogue ({exc})") from exc
-            rating = _esconv_rating(dialogue)
-            dialogues.append(LabelledConversation(messages, "esconv", f"esconv:{part}:{line_no}", rating))
+    for part, path, line_no, line in _split_lines(conversations_dir, "esconv_hf_{}.jsonl"):
+        try:
+            dialogue = json.loads(line)
+            messages = [_message(t["speaker"] == "usr", t["text"]) for t in dialogue["dialog"]]
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise CorpusError(f"{path}:{line_no}: not an ESConv dialogue ({exc})") from exc
+        rating = _esconv_rating(dialogue)
+        dialogues.append(LabelledConversation(messages, "esconv", f"esconv:{part}:{line_no}", rating))
     return dialogues
 
 
@@ -266,6 +259,14 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
     csv.field_size_limit(sys.maxsize)
     with path.open(encoding="utf-8", errors="replace", newline="") as handle:
         return list(csv.DictReader(handle))
+
+
+def _split_lines(folder: Path, name: str) -> Iterator[tuple[str, Path, int, str]]:
+    """(split, file, line number, line) over the non-blank lines of a set's train/valid/test files."""
+    for part in ("train", "valid", "test"):
+        path = folder / name.format(part)
+        for line_no, line in enumerate(_read_lines(path), 1):
+            yield part, path, line_no, line
 
 
 def _read_lines(path: Path) -> list[str]:
