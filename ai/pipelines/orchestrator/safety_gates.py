@@ -69,18 +69,18 @@ class CrisisStage(GateStage[CrisisOptions]):
         return self.judge_batch([record])[0]
 
     def judge_batch(self, records: list[Conversation]) -> list[Rejection | None]:
-        # The detector's model scores a whole batch in one call, several times faster than one by one.
-        texts, offsets = (
-            zip(*(_client_text(record) for record in records), strict=True) if records else ((), ())
-        )
-        results = self.detector.detect_batch(list(texts))
+        # The client is the person judged: all their turns at once, so evidence adds up across turns
+        # and second-person support or one idiom does not make the conversation a crisis. One call for
+        # the batch is several times faster than one per record.
+        client_turns = [_client_turns(record) for record in records]
+        results = self.detector.detect_conversations([[text for _, text in turns] for turns in client_turns])
         return [
-            self._verdict(record, result, turn_offsets)
-            for record, result, turn_offsets in zip(records, results, offsets, strict=True)
+            self._verdict(record, result, [index for index, _ in turns])
+            for record, result, turns in zip(records, results, client_turns, strict=True)
         ]
 
     def _verdict(
-        self, record: Conversation, result: CrisisResult, turn_offsets: list[tuple[int, int]]
+        self, record: Conversation, result: CrisisResult, turn_indices: list[int]
     ) -> Rejection | None:
         options = self.options
         record.scores["crisis"] = result.score
@@ -89,8 +89,8 @@ class CrisisStage(GateStage[CrisisOptions]):
         if not result.is_crisis:
             return None
         self.count("crisis_flagged")
-        first_turn = _first_crisis_turn(result, turn_offsets)
-        _route(record, result, first_turn, options)
+        first_turn = _first_crisis_turn(result, turn_indices)
+        _route(record, result, first_turn, turn_indices, options)
         serious = LEVEL_RANK[result.level] >= LEVEL_RANK[options.unanswered_min_level] or bool(result.error)
         if options.reject_unanswered and serious and not _answered_after(record, first_turn):
             message = (
@@ -138,32 +138,26 @@ class ContentStage(GateStage[ContentOptions]):
         return self.reject(record, f"content_{hit.code}", message)
 
 
-def _client_text(record: Conversation) -> tuple[str, list[tuple[int, int]]]:
-    """The client turns joined by newlines, and (start offset, turn index) per client turn."""
-    parts, offsets, position = [], [], 0
-    for index, turn in enumerate(record.turns):
-        if turn.role == "client":
-            offsets.append((position, index))
-            parts.append(turn.text)
-            position += len(turn.text) + 1
-    return "\n".join(parts), offsets
+def _client_turns(record: Conversation) -> list[tuple[int, str]]:
+    """(turn index, text) of each client turn, in order."""
+    return [(index, turn.text) for index, turn in enumerate(record.turns) if turn.role == "client"]
 
 
-def _first_crisis_turn(result: CrisisResult, offsets: list[tuple[int, int]]) -> int:
-    counted = [e.start for e in result.evidence if not e.discount]
-    if not offsets:
+def _first_crisis_turn(result: CrisisResult, turn_indices: list[int]) -> int:
+    """The turn of the earliest counted evidence; the first client turn when the model alone decided."""
+    if not turn_indices:
         return 0
-    if not counted:
-        return offsets[0][1]
-    start = min(counted)
-    turn = offsets[0][1]
-    for position, index in offsets:
-        if position <= start:
-            turn = index
-    return turn
+    counted = [e.message for e in result.evidence if not e.discount]
+    return turn_indices[min(counted)] if counted else turn_indices[0]
 
 
-def _route(record: Conversation, result: CrisisResult, first_turn: int, options: CrisisOptions) -> None:
+def _route(
+    record: Conversation,
+    result: CrisisResult,
+    first_turn: int,
+    turn_indices: list[int],
+    options: CrisisOptions,
+) -> None:
     if LEVEL_RANK[result.level] >= LEVEL_RANK[options.route_min_level]:
         record.category = options.route_category
     tags = ["crisis", f"crisis_level:{result.level}", *(f"crisis:{c}" for c in result.categories)]
@@ -177,7 +171,7 @@ def _route(record: Conversation, result: CrisisResult, first_turn: int, options:
         "first_turn": first_turn,
         "model_score": result.model_score,
         "evidence": [
-            {"text": e.text, "category": e.category, "discount": e.discount}
+            {"text": e.text, "category": e.category, "discount": e.discount, "turn": turn_indices[e.message]}
             for e in result.evidence[: options.max_evidence]
         ],
         **({"error": result.error} if result.error else {}),

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import average_precision_score
+from sklearn.metrics import average_precision_score, roc_auc_score
 
 from ai.safety.crisis_detection.production_crisis_detector import CrisisDetector
 
-METRICS = ("sensitivity", "specificity", "precision", "f1", "pr_auc")
+METRICS = ("sensitivity", "specificity", "precision", "f1", "pr_auc", "roc_auc")
 
 
 class EvaluationInputError(ValueError):
@@ -74,6 +74,7 @@ def evaluate_scores(
     predicted = scores >= threshold
     point = _confusion_metrics(labels[None, :], predicted[None, :])
     point["pr_auc"] = np.array([_pr_auc(labels, scores)])
+    point["roc_auc"] = np.array([_roc_auc(labels, scores)])
     intervals = _bootstrap_intervals(labels, scores, predicted, n_boot, seed)
     tp = int(np.sum(labels & predicted))
     fp = int(np.sum(~labels & predicted))
@@ -193,6 +194,7 @@ def _bootstrap_intervals(
         for name, values in _confusion_metrics(labels[idx], predicted[idx]).items():
             samples[name].append(values)
         samples["pr_auc"].append(np.array([_pr_auc(labels[row], scores[row]) for row in idx]))
+        samples["roc_auc"].append(np.array([_roc_auc(labels[row], scores[row]) for row in idx]))
     intervals: dict[str, list[float | None]] = {}
     for name, parts in samples.items():
         values = np.concatenate(parts)
@@ -209,6 +211,12 @@ def _pr_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     if labels.all() or not labels.any():
         return float("nan")
     return float(average_precision_score(labels, scores))
+
+
+def _roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    if labels.all() or not labels.any():
+        return float("nan")
+    return float(roc_auc_score(labels, scores))
 
 
 def _finite(value: float) -> float | None:

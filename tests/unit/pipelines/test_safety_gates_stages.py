@@ -46,6 +46,39 @@ def test_every_record_is_scored_and_crisis_ones_are_routed_not_deleted() -> None
     assert result.stats["crisis_flagged"] == 1
 
 
+def test_the_client_is_judged_as_one_person_over_all_their_turns() -> None:
+    # Issue 16: everyday talk with idioms, and a client supporting someone else, are not crises; one
+    # explicit first-person turn among everyday ones is, and its evidence names that turn.
+    idioms = conversation(
+        ("client", "This homework is killing me."),
+        ("therapist", "That sounds like a lot. What is due first?"),
+        ("client", "I could just die of embarrassment if I fail again, and I'm dead tired."),
+        ("therapist", "Let's look at one small step for tonight."),
+    )
+    supporting = conversation(
+        ("client", "My friend told me she wants to die."),
+        ("therapist", "That must have been frightening to hear. What did you say?"),
+        ("client", "Please don't hurt yourself, you deserve to live. Call a crisis line tonight."),
+        ("therapist", "That was a caring thing to say."),
+    )
+    later = conversation(
+        ("client", "We moved house last month."),
+        ("therapist", "How has the move been?"),
+        ("client", "The kids like their school."),
+        ("therapist", "And for you?"),
+        ("client", "I don't want to live anymore."),
+        ("therapist", "Thank you for telling me. Are you safe right now?"),
+    )
+    result = CrisisStage().process([idioms, supporting, later])
+    assert result.stats["crisis_flagged"] == 1 and result.rejected == []
+    calm_idioms, calm_support, crisis = result.kept
+    assert "crisis" not in calm_idioms.tags and "crisis" not in calm_support.tags
+    assert calm_support.scores["crisis"] < 0.5
+    info = crisis.meta["crisis"]
+    assert info["first_turn"] == 4 and info["level"] == "ideation"
+    assert [e["turn"] for e in info["evidence"] if not e["discount"]] == [4]
+
+
 def test_unanswered_crisis_is_rejected_with_reason() -> None:
     result = CrisisStage().process([UNANSWERED])
     (rejection,) = result.rejected
@@ -61,7 +94,13 @@ def test_unanswered_crisis_can_be_kept_by_config() -> None:
 
 
 def test_route_min_level_decides_which_crises_change_category() -> None:
-    weak = conversation(("client", "I feel hopeless about everything lately"), ("therapist", "Tell me more."))
+    weak = conversation(
+        (
+            "client",
+            "I feel hopeless and worthless. I am such a burden to everyone and nothing will ever get better.",
+        ),
+        ("therapist", "Tell me more."),
+    )
     (tagged,) = CrisisStage().process([weak]).kept
     assert tagged.scores["crisis"] >= 0.5 and "crisis_level:indicator" in tagged.tags
     assert tagged.category == "therapeutic"

@@ -9,10 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from openai_stub import OpenAIStub
 
 from ai.core.config import ConfigError, SourceConfig
 from ai.core.records import Conversation, Passage, Provenance, Turn, make_conversation
 from ai.core.stage import Rejection
+from ai.safety.groundedness import GroundednessJudge
 from ai.sourcing.synthetic import MaterialContext, read_source
 from ai.sourcing.synthetic.options import parse_options
 from ai.sourcing.synthetic.research import JournalTriggerWarning, resolve_trigger_paths
@@ -37,11 +39,28 @@ def closed_port() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
+MODEL: dict[str, OpenAIStub] = {}
+
+
+@pytest.fixture(autouse=True)
+def model() -> Iterator[OpenAIStub]:
+    with OpenAIStub() as stub:
+        MODEL["stub"] = stub
+        yield stub
+
+
 def _source(trigger: dict[str, object], **options: object) -> SourceConfig:
+    generation = {"endpoint": "openai", "base_url": MODEL["stub"].base_url, "model": "stub"}
     return SourceConfig(
         name="grounded",
         kind="synthetic",
-        options={"mode": "grounded", "target": 2, "journal_trigger": trigger, **options},
+        options={
+            "mode": "grounded",
+            "target": 2,
+            "journal_trigger": trigger,
+            "generation": generation,
+            **options,
+        },
     )
 
 
@@ -56,7 +75,7 @@ def _context(run_dir: Path) -> MaterialContext:
         )
         for i, text in enumerate(CLIENTS)
     ]
-    return MaterialContext(passages, conversations, seed=7, run_dir=run_dir)
+    return MaterialContext(passages, conversations, seed=7, run_dir=run_dir, judge=GroundednessJudge.load())
 
 
 def _academic(port: int) -> dict[str, object]:

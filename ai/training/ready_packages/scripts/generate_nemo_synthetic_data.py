@@ -4,8 +4,9 @@
         --config configs/synthetic.yaml --out DIR [--source grounded ...]
 
 Reads the config's other sources (papers, books, transcripts, datasets) for material, runs its
-``kind: synthetic`` sources (the offline composer, or NeMo Data Designer when a source configures an
-endpoint) and writes into DIR:
+``kind: synthetic`` sources (grounded replies come from the source's ``generation`` endpoint: a local
+llama.cpp server by default, or any OpenAI-compatible endpoint; NeMo Data Designer with
+``engine: data_designer``) and writes into DIR:
 
 - ``synthetic.jsonl``: the generated conversations, OpenAI chat shape with metadata;
 - ``rejected.jsonl``: candidates the generators rejected (e.g. an ungrounded claim), with the reason;
@@ -31,6 +32,7 @@ from typing import Any
 from ai.core.config import ConfigError, PipelineConfig, SourceConfig, load_config
 from ai.core.records import Conversation, Passage, encode, to_openai
 from ai.core.stage import Rejection
+from ai.safety.groundedness import GroundednessJudge
 from ai.sourcing.registry import DERIVED_KINDS, SOURCE_READERS
 from ai.sourcing.synthetic import MaterialContext, bias_audit, read_source
 from ai.sourcing.synthetic.composer import repetition_report
@@ -47,7 +49,9 @@ def generate_synthetic(config: PipelineConfig, out: Path, only: list[str] | None
             raise ConfigError(f"no synthetic source named {', '.join(unknown)} in the config")
         synthetic = [s for s in synthetic if s.name in only]
     passages, conversations = _material(config)
-    context = MaterialContext(passages, conversations, seed=config.run.seed, run_dir=out)
+    context = MaterialContext(
+        passages, conversations, seed=config.run.seed, run_dir=out, judge=GroundednessJudge.load()
+    )
     out.mkdir(parents=True, exist_ok=True)
     records: list[Conversation] = []
     rejected: Counter[str] = Counter()
