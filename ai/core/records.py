@@ -145,6 +145,11 @@ def decode_passage(data: bytes | str) -> Passage:
     return _passage_decoder.decode(data)
 
 
+def openai_messages(conv: Conversation) -> list[dict[str, str]]:
+    """The turns as OpenAI-format messages (client -> user, therapist -> assistant)."""
+    return [{"role": EXPORT_ROLE.get(t.role, t.role), "content": t.text} for t in conv.turns]
+
+
 def to_openai(conv: Conversation) -> dict[str, Any]:
     """The OpenAI chat shape used by the default export."""
     metadata: dict[str, Any] = {
@@ -169,6 +174,6 @@ def to_openai(conv: Conversation) -> dict[str, Any]:
         metadata["meta"] = conv.meta
     return {
         "id": conv.id,
-        "messages": [{"role": EXPORT_ROLE.get(t.role, t.role), "content": t.text} for t in conv.turns],
+        "messages": openai_messages(conv),
         "metadata": metadata,
     }

@@ -7,7 +7,7 @@ import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import click
 import typer
@@ -260,25 +260,11 @@ def judge_eval_cmd(
 
     if not input.exists():
         raise PipelineError(f"--input {input} does not exist")
-    scorer = score_ears if judge == "ears" else None
     try:
-        report = judge_eval(
-            judge, input, Columns(text_col, label_col, context_col), positive, n_boot, seed, scorer=scorer
-        )
+        report = judge_eval(judge, input, Columns(text_col, label_col, context_col), positive, n_boot, seed)
     except EvaluationInputError as exc:
         raise PipelineError(str(exc)) from None
     typer.echo(json.dumps(report, indent=2))
-
-
-def score_ears(texts: list[str], contexts: list[list[str]]) -> tuple[Any, float, str]:
-    """``judge_eval``'s scorer for EARS: each reply against the client message in its context column."""
-    import numpy as np
-
-    from ai.pipelines.orchestrator.ears_compliance_gate import EarsComplianceGate
-
-    gate = EarsComplianceGate()
-    scores = [gate.score_response("\n".join(c), t) for t, c in zip(texts, contexts, strict=True)]
-    return np.array(scores, dtype=np.float64), float(gate.options.threshold), "rubric"
 
 
 @app.command("crisis-eval")
