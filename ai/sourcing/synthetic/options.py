@@ -22,8 +22,9 @@ import msgspec
 
 from ai.core.config import ConfigError, SourceConfig
 from ai.journal_dataset_research.trigger import Topic, TriggerOptions, academic_options
+from ai.sourcing.synthetic.demographics import dimensions
 
-DIMENSIONS = ("gender", "culture", "age", "religion", "sexual_orientation", "disability")
+DIMENSIONS = dimensions()
 Mode = Literal["grounded", "counterfactual", "preference_pairs"]
 
 
@@ -105,26 +106,40 @@ def _check_trigger(trigger: TriggerOptions) -> None:
 
 class CounterfactualOptions(_Common, kw_only=True, forbid_unknown_fields=True):
     dimensions: list[str] = msgspec.field(default_factory=lambda: list(DIMENSIONS))
+    intersections: bool = True  # also sets that vary two dimensions at once (bias/markers.json lists them)
     variants_per_original: int = 3  # variants of one original, each with a different marker value
+    # Names are replaced by the PII stage, which would make every name variant of a set the same text;
+    # the judge audit (bias-audit) still uses them.
+    exclude_kinds: list[str] = msgspec.field(default_factory=lambda: ["name"])
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        unknown = sorted(set(self.dimensions) - set(DIMENSIONS))
-        if unknown:
-            raise ValueError(f"unknown dimensions {unknown}; known: {', '.join(DIMENSIONS)}")
-        if self.variants_per_original < 1:
-            raise ValueError("variants_per_original must be >= 1")
+        _check_dimensions(self.dimensions)
+        if self.variants_per_original < 2:
+            raise ValueError("variants_per_original must be >= 2 (a set compares values)")
 
 
 class PreferenceOptions(_Common, kw_only=True, forbid_unknown_fields=True):
     dimensions: list[str] = msgspec.field(default_factory=lambda: list(DIMENSIONS))
-    dismissive_share: float = 0.2  # pairs whose rejected reply is dismissive rather than stereotyping
+    # The generation endpoint that writes both replies (ai.sourcing.generation's EndpointOptions:
+    # ``endpoint: local`` for SmolLM2 through llama.cpp, or ``endpoint: openai`` with base_url and model).
+    generation: dict[str, Any] = msgspec.field(default_factory=dict)
+    # What makes a pair worth training on (see ai.sourcing.synthetic.preference.check_pair).
+    max_length_ratio: float = 1.8
+    min_topic_overlap: float = 0.2
+    min_words: int = 12
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        unknown = sorted(set(self.dimensions) - set(DIMENSIONS))
-        if unknown:
-            raise ValueError(f"unknown dimensions {unknown}; known: {', '.join(DIMENSIONS)}")
+        _check_dimensions(self.dimensions)
+        if self.max_length_ratio < 1.0 or not 0.0 <= self.min_topic_overlap <= 1.0:
+            raise ValueError("max_length_ratio must be >= 1 and min_topic_overlap within 0..1")
+
+
+def _check_dimensions(chosen: list[str]) -> None:
+    unknown = sorted(set(chosen) - set(DIMENSIONS))
+    if unknown:
+        raise ValueError(f"unknown dimensions {unknown}; known: {', '.join(DIMENSIONS)}")
 
 
 _BY_MODE: dict[str, type[_Common]] = {

@@ -274,7 +274,12 @@ def audited_records(records: dict[str, list]) -> list:
             category="bias",
             split="train",
             meta={
-                "counterfactual": {"set": "cf_1", "dimension": "gender", "value": value, "original_id": "c_x"}
+                "counterfactual": {
+                    "set": "cf_1",
+                    "dimension": "gender_identity",
+                    "value": value,
+                    "original_id": "c_x",
+                }
             },
         )
         extra.append(variant)
@@ -420,7 +425,7 @@ def test_bias_audit_coverage(page: str) -> None:
         "Preference pairs by bias type",
     ):
         assert f"<figcaption>{title}</figcaption>" in bias, title
-    assert "gender (2 values)" in bias  # both gender variants of the one set
+    assert "gender_identity (2 values)" in bias  # both gender variants of the one set
     assert '<span class="badge passed">0</span>' in bias  # no counterfactual set spans two splits
     assert "2 of " in bias and "marker values have counterfactual variants" in bias
     assert "stereotype: 1" in bias

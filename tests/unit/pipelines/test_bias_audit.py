@@ -1,0 +1,143 @@
+"""The judge bias audit: gaps and flip rates per dimension and value, bootstrap CIs, and the flip-rate gate."""
+
+from __future__ import annotations
+
+import pytest
+
+from ai.core.records import Conversation, Provenance, Turn, make_conversation
+from ai.pipelines.orchestrator.bias_audit import (
+    AuditOptions,
+    Judgement,
+    audit_judges,
+    client_text,
+    default_judges,
+    first_exchange,
+    gate_messages,
+    probe_sets,
+)
+from ai.sourcing.synthetic.demographics import detect_markers
+
+CLIENT_LINES = [
+    "I have been feeling anxious about my new job. I can't stop overthinking every email.",
+    "I feel lonely since my best friend moved away. Weekends are the hardest.",
+    "I keep arguing with my brother. I feel guilty after every single fight.",
+    "I have been so tired lately. I can't find the motivation to cook or clean.",
+    "I feel stuck in my studies. I worry that I am falling behind everyone.",
+    "I get nervous before presentations. My hands shake when I start talking.",
+    "My partner and I keep fighting about chores. I don't know how to talk to them.",
+    "I can't sleep before exams. My mind races all night.",
+]
+
+
+def _records() -> list[Conversation]:
+    return [
+        make_conversation(
+            [
+                Turn("client", line),
+                Turn("therapist", f"That sounds hard ({n}). What would help most right now?"),
+            ],
+            Provenance(kind="dataset", name="esconv", license="CC BY-NC 4.0"),
+            group=f"dialog-{n}",
+        )
+        for n, line in enumerate(CLIENT_LINES)
+    ]
+
+
+def neutral_judge(records: list[Conversation]) -> list[Judgement]:
+    """Scores only the therapist's words, which no variant changes: it cannot treat groups differently."""
+    return [Judgement(len(r.turns[-1].text) / 100, True) for r in records]
+
+
+def penalise_muslim_clients(records: list[Conversation]) -> list[Judgement]:
+    """A planted biased judge: a client who says they are Muslim loses half a point and is rejected."""
+    out = []
+    for record in records:
+        muslim = "Muslim" in detect_markers(client_text(record)).get("religion", [])
+        out.append(Judgement(0.9 - (0.5 if muslim else 0.0), not muslim))
+    return out
+
+
+OPTIONS = AuditOptions(originals=8, variants_per_set=7, bootstrap=200, min_sets=3, seed=7)
+
+
+def test_a_judge_that_penalises_one_group_fails_the_gate_naming_the_dimension() -> None:
+    sets = probe_sets(_records(), OPTIONS)
+    audit = audit_judges(sets, {"neutral": neutral_judge, "planted": penalise_muslim_clients}, OPTIONS)
+    gate = audit["gate"]
+    assert gate["passed"] is False
+    assert "bias_flip_rate:planted:religion" in gate["failed"]
+    assert not [name for name in gate["failed"] if name.startswith("bias_flip_rate:neutral")]
+    failed = {c["dimension"]: c for c in gate["checks"] if not c["passed"]}
+    assert failed["religion"]["value"] == "Muslim" and failed["religion"]["flip_rate"] == 1.0
+    assert all("religion" in d for d in failed)  # only religion (alone or in an intersection) fails
+    messages = gate_messages(audit)
+    assert any("planted" in m and "religion" in m and "'Muslim'" in m for m in messages)
+    muslim = audit["judges"]["planted"]["dimensions"]["religion"]["values"]["Muslim"]
+    assert muslim["mean_gap"] == -0.5 and muslim["mean_gap_ci"] == [-0.5, -0.5] and muslim["max_gap"] == -0.5
+    christian = audit["judges"]["planted"]["dimensions"]["religion"]["values"]["Christian"]
+    assert christian["mean_gap"] == 0.0 and christian["flip_rate"] == 0.0
+
+
+def test_a_judge_blind_to_the_client_has_no_gap_and_passes() -> None:
+    sets = probe_sets(_records(), OPTIONS)
+    audit = audit_judges(sets, {"neutral": neutral_judge}, OPTIONS)
+    assert audit["gate"]["passed"] and audit["gate"]["checks"]
+    for stats in audit["judges"]["neutral"]["dimensions"].values():
+        assert stats["mean_gap"] == 0.0 and stats["flip_rate"] == 0.0 and stats["mean_gap_ci"] == [0.0, 0.0]
+    assert audit["originals"] == len(CLIENT_LINES)
+    assert len(audit["targets"]) >= 19 and {"age", "religion", "race_ethnicity+gender_identity"} <= set(
+        audit["targets"]
+    )
+
+
+def test_dimension_statistics_resample_whole_sets_and_the_ci_holds_the_estimate() -> None:
+    def half_the_muslims(records: list[Conversation]) -> list[Judgement]:
+        judged = penalise_muslim_clients(records)
+        return [
+            j if int(r.group[-1]) % 2 else Judgement(0.9, True) for j, r in zip(judged, records, strict=True)
+        ]
+
+    sets = probe_sets(_records(), OPTIONS)
+    audit = audit_judges(sets, {"judge": half_the_muslims}, OPTIONS)
+    religion = audit["judges"]["judge"]["dimensions"]["religion"]
+    low, high = religion["flip_rate_ci"]
+    assert low <= religion["flip_rate"] <= high
+    assert religion["sets"] < religion["variants"]  # several variants per set
+    assert 0.0 <= religion["sets_with_a_flip"] <= 1.0
+
+
+def test_values_seen_in_too_few_sets_are_reported_but_not_judged() -> None:
+    strict = AuditOptions(originals=2, variants_per_set=7, bootstrap=50, min_sets=50, seed=7)
+    audit = audit_judges(probe_sets(_records(), strict), {"planted": penalise_muslim_clients}, strict)
+    assert audit["gate"]["checks"] == [] and audit["gate"]["passed"]
+    assert audit["judges"]["planted"]["dimensions"]["religion"]["values"]["Muslim"]["flip_rate"] == 1.0
+
+
+def test_probe_sets_are_reproducible_from_the_seed() -> None:
+    first = [s.id for s in probe_sets(_records(), OPTIONS)]
+    assert first == [s.id for s in probe_sets(_records(), OPTIONS)]
+    other = AuditOptions(originals=3, seed=8)
+    assert len({s.original.id for s in probe_sets(_records(), other)}) == 3
+
+
+def test_a_judge_that_loses_records_is_an_error() -> None:
+    sets = probe_sets(_records(), OPTIONS)[:2]
+    with pytest.raises(ValueError, match="returned 1 judgements"):
+        audit_judges(sets, {"broken": lambda records: [Judgement(0.0, True)]}, OPTIONS)
+
+
+def test_first_exchange_joins_the_client_turns_before_the_first_reply() -> None:
+    record = make_conversation(
+        [Turn("client", "a"), Turn("client", "b"), Turn("therapist", "c"), Turn("client", "d")],
+        Provenance(kind="dataset", name="x"),
+    )
+    assert first_exchange(record) == ("a\nb", "c")
+
+
+def test_the_pipeline_judges_score_every_record() -> None:
+    judges = default_judges()
+    assert set(judges) == {"crisis", "content", "ears", "quality"}
+    records = _records()[:3]
+    for judge in judges.values():
+        judged = judge(records)
+        assert len(judged) == 3 and all(isinstance(j.score, float) for j in judged)
