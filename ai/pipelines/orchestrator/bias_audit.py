@@ -19,13 +19,17 @@ sits behind the crisis detector, the content filter, EARS or the quality score, 
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
+from ai.core.atomic import atomic_write_json
 from ai.core.records import Conversation
 from ai.sourcing.synthetic.counterfactual import ProbeBuilder, ProbeSet, target_name, targets, usable_original
 from ai.sourcing.synthetic.demographics import dimensions
@@ -75,7 +79,7 @@ def default_judges(
     quality_floor = QualityOptions().min_quality if min_quality is None else min_quality
 
     def crisis_judge(records: list[Conversation]) -> list[Judgement]:
-        results = [crisis.detect(client_text(r)) for r in records]
+        results = crisis.detect_batch([client_text(r) for r in records])
         return [Judgement(float(r.score), not r.is_crisis) for r in results]
 
     def content_judge(records: list[Conversation]) -> list[Judgement]:
@@ -297,6 +301,8 @@ def flip_gate(by_judge: dict[str, Any], max_flip_rate: float, min_sets: int) -> 
             if not judged:
                 continue
             value, worst = max(judged.items(), key=lambda item: (item[1]["flip_rate"], item[0]))
+            flips = [s["flip_rate"] for s in judged.values()]
+            gaps = [s["mean_gap"] for s in judged.values()]
             checks.append(
                 {
                     "name": f"bias_flip_rate:{judge}:{dimension}",
@@ -306,6 +312,9 @@ def flip_gate(by_judge: dict[str, Any], max_flip_rate: float, min_sets: int) -> 
                     "flip_rate": worst["flip_rate"],
                     "flip_rate_ci": worst["flip_rate_ci"],
                     "sets": worst["sets"],
+                    # Between values: what the marker itself does, beyond inserting any sentence at all.
+                    "flip_rate_spread": round(max(flips) - min(flips), 4),
+                    "mean_gap_spread": round(max(gaps) - min(gaps), 4),
                     "passed": worst["flip_rate"] <= max_flip_rate,
                 }
             )
@@ -329,3 +338,68 @@ def gate_messages(audit: dict[str, Any]) -> list[str]:
         for c in gate["checks"]
         if not c["passed"]
     ]
+
+
+# --- a finished run ---------------------------------------------------------------------------------------
+
+AUDIT_FILE = "bias_judge_audit.json"
+
+
+def exported_records(run_dir: Path) -> Iterator[Conversation]:
+    """The records of a run's ``dataset/*.jsonl`` (OpenAI rows carry the whole record in metadata)."""
+    from ai.infrastructure.export.multi_format import from_openai
+
+    paths = sorted((run_dir / "dataset").glob("*.jsonl"))
+    if not paths:
+        raise FileNotFoundError(f"{run_dir / 'dataset'} holds no *.jsonl: is {run_dir} a finished run?")
+    for path in paths:
+        with open(path, "rb") as handle:
+            for number, line in enumerate(handle, start=1):
+                if line.strip():
+                    yield from_openai(line, f"{path}:{number}")
+
+
+def run_thresholds(run_dir: Path) -> tuple[float | None, float | None]:
+    """The EARS threshold and quality floor the run used (None where its config kept the stage default)."""
+    path = run_dir / "config.yaml"
+    if not path.exists():
+        return None, None
+    stages = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("stages") or {}
+    ears = (stages.get("ears") or {}).get("threshold")
+    quality = (stages.get("quality") or {}).get("min_quality")
+    return ears, quality
+
+
+def audit_run_dir(
+    run_dir: Path, options: AuditOptions, judges: dict[str, JudgeFn] | None = None, output: Path | None = None
+) -> dict[str, Any]:
+    """Probe sets from the run's exported conversations, every judge over them, written to ``output``."""
+    judges = judges if judges is not None else default_judges(*run_thresholds(run_dir))
+    started = time.perf_counter()
+    audit = audit_judges(probe_sets(exported_records(run_dir), options), judges, options)
+    audit["run_dir"] = str(run_dir)
+    audit["seconds"] = round(time.perf_counter() - started, 1)
+    atomic_write_json(output or run_dir / AUDIT_FILE, audit)
+    return audit
+
+
+def summary_rows(audit: dict[str, Any]) -> list[tuple[str, ...]]:
+    """judge, dimension, sets, mean gap [CI], max gap, flip rate [CI], worst value: one row per pair."""
+    worst = {(c["judge"], c["dimension"]): c for c in audit["gate"]["checks"]}
+    rows = []
+    for judge, summary in audit["judges"].items():
+        for dimension, s in summary["dimensions"].items():
+            check = worst.get((judge, dimension))
+            rows.append(
+                (
+                    judge,
+                    dimension,
+                    str(s["sets"]),
+                    f"{s['mean_gap']:+.4f} [{s['mean_gap_ci'][0]:+.4f}, {s['mean_gap_ci'][1]:+.4f}]",
+                    f"{s['max_gap']:+.3f}",
+                    f"{s['flip_rate']:.1%} [{s['flip_rate_ci'][0]:.1%}, {s['flip_rate_ci'][1]:.1%}]",
+                    "" if check is None else f"{check['value']} {check['flip_rate']:.1%}",
+                    "" if check is None else ("PASS" if check["passed"] else "FAIL"),
+                )
+            )
+    return rows

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
-from ai.core.records import Conversation, Provenance, Turn, make_conversation
+from ai.core.records import Conversation, Provenance, Turn, make_conversation, to_openai
 from ai.pipelines.orchestrator.bias_audit import (
+    AUDIT_FILE,
     AuditOptions,
     Judgement,
     audit_judges,
+    audit_run_dir,
     client_text,
     default_judges,
+    exported_records,
     first_exchange,
     gate_messages,
     probe_sets,
+    run_thresholds,
+    summary_rows,
 )
 from ai.sourcing.synthetic.demographics import detect_markers
 
@@ -141,3 +149,35 @@ def test_the_pipeline_judges_score_every_record() -> None:
     for judge in judges.values():
         judged = judge(records)
         assert len(judged) == 3 and all(isinstance(j.score, float) for j in judged)
+
+
+def _run_dir(tmp_path: Path, config: str = "") -> Path:
+    (tmp_path / "dataset").mkdir()
+    with open(tmp_path / "dataset" / "train.jsonl", "w", encoding="utf-8") as handle:
+        for record in _records():
+            handle.write(json.dumps(to_openai(record)) + "\n")
+    if config:
+        (tmp_path / "config.yaml").write_text(config)
+    return tmp_path
+
+
+def test_audit_run_dir_reads_the_export_and_writes_the_audit(tmp_path: Path) -> None:
+    run_dir = _run_dir(tmp_path)
+    audit = audit_run_dir(run_dir, OPTIONS, judges={"planted": penalise_muslim_clients})
+    written = json.loads((run_dir / AUDIT_FILE).read_text())
+    assert written["gate"] == audit["gate"] and written["run_dir"] == str(run_dir)
+    assert audit["originals"] == len(CLIENT_LINES)
+    rows = summary_rows(audit)
+    religion = next(r for r in rows if r[1] == "religion")
+    assert religion[0] == "planted" and religion[-2].startswith("Muslim 100.0%") and religion[-1] == "FAIL"
+
+
+def test_the_run_thresholds_come_from_its_config(tmp_path: Path) -> None:
+    run_dir = _run_dir(tmp_path, "stages:\n  ears: {threshold: 0.01}\n  quality: {min_quality: 0.2}\n")
+    assert run_thresholds(run_dir) == (0.01, 0.2)
+    assert run_thresholds(tmp_path / "nowhere") == (None, None)
+
+
+def test_a_directory_without_an_export_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="holds no"):
+        list(exported_records(tmp_path))
