@@ -31,13 +31,13 @@ import yaml
 
 from ai.core.atomic import atomic_write_json
 from ai.core.records import Conversation
+from ai.pipelines.orchestrator.quality_gates import BiasAuditGateOptions
 from ai.sourcing.synthetic.counterfactual import ProbeBuilder, ProbeSet, target_name, targets, usable_original
 from ai.sourcing.synthetic.demographics import dimensions
 from ai.sourcing.synthetic.text import CLIENT_ROLES, THERAPIST_ROLES
 
-DEFAULT_MAX_FLIP_RATE = 0.10
-DEFAULT_MIN_SETS = 20
 CONFIDENCE = 0.95
+_GATE_DEFAULTS = BiasAuditGateOptions()
 
 
 @dataclass(frozen=True)
@@ -51,13 +51,23 @@ JudgeFn = Callable[[list[Conversation]], list[Judgement]]
 
 @dataclass(frozen=True)
 class AuditOptions:
-    originals: int = 200  # real conversations the probe sets start from
+    originals: int = _GATE_DEFAULTS.originals  # real conversations the probe sets start from
     variants_per_set: int = 4
-    bootstrap: int = 1000
+    bootstrap: int = _GATE_DEFAULTS.bootstrap
     seed: int = 42
-    max_flip_rate: float = DEFAULT_MAX_FLIP_RATE
-    min_sets: int = DEFAULT_MIN_SETS
+    max_flip_rate: float = _GATE_DEFAULTS.max_flip_rate
+    min_sets: int = _GATE_DEFAULTS.min_sets
     batch_size: int = 512
+
+    @classmethod
+    def from_gate(cls, gate: BiasAuditGateOptions, seed: int) -> AuditOptions:
+        return cls(
+            gate.originals,
+            bootstrap=gate.bootstrap,
+            seed=seed,
+            max_flip_rate=gate.max_flip_rate,
+            min_sets=gate.min_sets,
+        )
 
 
 # --- the judges, through their public APIs --------------------------------------------------------------

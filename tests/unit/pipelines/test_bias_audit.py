@@ -23,6 +23,11 @@ from ai.pipelines.orchestrator.bias_audit import (
     run_thresholds,
     summary_rows,
 )
+from ai.pipelines.orchestrator.quality_gates import (
+    BiasAuditGateOptions,
+    DatasetGateOptions,
+    evaluate_dataset_gates,
+)
 from ai.sourcing.synthetic.demographics import detect_markers
 
 CLIENT_LINES = [
@@ -181,3 +186,22 @@ def test_the_run_thresholds_come_from_its_config(tmp_path: Path) -> None:
 def test_a_directory_without_an_export_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="holds no"):
         list(exported_records(tmp_path))
+
+
+def test_the_dataset_gate_fails_on_a_flipping_value_and_names_it() -> None:
+    sets = probe_sets(_records(), OPTIONS)
+    audit = audit_judges(sets, {"neutral": neutral_judge, "planted": penalise_muslim_clients}, OPTIONS)
+    summary = {"total": 100, "bias_flip_checks": audit["gate"]["checks"]}
+    report = evaluate_dataset_gates(summary, DatasetGateOptions(bias_audit=BiasAuditGateOptions()))
+    failed = {g.name: g for g in report.failed}
+    assert not report.passed and "bias_flip_rate:planted:religion" in failed
+    assert "religion 'Muslim'" in failed["bias_flip_rate:planted:religion"].message
+    assert not [name for name in failed if ":neutral:" in name]
+    unconfigured = evaluate_dataset_gates(summary, DatasetGateOptions())
+    assert unconfigured.passed and not [g for g in unconfigured.gates if g.name.startswith("bias_")]
+
+
+def test_bias_gate_options_are_checked() -> None:
+    with pytest.raises(ValueError, match="max_flip_rate"):
+        BiasAuditGateOptions(max_flip_rate=1.5)
+    assert AuditOptions.from_gate(BiasAuditGateOptions(originals=9, min_sets=3), seed=5).originals == 9
