@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from pipeline_helpers import cli
 
 from ai.core.records import Conversation, Provenance, Turn, make_conversation, to_openai
 from ai.pipelines.orchestrator.bias_audit import (
@@ -205,3 +206,32 @@ def test_bias_gate_options_are_checked() -> None:
     with pytest.raises(ValueError, match="max_flip_rate"):
         BiasAuditGateOptions(max_flip_rate=1.5)
     assert AuditOptions.from_gate(BiasAuditGateOptions(originals=9, min_sets=3), seed=5).originals == 9
+
+
+def test_the_bias_audit_command_prints_the_table_with_the_pipeline_judges(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    run_dir = _run_dir(tmp_path)
+    code = cli("bias-audit", str(run_dir), "--originals", "2", "--n-boot", "20", "--max-flip-rate", "1.0")
+    out = capsys.readouterr().out
+    assert code == 0 and "Judge bias audit" in out and "race_ethnicity" in out
+    audit = json.loads((run_dir / AUDIT_FILE).read_text())
+    assert set(audit["judges"]) == {"crisis", "content", "ears", "quality"} and audit["gate"]["passed"]
+
+
+def test_the_bias_audit_command_exits_1_naming_the_flipping_value(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    import ai.pipelines.orchestrator.bias_audit as bias_audit
+
+    monkeypatch.setattr(
+        bias_audit, "default_judges", lambda *thresholds: {"planted": penalise_muslim_clients}
+    )
+    out_file = tmp_path / "audit.json"
+    run_dir = _run_dir(tmp_path)
+    assert cli("bias-audit", str(run_dir), "--min-sets", "3", "--n-boot", "20", "-o", str(out_file)) == 1
+    assert "FAIL planted flips its decision" in capsys.readouterr().out
+    assert "bias_flip_rate:planted:religion" in json.loads(out_file.read_text())["gate"]["failed"]
+
+
+def test_the_bias_audit_command_needs_a_finished_run(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert cli("bias-audit", str(tmp_path)) == 1
+    assert "not a finished run" in capsys.readouterr().err
