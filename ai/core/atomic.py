@@ -11,7 +11,8 @@ import contextlib
 import json
 import os
 import shutil
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,7 +29,8 @@ def fsync_dir(path: Path) -> None:
 def atomic_writer(path: Path, mode: str = "wb", newline: str | None = None) -> Iterator[IO[Any]]:
     """Write ``path`` all-or-nothing: a temp file that is fsynced and renamed into place on success."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    # The thread id too: caches are written from several threads of one process at once.
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
     encoding = None if "b" in mode else "utf-8"
     handle = open(tmp, mode, encoding=encoding, newline=newline)  # noqa: SIM115 - closed in both branches
     try:
@@ -36,14 +38,35 @@ def atomic_writer(path: Path, mode: str = "wb", newline: str | None = None) -> I
         handle.flush()
         os.fsync(handle.fileno())
         handle.close()
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
+        _rename_into_place(tmp, path)
     except BaseException:
         # Closing flushes the buffer, which fails again on a full disk: the temp file must go regardless.
         with contextlib.suppress(OSError):
             handle.close()
         tmp.unlink(missing_ok=True)
         raise
+
+
+def commit_file(finished: Path, path: Path) -> None:
+    """Move a file written elsewhere (a download's ``.part``) over ``path``, durably: fsync, rename."""
+    with open(finished, "rb") as handle:
+        os.fsync(handle.fileno())
+    _rename_into_place(finished, path)
+
+
+def append_lines_durably(path: Path, lines: Iterable[str]) -> None:
+    """Append text lines and fsync: a resumable log survives a kill with every batch it acknowledged."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as handle:
+        for line in lines:
+            handle.write(line + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _rename_into_place(tmp: Path, path: Path) -> None:
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

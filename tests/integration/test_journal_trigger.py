@@ -10,18 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pipeline_helpers import load_academic_replay
+from pipeline_helpers import cli, load_academic_replay
 
 from ai.core.records import Provenance, Turn, decode_passage, encode, make_conversation
-from ai.journal_dataset_research.trigger import (
-    JournalTriggerStage,
-    Taxonomy,
-    TriggerOptions,
-    count_topics,
-    journal_trigger_cli,
-    main,
-    run_trigger,
-)
+from ai.journal_dataset_research.trigger import JournalTriggerStage, journal_trigger_cli
+from ai.sourcing.academic.topics import Taxonomy, TriggerOptions, count_topics, run_trigger
 
 CONVERSATIONS = [
     ("I can't sleep at all, I lie awake until 4am every night.", "That sounds exhausting."),
@@ -155,17 +148,26 @@ def test_standalone_cli(pubmed, tmp_path, capsys) -> None:
     assert json.loads(rejected)["reason"] == "unreadable_conversation"
 
 
-def test_python_module_main(pubmed, tmp_path) -> None:
+def test_journal_trigger_command(pubmed, tmp_path) -> None:
     conversations = tmp_path / "c.jsonl"
     conversations.write_bytes(b"\n".join(encode(c) for c in _conversations()[3:5]) + b"\n")
     existing = tmp_path / "existing.jsonl"
     existing.write_bytes(b"")
     out = tmp_path / "p.jsonl"
-    argv = [str(conversations), "--out", str(out), "--passages", str(existing), "--max-results", "2"]
-    assert main([*argv, "--min-passages", "2", "--pubmed-url", pubmed.url + "/entrez/eutils"]) == 0
+    argv = [
+        "journal-trigger",
+        str(conversations),
+        "--out",
+        str(out),
+        "--passages",
+        str(existing),
+        "--max-results",
+        "2",
+    ]
+    assert cli(*argv, "--min-passages", "2", "--pubmed-url", pubmed.url + "/entrez/eutils") == 0
     # Default paging: one efetch page of 2, which the recording answers with one article.
     assert [r.params["retmax"] for r in pubmed.requests_to(replay.EFETCH)] == ["2"]
     assert [
         decode_passage(line).source.locator["pmid"] for line in out.read_bytes().splitlines()
     ] == replay.PANIC_PMIDS[:1]
-    assert main([str(tmp_path / "missing.jsonl"), "--out", str(out)]) == 2
+    assert cli("journal-trigger", str(tmp_path / "missing.jsonl"), "--out", str(out)) == 2

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from pipeline_helpers import cli, load_academic_replay, read_jsonl
 
-from ai.journal_dataset_research.trigger import Taxonomy
+from ai.sourcing.academic.topics import Taxonomy
 
 # Of the four recorded articles, these two talk about mental health in quotable sentences.
 USABLE_PMIDS = {"34843274", "37822558"}

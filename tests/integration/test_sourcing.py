@@ -9,12 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pipeline_helpers import load_academic_replay
+from pipeline_helpers import cli, load_academic_replay
 
 from ai.core.config import SourceConfig
 from ai.core.records import Passage, decode_passage
 from ai.core.stage import Rejection
-from ai.sourcing.academic.academic_sourcing import AcademicOptions, AcademicSearch, main, read_source
+from ai.sourcing.academic.academic_sourcing import AcademicOptions, AcademicSearch, read_source
 from ai.sourcing.academic.pubmed import PubMedClient, PubMedSettings
 from ai.sourcing.academic.semantic_scholar import S2Settings, SemanticScholarClient
 from ai.sourcing.academic.transport import ApiError, ResponseCache
@@ -356,8 +356,17 @@ def test_s2_non_json_and_empty_results(server, pubmed_data, tmp_path) -> None:
 def test_cli_main_against_the_loopback_server(server, pubmed_data, tmp_path, capsys) -> None:
     _history_routes(server, pubmed_data)
     out = tmp_path / "passages.jsonl"
-    code = main(
-        ["--query", "anxiety", "--max", "3", "--out", str(out), "--pubmed-url", server.url + "/entrez/eutils"]
+    code = cli(
+        "source",
+        "academic",
+        "--query",
+        "anxiety",
+        "--max",
+        "3",
+        "--out",
+        str(out),
+        "--pubmed-url",
+        server.url + "/entrez/eutils",
     )
     assert code == 0
     lines = out.read_bytes().splitlines()
@@ -373,7 +382,9 @@ def test_python_dash_m_offline(pubmed_data, tmp_path) -> None:
         [
             sys.executable,
             "-m",
-            "ai.sourcing.academic.academic_sourcing",
+            "ai.pipelines.orchestrator.main_orchestrator",
+            "source",
+            "academic",
             "--from-xml",
             str(pubmed_data / "biopython_entrez"),
             "--out",
@@ -393,5 +404,5 @@ def test_python_dash_m_offline(pubmed_data, tmp_path) -> None:
 
 
 def test_cli_without_inputs_fails_cleanly(tmp_path, capsys) -> None:
-    assert main(["--out", str(tmp_path / "x.jsonl")]) == 2
+    assert cli("source", "academic", "--out", str(tmp_path / "x.jsonl")) == 2
     assert "give --query or --from-xml" in capsys.readouterr().err

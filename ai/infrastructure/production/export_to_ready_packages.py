@@ -10,16 +10,14 @@ card into ``run_dir/package/<name>-v<code version>-<content digest>/`` (or ``des
 default: they hold the records a gate refused (crisis texts, unscrubbed personal data) and are for
 reviewers of the run, not for training.
 
-Also a command: ``python -m ai.infrastructure.production.export_to_ready_packages RUN_DIR [--dest DIR]``.
+The command is ``dataset-pipeline package RUN_DIR [--dest DIR]``.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import re
-import sys
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -528,27 +526,3 @@ def file_entry(path: Path) -> dict[str, Any]:
             digest.update(block)
             size += len(block)
     return {"sha256": digest.hexdigest(), "bytes": size}
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m ai.infrastructure.production.export_to_ready_packages",
-        description="Build the ready package (splits, manifest with sha256, dataset card, reports) of a finished run.",
-    )
-    parser.add_argument("run_dir", type=Path, help="a finished run directory (holds manifest.json)")
-    parser.add_argument(
-        "--dest", type=Path, default=None, help="package directory (default RUN_DIR/package/NAME-vVERSION)"
-    )
-    parser.add_argument("--include-quarantine", action="store_true", help="also package the quarantine files")
-    args = parser.parse_args(argv)
-    try:
-        path = build_ready_package(args.run_dir, args.dest, include_quarantine=args.include_quarantine)
-    except PackageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(path)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

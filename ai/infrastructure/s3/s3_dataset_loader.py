@@ -21,7 +21,6 @@ import argparse
 import hashlib
 import json
 import mimetypes
-import os
 import random
 import re
 import sys
@@ -38,6 +37,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from rich.console import Console
 from rich.table import Table
 
+from ai.core.atomic import atomic_write_bytes, commit_file
 from ai.infrastructure.database import Catalog, CatalogError
 from ai.infrastructure.s3.settings import S3ConfigError, S3Settings
 from ai.infrastructure.s3.validation import run_validation
@@ -66,11 +66,15 @@ __all__ = [
     "S3PackageError",
     "S3Store",
     "S3TransferError",
+    "delete_command",
     "delete_package",
+    "download_command",
     "download_package",
     "format_versions_table",
+    "list_command",
     "list_versions",
     "main",
+    "upload_command",
     "upload_package",
 ]
 
@@ -322,7 +326,7 @@ class S3Store:
                 self._download_file(self.settings.key(run_id, item.relpath), target, item.sha256)
                 downloaded += 1
             total += target.stat().st_size
-        _write_atomically(dest / MANIFEST, manifest_bytes)
+        atomic_write_bytes(dest / MANIFEST, manifest_bytes)
         summary = {
             "run_id": run_id,
             "uri": self.settings.uri(run_id) + "/",
@@ -348,7 +352,7 @@ class S3Store:
                     raise _ChecksumMismatch(
                         f"{key}: downloaded bytes hash to {actual}, manifest says {sha256}"
                     )
-                os.replace(partial, target)
+                commit_file(partial, target)
             finally:
                 partial.unlink(missing_ok=True)
 
@@ -597,15 +601,6 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    partial = path.with_name(path.name + ".part")
-    with partial.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(partial, path)
-
-
 def _record(
     catalog: Catalog, action: str, run_id: str, summary: dict[str, Any], artifacts: list[dict]
 ) -> None:
@@ -637,7 +632,47 @@ def _human_bytes(size: int) -> str:
 # -- command line -------------------------------------------------------------------------------------
 
 
+# Errors a command reports as one line and exit code 1: settings, package contents, transfers, catalog.
+COMMAND_ERRORS = (S3ConfigError, S3PackageError, S3TransferError, CatalogError)
+
+
+def upload_command(
+    run_dir: str | Path, prefix: str | None = None, *, overwrite: bool = False, use_catalog: bool = True
+) -> str:
+    """``upload``: the package goes up, audited in the default catalog; returns the line to print."""
+    store = S3Store(S3Settings.from_env())
+    with _open_catalog(not use_catalog) as catalog:
+        result = upload_package(run_dir, prefix, catalog, overwrite=overwrite, store=store)
+    return f"uploaded {result['uploaded']} files, kept {result['skipped']} already there: {result['uri']}"
+
+
+def download_command(
+    run_id: str, dest: str | Path, prefix: str | None = None, *, use_catalog: bool = True
+) -> str:
+    store = S3Store(S3Settings.from_env())
+    with _open_catalog(not use_catalog) as catalog:
+        result = download_package(run_id, dest, catalog, prefix=prefix, store=store)
+    return f"downloaded {result['downloaded']} files, kept {result['kept']}, all verified: {result['dest']}"
+
+
+def list_command(prefix: str | None = None) -> Table:
+    return format_versions_table(list_versions(prefix, store=S3Store(S3Settings.from_env())))
+
+
+def delete_command(run_id: str, prefix: str | None = None, *, use_catalog: bool = True) -> str:
+    store = S3Store(S3Settings.from_env())
+    with _open_catalog(not use_catalog) as catalog:
+        result = delete_package(run_id, catalog, prefix=prefix, store=store)
+    return f"deleted {result['objects_deleted']} objects under {result['uri']}"
+
+
+def report_command_error(exc: BaseException, console: Console) -> int:
+    console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    return 1
+
+
 def main(argv: list[str] | None = None, console: Console | None = None) -> int:
+    """``python -m ai.infrastructure.s3.s3_dataset_loader``; ``dataset-pipeline`` calls the same commands."""
     console = console or Console()
     args = _parser().parse_args(argv)
     try:
@@ -646,32 +681,21 @@ def main(argv: list[str] | None = None, console: Console | None = None) -> int:
         if args.command is None:
             _parser().print_help()
             return 2
-        return _run_command(args, console)
-    except (S3ConfigError, S3PackageError, S3TransferError, CatalogError) as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        return 1
-
-
-def _run_command(args: argparse.Namespace, console: Console) -> int:
-    store = S3Store(S3Settings.from_env())
-    if args.command == "list":
-        console.print(format_versions_table(list_versions(args.prefix, store=store)))
-        return 0
-    with _open_catalog(args.no_catalog) as catalog:
-        if args.command == "upload":
-            result = upload_package(args.run_dir, args.prefix, catalog, overwrite=args.overwrite, store=store)
-            console.print(
-                f"uploaded {result['uploaded']} files, kept {result['skipped']} already there: {result['uri']}"
-            )
-        elif args.command == "download":
-            result = download_package(args.run_id, args.dest, catalog, prefix=args.prefix, store=store)
-            console.print(
-                f"downloaded {result['downloaded']} files, kept {result['kept']}, all verified: {result['dest']}"
-            )
-        else:
-            result = delete_package(args.run_id, catalog, prefix=args.prefix, store=store)
-            console.print(f"deleted {result['objects_deleted']} objects under {result['uri']}")
+        console.print(_run_command(args))
+    except COMMAND_ERRORS as exc:
+        return report_command_error(exc, console)
     return 0
+
+
+def _run_command(args: argparse.Namespace) -> str | Table:
+    use_catalog = not args.no_catalog
+    if args.command == "list":
+        return list_command(args.prefix)
+    if args.command == "upload":
+        return upload_command(args.run_dir, args.prefix, overwrite=args.overwrite, use_catalog=use_catalog)
+    if args.command == "download":
+        return download_command(args.run_id, args.dest, args.prefix, use_catalog=use_catalog)
+    return delete_command(args.run_id, args.prefix, use_catalog=use_catalog)
 
 
 @contextmanager

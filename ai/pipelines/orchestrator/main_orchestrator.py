@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -205,11 +206,18 @@ def status(
 def inspect(
     paths: Annotated[list[str], typer.Argument(help="Files, directories or globs to look at.")],
     format: Annotated[str, typer.Option("--format", "-f", help="auto, or a named format.")] = "auto",
+    options: Annotated[
+        str, typer.Option("--options", help="Reader options as JSON, e.g. '{\"max_turns\": 8}'.")
+    ] = "{}",
 ) -> None:
     """Show how input files would be read: detected format, records, turns, groups, rejections, tags."""
+    from ai.sourcing.datasets.errors import DatasetError
     from ai.sourcing.datasets.inspect import inspect_dataset, print_inspection
 
-    reports = inspect_dataset(paths, format=format)
+    try:
+        reports = inspect_dataset(paths, format=format, options=json.loads(options))
+    except (ValueError, DatasetError) as exc:
+        raise ConfigError(f"inspect: {exc}") from None
     print_inspection(reports)
     if any(r.error for r in reports):
         raise typer.Exit(1)
@@ -328,12 +336,15 @@ PrefixOpt = Annotated[
 ]
 
 
-def _s3(args: list[str], prefix: str | None) -> None:
-    from ai.infrastructure.s3.s3_dataset_loader import main as s3_main
+def _s3(command: Callable[[], object]) -> None:
+    """Print what an S3 command returns; its known failures are one red line and exit code 1."""
+    from ai.infrastructure.s3.s3_dataset_loader import COMMAND_ERRORS, report_command_error
 
-    code = s3_main([*(["--prefix", prefix] if prefix else []), *args], console=_stdout_console())
-    if code:
-        raise typer.Exit(code)
+    console = _stdout_console()
+    try:
+        console.print(command())
+    except COMMAND_ERRORS as exc:
+        raise typer.Exit(report_command_error(exc, console)) from None
 
 
 @app.command()
@@ -347,7 +358,9 @@ def upload(
     ] = False,
 ) -> None:
     """Upload a run's package to S3 (OVH_S3_*), verifying every file's sha256; resumable."""
-    _s3(["upload", str(run_dir), *(["--overwrite"] if overwrite else [])], prefix)
+    from ai.infrastructure.s3.s3_dataset_loader import upload_command
+
+    _s3(lambda: upload_command(run_dir, prefix, overwrite=overwrite))
 
 
 @app.command()
@@ -359,13 +372,17 @@ def download(
     prefix: PrefixOpt = None,
 ) -> None:
     """Download a package from S3 and verify every file against its manifest."""
-    _s3(["download", run_id, str(dest)], prefix)
+    from ai.infrastructure.s3.s3_dataset_loader import download_command
+
+    _s3(lambda: download_command(run_id, dest, prefix))
 
 
 @app.command("list-packages")
 def list_packages(prefix: PrefixOpt = None) -> None:
     """List the dataset packages (versions) stored in S3, complete or not."""
-    _s3(["list"], prefix)
+    from ai.infrastructure.s3.s3_dataset_loader import list_command
+
+    _s3(lambda: list_command(prefix))
 
 
 @app.command("delete-package")
@@ -377,7 +394,9 @@ def delete_package(
     """Delete a package from S3 (recorded in the catalog's audit log)."""
     if not yes and not typer.confirm(f"Delete package {run_id} from S3?"):
         raise typer.Exit(1)
-    _s3(["delete", run_id], prefix)
+    from ai.infrastructure.s3.s3_dataset_loader import delete_command
+
+    _s3(lambda: delete_command(run_id, prefix))
 
 
 source_app = typer.Typer(
@@ -400,11 +419,19 @@ def source_academic_cmd(
     full_text: Annotated[
         bool, typer.Option("--full-text", help="Also fetch PMC full text sections.")
     ] = False,
+    pubmed_url: Annotated[str, typer.Option("--pubmed-url", help="E-utilities base URL.")] = "",
+    s2_url: Annotated[str, typer.Option("--s2-url", help="Semantic Scholar API base URL.")] = "",
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Do not read or write the response cache.")
+    ] = False,
 ) -> None:
     """Search PubMed / Semantic Scholar (or parse local XML) and write passages with provenance."""
     from ai.sourcing.academic.academic_sourcing import source_academic
 
-    source_academic(query, max_results, out, from_xml, backend=backend, full_text=full_text)  # type: ignore[arg-type]
+    urls = {key: url for key, url in (("pubmed_url", pubmed_url), ("s2_url", s2_url)) if url}
+    source_academic(  # type: ignore[arg-type]
+        query, max_results, out, from_xml, backend=backend, full_text=full_text, cache=not no_cache, **urls
+    )
 
 
 @source_app.command("books")
@@ -416,10 +443,8 @@ def source_books_cmd(
     ] = None,
 ) -> None:
     """Extract books (PDF, EPUB) into chunked passages with page/chapter provenance."""
-    from ai.training.ready_packages.scripts.extract_all_books_to_training import (
-        extract_books_to_jsonl,
-        print_summary,
-    )
+    from ai.sourcing.books import extract_books_to_jsonl
+    from ai.sourcing.extraction_output import print_summary
 
     print_summary(extract_books_to_jsonl(inputs, out, quarantine_out=quarantine))
 
@@ -439,10 +464,8 @@ def source_youtube_cmd(
     ] = None,
 ) -> None:
     """Clean transcripts (auto-caption repair) into timestamped passages."""
-    from ai.training.ready_packages.scripts.extract_all_youtube_transcripts import (
-        extract_transcripts_to_jsonl,
-        print_summary,
-    )
+    from ai.sourcing.extraction_output import print_summary
+    from ai.sourcing.youtube import extract_transcripts_to_jsonl
 
     print_summary(
         extract_transcripts_to_jsonl(inputs, out, conversations_out=conversations, quarantine_out=quarantine)
@@ -458,11 +481,40 @@ def journal_trigger_cmd(
     passages: Annotated[
         Path | None, typer.Option("--passages", help="Passages already at hand (they count as grounding).")
     ] = None,
+    taxonomy: Annotated[
+        str, typer.Option("--taxonomy", help="Taxonomy YAML (default: the bundled one).")
+    ] = "",
+    min_passages: Annotated[
+        int, typer.Option("--min-passages", help="Topics with fewer grounding passages are searched.")
+    ] = 20,
+    max_queries: Annotated[int, typer.Option("--max-queries", help="Budget of searches.")] = 8,
+    max_results: Annotated[int, typer.Option("--max-results", help="Results per search.")] = 20,
+    backend: Annotated[str, typer.Option("--backend", help="pubmed or semantic_scholar.")] = "pubmed",
+    pubmed_url: Annotated[str, typer.Option("--pubmed-url", help="E-utilities base URL.")] = "",
+    s2_url: Annotated[str, typer.Option("--s2-url", help="Semantic Scholar API base URL.")] = "",
 ) -> None:
     """Find under-grounded therapeutic topics in conversations and fetch papers for them, within budget."""
-    from ai.journal_dataset_research.trigger import journal_trigger_cli
+    import msgspec
 
-    journal_trigger_cli(conversations, out, existing_passages=passages)
+    from ai.journal_dataset_research.trigger import journal_trigger_cli
+    from ai.sourcing.academic.topics import TriggerOptions
+
+    if not conversations.is_file():
+        raise ConfigError(f"{conversations}: no such conversations file")
+    academic = {key: url for key, url in (("pubmed_url", pubmed_url), ("s2_url", s2_url)) if url}
+    fields = {
+        "taxonomy": taxonomy,
+        "min_passages": min_passages,
+        "max_queries": max_queries,
+        "max_results_per_query": max_results,
+        "backend": backend,
+        "academic": academic,
+    }
+    try:
+        options = msgspec.convert(fields, TriggerOptions)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"journal-trigger: {exc}") from None
+    journal_trigger_cli(conversations, out, existing_passages=passages, options=options)
 
 
 def make_executor(cfg) -> object:

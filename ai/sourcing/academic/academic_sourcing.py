@@ -8,14 +8,13 @@ Two ways in:
   (a file, a directory or a glob; ``.gz`` allowed) are parsed locally.
 
 Pipeline entry: ``read_source(source, base_dir)`` for ``kind: academic`` sources. CLI entry:
-``source_academic(...)`` (also ``python -m ai.sourcing.academic.academic_sourcing``). Anything that
+``source_academic(...)`` (the command ``dataset-pipeline source academic``). Anything that
 goes wrong - a service error, a corrupt or hostile XML file, an article with no text - becomes a
 ``Rejection`` with a reason code and a sentence; nothing stops the run and nothing is silently lost.
 """
 
 from __future__ import annotations
 
-import argparse
 import glob
 import gzip
 import sys
@@ -32,7 +31,7 @@ from ai.core.stage import Rejection
 from ai.sourcing.academic.passages import DEFAULT_CHUNK_CHARS, article_passages
 from ai.sourcing.academic.pubmed import DEFAULT_EUTILS_URL, PubMedClient, PubMedSettings
 from ai.sourcing.academic.semantic_scholar import DEFAULT_S2_URL, S2Settings, SemanticScholarClient
-from ai.sourcing.academic.transport import ApiError, ResponseCache, default_cache_dir
+from ai.sourcing.academic.transport import ApiError, ResponseCache, default_cache_dir, retry_settings
 from ai.sourcing.academic.xml_parsing import Article, XmlError, parse_articles
 
 XML_SUFFIXES = (".xml", ".nxml", ".xml.gz", ".nxml.gz")
@@ -224,9 +223,7 @@ class AcademicSearch:
                 tool=options.tool,
                 requests_per_second=options.requests_per_second,
                 page_size=options.page_size,
-                max_retries=options.max_retries,
-                backoff_seconds=options.backoff_seconds,
-                timeout_seconds=options.timeout_seconds,
+                **retry_settings(options),
             ),
             cache=cache,
         )
@@ -235,9 +232,7 @@ class AcademicSearch:
                 base_url=options.s2_url,
                 requests_per_second=options.requests_per_second or None,
                 page_size=min(options.page_size, 100),
-                max_retries=options.max_retries,
-                backoff_seconds=options.backoff_seconds,
-                timeout_seconds=options.timeout_seconds,
+                **retry_settings(options),
             ),
             cache=cache,
         )
@@ -365,40 +360,3 @@ def source_academic(
     where = f", {rejected} rejected -> {quarantine}" if rejected else ""
     print(f"academic: {written} passages -> {out}{where}", file=stream)
     return written
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m ai.sourcing.academic.academic_sourcing",
-        description="Fetch PubMed / Semantic Scholar papers, or parse local PubMed/PMC XML, into passages.",
-    )
-    parser.add_argument("--query", help="search query (PubMed syntax, MeSH terms allowed)")
-    parser.add_argument("--max", type=int, default=20, dest="max_results", help="articles per query")
-    parser.add_argument("--out", type=Path, required=True, help="passages JSONL to write")
-    parser.add_argument("--from-xml", type=Path, help="offline: PubMed/PMC XML file, directory or glob")
-    parser.add_argument("--backend", choices=["pubmed", "semantic_scholar"], default="pubmed")
-    parser.add_argument("--full-text", action="store_true", help="also fetch PMC full text sections")
-    parser.add_argument("--pubmed-url", default=DEFAULT_EUTILS_URL)
-    parser.add_argument("--s2-url", default=DEFAULT_S2_URL)
-    parser.add_argument("--no-cache", action="store_true", help="do not read or write the response cache")
-    args = parser.parse_args(argv)
-    try:
-        source_academic(
-            args.query,
-            args.max_results,
-            args.out,
-            args.from_xml,
-            backend=args.backend,
-            full_text=args.full_text,
-            pubmed_url=args.pubmed_url,
-            s2_url=args.s2_url,
-            cache=not args.no_cache,
-        )
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from ai.sourcing.academic.transport import ApiError, HttpTransport, ResponseCache
+from ai.sourcing.academic.transport import ApiClient, ApiError, ResponseCache
 from ai.sourcing.academic.xml_parsing import Article, XmlError, articles_from_root, parse_xml
 
 DEFAULT_EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
@@ -59,29 +59,13 @@ class SearchResult(msgspec.Struct):
     query_key: str = ""
 
 
-class PubMedClient:
+class PubMedClient(ApiClient):
     service = "PubMed E-utilities"
+    secret_params = frozenset({"api_key"})
+    settings: PubMedSettings
 
-    def __init__(
-        self,
-        settings: PubMedSettings,
-        cache: ResponseCache | None = None,
-        transport: HttpTransport | None = None,
-    ) -> None:
-        self.settings = settings
-        self.cache = cache
-        self.transport = transport or HttpTransport(
-            self.service,
-            settings.base_url,
-            settings.rate(),
-            max_retries=settings.max_retries,
-            backoff_seconds=settings.backoff_seconds,
-            timeout_seconds=settings.timeout_seconds,
-            secret_params=frozenset({"api_key"}),
-        )
-
-    def close(self) -> None:
-        self.transport.close()
+    def requests_per_second(self, settings: PubMedSettings) -> float:
+        return settings.rate()
 
     def search_articles(self, term: str, max_results: int, db: str = "pubmed") -> Iterator[Article]:
         """Up to ``max_results`` articles matching ``term``, fetched page by page via the history server."""

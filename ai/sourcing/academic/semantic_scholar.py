@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import msgspec
 
-from ai.sourcing.academic.transport import ApiError, HttpTransport, ResponseCache
+from ai.sourcing.academic.transport import ApiClient, ApiError, ResponseCache
 from ai.sourcing.academic.xml_parsing import Article, Section
 
 DEFAULT_S2_URL = "https://api.semanticscholar.org/graph/v1"
@@ -40,30 +40,12 @@ class S2Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         return cls(**values)
 
 
-class SemanticScholarClient:
+class SemanticScholarClient(ApiClient):
     service = "Semantic Scholar"
+    settings: S2Settings
 
-    def __init__(
-        self,
-        settings: S2Settings,
-        cache: ResponseCache | None = None,
-        transport: HttpTransport | None = None,
-    ) -> None:
-        self.settings = settings
-        self.cache = cache
-        headers = {"x-api-key": settings.api_key} if settings.api_key else {}
-        self.transport = transport or HttpTransport(
-            self.service,
-            settings.base_url,
-            settings.requests_per_second,
-            max_retries=settings.max_retries,
-            backoff_seconds=settings.backoff_seconds,
-            timeout_seconds=settings.timeout_seconds,
-            headers=headers,
-        )
-
-    def close(self) -> None:
-        self.transport.close()
+    def headers(self, settings: S2Settings) -> dict[str, str]:
+        return {"x-api-key": settings.api_key} if settings.api_key else {}
 
     def search_articles(self, query: str, max_results: int) -> Iterator[Article]:
         """Up to ``max_results`` papers for ``query``, following the ``next`` offset the API returns."""

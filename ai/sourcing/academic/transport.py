@@ -11,17 +11,30 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 import httpx
 
+from ai.core.atomic import atomic_write_bytes
+from ai.sourcing.rate_limit import RateLimiter
+
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 Params = Mapping[str, Any]
+# Every client's settings carry these, and HttpTransport takes them by the same names.
+RETRY_FIELDS = ("max_retries", "backoff_seconds", "timeout_seconds")
+__all__ = [
+    "ApiClient",
+    "ApiError",
+    "HttpTransport",
+    "RateLimiter",
+    "ResponseCache",
+    "default_cache_dir",
+    "retry_settings",
+]
 
 
 class ApiError(RuntimeError):
@@ -31,34 +44,6 @@ class ApiError(RuntimeError):
         super().__init__(message)
         self.status = status
         self.reason = reason
-
-
-class RateLimiter:
-    """Keeps at least ``1 / rate`` seconds between the starts of consecutive requests."""
-
-    def __init__(
-        self,
-        requests_per_second: float,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        if requests_per_second <= 0:
-            raise ValueError(f"requests_per_second must be positive, got {requests_per_second}")
-        self.interval = 1.0 / requests_per_second
-        self._clock = clock
-        self._sleep = sleep
-        self._next_slot = 0.0
-        self._lock = threading.Lock()
-
-    def wait(self) -> float:
-        """Block until the next request may start; returns the seconds waited."""
-        with self._lock:
-            now = self._clock()
-            delay = max(0.0, self._next_slot - now)
-            self._next_slot = max(now, self._next_slot) + self.interval
-        if delay:
-            self._sleep(delay)
-        return delay
 
 
 class ResponseCache:
@@ -90,14 +75,7 @@ class ResponseCache:
         return data
 
     def put(self, key: str, data: bytes) -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}.{threading.get_ident()}")
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        atomic_write_bytes(self._path(key), data)
 
     def _path(self, key: str) -> Path:
         return self.directory / key[:2] / f"{key}.body"
@@ -197,6 +175,42 @@ class HttpTransport:
                 if isinstance(body.get(key), str):
                     return f": {body[key][:300]}"
         return ""
+
+
+class ApiClient:
+    """What the PubMed and Semantic Scholar clients share: their settings, the response cache and one
+    retrying transport, built from the settings unless a test hands one in."""
+
+    service: ClassVar[str]
+    secret_params: ClassVar[frozenset[str]] = frozenset()  # query parameters never shown in messages
+
+    def __init__(
+        self, settings: Any, cache: ResponseCache | None = None, transport: HttpTransport | None = None
+    ) -> None:
+        self.settings = settings
+        self.cache = cache
+        self.transport = transport or HttpTransport(
+            self.service,
+            settings.base_url,
+            self.requests_per_second(settings),
+            headers=self.headers(settings),
+            secret_params=self.secret_params,
+            **retry_settings(settings),
+        )
+
+    def requests_per_second(self, settings: Any) -> float:
+        return settings.requests_per_second
+
+    def headers(self, settings: Any) -> dict[str, str]:
+        return {}
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+def retry_settings(settings: object) -> dict[str, Any]:
+    """The retry and timeout fields of a client's settings (or of ``AcademicOptions``) by name."""
+    return {name: getattr(settings, name) for name in RETRY_FIELDS}
 
 
 def _retry_after_seconds(value: str | None) -> float:

@@ -19,6 +19,7 @@ from ai.core.records import Passage
 from ai.core.stage import Rejection
 from ai.sourcing.books.extract import STAGE, BookFile, extract_book
 from ai.sourcing.books.model import BookOptions
+from ai.sourcing.extraction_output import ExtractionSummary, write_records
 
 __all__ = [
     "BookFile",
@@ -26,6 +27,7 @@ __all__ = [
     "book_options",
     "extract_book",
     "extract_books",
+    "extract_books_to_jsonl",
     "find_book_files",
     "read_source",
 ]
@@ -83,3 +85,16 @@ def find_book_files(root: Path, extensions: Iterable[str]) -> list[tuple[Path, s
 def _resolve(path: str, base_dir: Path) -> Path:
     candidate = Path(path).expanduser()
     return candidate if candidate.is_absolute() else Path(base_dir) / candidate
+
+
+def extract_books_to_jsonl(
+    inputs: list[Path],
+    out: Path,
+    options: BookOptions | None = None,
+    quarantine_out: Path | None = None,
+    source_name: str = "books",
+    license: str = "",
+) -> ExtractionSummary:
+    """Passages of every book under ``inputs`` into ``out``; returns the counts (nothing is printed)."""
+    records = extract_books(inputs, options or BookOptions(), source_name, license)
+    return write_records(records, out, quarantine_out=quarantine_out)

@@ -1,15 +1,12 @@
 """Look at a dataset before configuring it: per file, the detected format, record and rejection counts.
 
-    python -m ai.sourcing.datasets.inspect PATH [PATH ...] [--format auto] [--options '{"columns": {...}}']
+    dataset-pipeline inspect PATH [PATH ...] [--format auto] [--options '{"columns": {...}}']
 
-The lead's CLI exposes the same as ``dataset-pipeline inspect`` through :func:`inspect_dataset` and
-:func:`print_inspection`.
+The command calls :func:`inspect_dataset` and :func:`print_inspection`.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -86,25 +83,3 @@ def print_inspection(reports: list[FileReport], out: TextIO | None = None) -> No
             print(f"  rejected: {sum(r.rejected.values()):,} ({reasons})", file=out)
         if r.tags:
             print("  top tags: " + ", ".join(f"{t} ({n})" for t, n in r.tags.most_common(8)), file=out)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m ai.sourcing.datasets.inspect", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument("paths", nargs="+", help="files, directories or globs")
-    parser.add_argument("--format", default="auto")
-    parser.add_argument("--options", default="{}", help="reader options as JSON, e.g. '{\"max_turns\": 8}'")
-    args = parser.parse_args(argv)
-    try:
-        options = json.loads(args.options)
-        reports = inspect_dataset(args.paths, args.format, options)
-    except (ValueError, DatasetError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print_inspection(reports)
-    return 1 if any(r.error for r in reports) else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

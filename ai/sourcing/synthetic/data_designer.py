@@ -28,6 +28,7 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
+from ai.core.atomic import append_lines_durably
 from ai.core.config import ConfigError, SourceConfig
 from ai.core.context import SourceContext
 from ai.core.records import Conversation, PassageRef, Provenance, Turn, content_hash, make_conversation
@@ -105,13 +106,9 @@ class RowStore:
         return self.rows.get(key)
 
     def extend(self, rows: list[dict[str, Any]]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as handle:
-            for row in rows:
-                handle.write(json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n")
-                self.rows[row["seed_key"]] = row
-            handle.flush()
-            os.fsync(handle.fileno())
+        append_lines_durably(self.path, [json.dumps(row, sort_keys=True, ensure_ascii=False) for row in rows])
+        for row in rows:
+            self.rows[row["seed_key"]] = row
 
 
 class DesignerGenerator:

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import msgspec
 
 from ai.core.config import ConfigError, SourceConfig
-from ai.journal_dataset_research.trigger import Topic, TriggerOptions, academic_options
+from ai.sourcing.academic.topics import Topic, TriggerOptions, academic_options
 from ai.sourcing.synthetic.demographics import dimensions
 
 DIMENSIONS = dimensions()
@@ -72,7 +72,7 @@ class GroundedOptions(_Common, kw_only=True, forbid_unknown_fields=True):
     two_exchange_share: float = 0.7  # share of conversations with two client turns when available
     data_designer: DataDesignerOptions | None = None
     # Before matching, search PubMed / Semantic Scholar for the topics the run's conversations mention
-    # but its passages hardly ground (ai.journal_dataset_research.trigger); see docs/SYNTHETIC.md.
+    # but its passages hardly ground (ai.sourcing.academic.topics); see docs/SYNTHETIC.md.
     journal_trigger: TriggerOptions | None = None
 
     def __post_init__(self) -> None:

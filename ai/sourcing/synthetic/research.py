@@ -32,7 +32,7 @@ from ai.core.atomic import atomic_write_bytes, atomic_write_json
 from ai.core.context import SourceContext
 from ai.core.records import Passage, content_hash, decode_passage, encode
 from ai.core.stage import Rejection
-from ai.journal_dataset_research.trigger import (
+from ai.sourcing.academic.topics import (
     PlannedQuery,
     Taxonomy,
     TriggerOptions,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import glob
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ import msgspec
 from ai.core.config import ConfigError, SourceConfig
 from ai.core.records import Conversation, Passage
 from ai.core.stage import Rejection
+from ai.sourcing.extraction_output import ExtractionSummary, write_records
 from ai.sourcing.youtube.cleanup import clean_cues
 from ai.sourcing.youtube.formats import (
     ParsedTranscript,
@@ -51,6 +53,7 @@ __all__ = [
     "TranscriptFetcher",
     "YouTubeOptions",
     "extract_transcript_files",
+    "extract_transcripts_to_jsonl",
     "extract_videos",
     "find_transcript_files",
     "read_source",
@@ -99,15 +102,10 @@ def read_source(source: SourceConfig, base_dir: Path) -> Iterator[TranscriptReco
     roots = [_resolve(path, base_dir) for path in source.paths() if path]
     yield from extract_transcript_files(roots, options, source.name, source.license, source.category)
     if options.videos or options.playlists:
-        fetcher = TranscriptFetcher(
-            options.languages,
-            cache=TranscriptCache(
-                _resolve(options.cache_dir, base_dir) if options.cache_dir else default_cache_dir()
-            ),
-            limiter=RateLimiter(options.requests_per_second),
-            use_ytdlp=options.use_ytdlp,
+        cache_dir = _resolve(options.cache_dir, base_dir) if options.cache_dir else default_cache_dir()
+        yield from extract_videos(
+            transcript_fetcher(options, cache_dir), options, source.name, source.license, source.category
         )
-        yield from extract_videos(fetcher, options, source.name, source.license, source.category)
 
 
 def extract_transcript_files(
@@ -261,3 +259,32 @@ def _excluded(name: str, patterns: list[str]) -> bool:
 def _resolve(path: str, base_dir: Path) -> Path:
     candidate = Path(path).expanduser()
     return candidate if candidate.is_absolute() else Path(base_dir) / candidate
+
+
+def extract_transcripts_to_jsonl(
+    inputs: list[Path],
+    out: Path,
+    options: YouTubeOptions | None = None,
+    conversations_out: Path | None = None,
+    quarantine_out: Path | None = None,
+    fetcher: TranscriptFetcher | None = None,
+    source_name: str = "youtube",
+) -> ExtractionSummary:
+    """Passages of every transcript under ``inputs`` (and of ``options.videos``/``playlists``) into ``out``."""
+    options = options or YouTubeOptions()
+    records = extract_transcript_files(inputs, options, source_name)
+    if options.videos or options.playlists:
+        cache_dir = Path(options.cache_dir) if options.cache_dir else default_cache_dir()
+        fetcher = fetcher or transcript_fetcher(options, cache_dir)
+        records = itertools.chain(records, extract_videos(fetcher, options, source_name))
+    return write_records(records, out, conversations_out=conversations_out, quarantine_out=quarantine_out)
+
+
+def transcript_fetcher(options: YouTubeOptions, cache_dir: Path) -> TranscriptFetcher:
+    """The online fetcher for ``options.videos``/``playlists``: cached, rate limited, yt-dlp if asked."""
+    return TranscriptFetcher(
+        options.languages,
+        cache=TranscriptCache(cache_dir),
+        limiter=RateLimiter.per_second(options.requests_per_second),
+        use_ytdlp=options.use_ytdlp,
+    )

@@ -11,12 +11,13 @@ import hashlib
 import json
 import os
 import re
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from ai.core.atomic import atomic_write_text
+from ai.sourcing.rate_limit import RateLimiter
 from ai.sourcing.youtube.formats import (
     ParsedTranscript,
     TranscriptError,
@@ -74,28 +75,6 @@ def playlist_id_from(reference: str) -> str:
     return parse_qs(url.query).get("list", [""])[0]
 
 
-class RateLimiter:
-    """At most one request every ``1 / per_second`` seconds (per process)."""
-
-    def __init__(
-        self,
-        per_second: float,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.interval = 1.0 / per_second if per_second > 0 else 0.0
-        self.clock = clock
-        self.sleep = sleep
-        self._next = 0.0
-
-    def wait(self) -> None:
-        now = self.clock()
-        if now < self._next:
-            self.sleep(self._next - now)
-            now = self._next
-        self._next = now + self.interval
-
-
 class TranscriptCache:
     """One JSON file per (video id, language preference) under ``directory``."""
 
@@ -110,11 +89,7 @@ class TranscriptCache:
             return None
 
     def put(self, video_id: str, languages: list[str], entry: dict[str, Any]) -> None:
-        path = self._path(video_id, languages)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_suffix(".tmp")
-        temp.write_text(json.dumps(entry, ensure_ascii=False), encoding="utf-8")
-        os.replace(temp, path)
+        atomic_write_text(self._path(video_id, languages), json.dumps(entry, ensure_ascii=False))
 
     def _path(self, video_id: str, languages: list[str]) -> Path:
         key = hashlib.sha256(f"{video_id}|{','.join(languages)}".encode()).hexdigest()[:16]

@@ -11,6 +11,7 @@ import datasets
 import pytest
 import yaml
 from huggingface_hub import DatasetCard
+from pipeline_helpers import cli
 
 from ai.core.records import Provenance, Turn, encode, make_conversation, to_openai
 from ai.infrastructure.production.export_to_ready_packages import (
@@ -18,7 +19,6 @@ from ai.infrastructure.production.export_to_ready_packages import (
     build_ready_package,
     card_metadata,
     hf_license,
-    main,
     package_name,
     redact,
     size_category,
@@ -325,7 +325,7 @@ def test_package_name_falls_back_when_the_config_has_none(tmp_path):
 
 def test_command_line_entry(tmp_path, capsys):
     run, _ = make_run(tmp_path)
-    assert main([str(run), "--dest", str(tmp_path / "pkg")]) == 0
+    assert cli("package", str(run), "--dest", str(tmp_path / "pkg")) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "pkg")
-    assert main([str(tmp_path / "missing")]) == 1
+    assert cli("package", str(tmp_path / "missing")) == 1
     assert "not a finished run" in capsys.readouterr().err

@@ -70,6 +70,14 @@ def test_rate_limiter_spaces_requests() -> None:
         RateLimiter(0)
 
 
+def test_a_configured_rate_of_zero_means_no_spacing() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter.per_second(0)
+    limiter._sleep = clock.sleep
+    assert [limiter.wait() for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert RateLimiter.per_second(4.0).interval == 0.25
+
+
 def test_ncbi_rate_depends_on_the_api_key(monkeypatch) -> None:
     monkeypatch.delenv("NCBI_API_KEY", raising=False)
     assert PubMedSettings.from_env().rate() == 3.0

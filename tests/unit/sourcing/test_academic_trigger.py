@@ -9,8 +9,8 @@ import pytest
 
 from ai.core.config import ConfigError
 from ai.core.records import Passage, Provenance, Turn, make_conversation
-from ai.journal_dataset_research.trigger import (
-    JournalTriggerStage,
+from ai.journal_dataset_research.trigger import JournalTriggerStage
+from ai.sourcing.academic.topics import (
     Taxonomy,
     TriggerOptions,
     count_passages_by_topic,

@@ -7,10 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
+from pipeline_helpers import cli
 
 from ai.core.config import SourceConfig
 from ai.sourcing.datasets import DatasetError
-from ai.sourcing.datasets.inspect import inspect_dataset, main, print_inspection
+from ai.sourcing.datasets.inspect import inspect_dataset, print_inspection
 from ai.sourcing.datasets.reader import detect_format
 
 ROW = {
@@ -55,9 +56,9 @@ def test_inspect_rejects_bad_options(tmp_path: Path) -> None:
 
 def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = make_dir(tmp_path)
-    assert main([str(data / "a.jsonl")]) == 0
+    assert cli("inspect", str(data / "a.jsonl")) == 0
     assert "records: 1" in capsys.readouterr().out
-    assert main([str(data)]) == 1  # b.json has an unknown format
-    assert main([str(data / "missing.jsonl")]) == 2
+    assert cli("inspect", str(data)) == 1  # b.json has an unknown format
+    assert cli("inspect", str(data / "missing.jsonl")) == 2
     assert "no such file" in capsys.readouterr().err
-    assert main([str(data), "--options", "{not json"]) == 2
+    assert cli("inspect", str(data), "--options", "{not json") == 2

@@ -125,7 +125,7 @@ def _api(transport: RecordedYouTube) -> YouTubeTranscriptApi:
 
 def _fetcher(api: Any, cache_dir: Path | None = None, **kwargs: Any) -> TranscriptFetcher:
     cache = TranscriptCache(cache_dir) if cache_dir else None
-    return TranscriptFetcher(["en"], cache=cache, limiter=RateLimiter(0), api=api, **kwargs)
+    return TranscriptFetcher(["en"], cache=cache, limiter=RateLimiter.per_second(0), api=api, **kwargs)
 
 
 def test_transcript_api_over_recorded_responses_and_cache(assets: Path, tmp_path: Path) -> None:

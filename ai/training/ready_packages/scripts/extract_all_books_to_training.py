@@ -13,27 +13,10 @@ import os
 import sys
 from pathlib import Path
 
-from ai.sourcing.books import BookOptions, extract_books
-from ai.training.ready_packages.scripts.extraction_output import (
-    ExtractionSummary,
-    print_summary,
-    write_records,
-)
+from ai.sourcing.books import BookOptions, extract_books_to_jsonl
+from ai.sourcing.extraction_output import print_summary
 
 USAGE_ERROR = 2
-
-
-def extract_books_to_jsonl(
-    inputs: list[Path],
-    out: Path,
-    options: BookOptions | None = None,
-    quarantine_out: Path | None = None,
-    source_name: str = "books",
-    license: str = "",
-) -> ExtractionSummary:
-    """Passages of every book under ``inputs`` into ``out``; returns the counts (nothing is printed)."""
-    records = extract_books(inputs, options or BookOptions(), source_name, license)
-    return write_records(records, out, quarantine_out=quarantine_out)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,42 +9,13 @@ prints a quarantine summary on stderr, and exits non-zero only for usage errors.
 from __future__ import annotations
 
 import argparse
-import itertools
 import sys
 from pathlib import Path
 
-from ai.sourcing.youtube import TranscriptFetcher, YouTubeOptions, extract_transcript_files, extract_videos
-from ai.sourcing.youtube.online import RateLimiter, TranscriptCache, default_cache_dir
-from ai.training.ready_packages.scripts.extraction_output import (
-    ExtractionSummary,
-    print_summary,
-    write_records,
-)
+from ai.sourcing.extraction_output import print_summary
+from ai.sourcing.youtube import YouTubeOptions, extract_transcripts_to_jsonl
 
 USAGE_ERROR = 2
-
-
-def extract_transcripts_to_jsonl(
-    inputs: list[Path],
-    out: Path,
-    options: YouTubeOptions | None = None,
-    conversations_out: Path | None = None,
-    quarantine_out: Path | None = None,
-    fetcher: TranscriptFetcher | None = None,
-    source_name: str = "youtube",
-) -> ExtractionSummary:
-    """Passages of every transcript under ``inputs`` (and of ``options.videos``/``playlists``) into ``out``."""
-    options = options or YouTubeOptions()
-    records = extract_transcript_files(inputs, options, source_name)
-    if options.videos or options.playlists:
-        fetcher = fetcher or TranscriptFetcher(
-            options.languages,
-            cache=TranscriptCache(Path(options.cache_dir) if options.cache_dir else default_cache_dir()),
-            limiter=RateLimiter(options.requests_per_second),
-            use_ytdlp=options.use_ytdlp,
-        )
-        records = itertools.chain(records, extract_videos(fetcher, options, source_name))
-    return write_records(records, out, conversations_out=conversations_out, quarantine_out=quarantine_out)
 
 
 def main(argv: list[str] | None = None) -> int:

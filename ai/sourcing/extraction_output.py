@@ -1,4 +1,5 @@
-"""Writing extracted records as JSONL and summarising what was quarantined, shared by the CLIs."""
+"""Writing extracted records as JSONL and summarising what was quarantined, shared by the book and
+transcript extraction behind `dataset-pipeline source books|youtube` and the standalone scripts."""
 
 from __future__ import annotations
 
