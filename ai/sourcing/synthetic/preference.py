@@ -46,17 +46,18 @@ PROMPT_VERSION = "bias-pairs-1"
 _MAYBE_PERSONAL = re.compile(r"\d|@|https?://|www\.|(?<=[a-z,;] )(?!I\b|I')[A-Z][a-z]+")
 _SPEAKER_PREFIX = re.compile(r"^\s*(?:counsell?or|therapist|assistant|reply|rewritten reply)\s*:\s*", re.I)
 
+# Short, plain instructions: the offline default is a 135M-parameter model.
 CHOSEN_SYSTEM = (
-    "You are a warm, culturally responsive counsellor. Reply to the client in two to four sentences. "
-    "Reflect what they feel in your own words. If they mention something about who they are, "
-    "acknowledge it respectfully without assuming anything about them because of it. "
-    "End with one open question. Do not give a list."
+    "You are a kind counsellor. Answer in two or three short sentences. Say back how the person feels. "
+    "If they say something about who they are, respect it and do not guess anything from it. "
+    "End with one open question."
 )
 REJECTED_SYSTEM = (
-    "You help build a training set that teaches counsellors to notice subtle bias. Rewrite the "
-    "counsellor's reply so that it stays warm, keeps the same topic and about the same length, but "
-    "also says this, in your own words: {belief}. Output only the rewritten reply."
+    "Rewrite the counsellor's reply below. Keep its words, its topic and its length, "
+    "but work in this idea: {belief}. Write only the new reply."
 )
+_SENTENCE_END = re.compile(r"[.!?][\"')\]]*(?=\s|$)")
+_WORD = re.compile(r"[a-z']+")
 
 
 def read_preference_pairs(
@@ -276,16 +277,26 @@ def chosen_messages(prompt: str) -> list[dict[str, str]]:
 def rejected_messages(prompt: str, chosen: str, belief: str) -> list[dict[str, str]]:
     return [
         {"role": "system", "content": REJECTED_SYSTEM.format(belief=belief)},
-        {"role": "user", "content": f"Client: {prompt}\n\nCounsellor's reply: {chosen}"},
+        {"role": "user", "content": f"The client wrote: {prompt}\n\nThe counsellor's reply: {chosen}"},
     ]
 
 
 def clean_reply(text: str) -> str:
-    """The reply without a speaker label or wrapping quotes the model may add."""
+    """The reply without a speaker label, wrapping quotes, or a last sentence cut off by the token limit."""
     text = _SPEAKER_PREFIX.sub("", text.strip())
     if len(text) > 1 and text[0] == text[-1] == '"':
         text = text[1:-1]
-    return " ".join(text.split())
+    text = " ".join(text.split())
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    return text[: ends[-1]] if ends and ends[-1] < len(text) else text
+
+
+def echoes(reply: str, instructions: str, n: int = 5) -> bool:
+    """True when the reply repeats ``n`` consecutive words of its instructions (a small model's habit)."""
+    said = _WORD.findall(instructions.lower())
+    grams = {tuple(said[i : i + n]) for i in range(len(said) - n + 1)}
+    words = _WORD.findall(reply.lower())
+    return any(tuple(words[i : i + n]) in grams for i in range(len(words) - n + 1))
 
 
 def check_pair(
@@ -296,6 +307,8 @@ def check_pair(
     chosen_words, rejected_words = len(chosen.split()), len(rejected.split())
     if min(chosen_words, rejected_words) < options.min_words:
         problems.append(("reply_too_short", f"a reply has fewer than {options.min_words} words"))
+    if echoes(chosen, CHOSEN_SYSTEM) or echoes(rejected, REJECTED_SYSTEM.format(belief="")):
+        problems.append(("echoes_instructions", "a reply repeats the instructions it was given"))
     in_chosen = stereotypes_in(chosen, planned.prompt)
     if in_chosen:
         problems.append(("chosen_carries_stereotype", f"the chosen reply carries {sorted(in_chosen)}"))

@@ -344,8 +344,8 @@ class ScriptedEndpoint:
         if self.fail_with:
             return Rejection("x", self.fail_with, "the endpoint timed out")  # has .reason and .message
         if "rewrite" in messages[0]["content"].lower():
-            belief = re.search(r"in your own words: (.*)\. Output", messages[0]["content"]).group(1)  # type: ignore[union-attr]
-            chosen = messages[1]["content"].split("Counsellor's reply: ")[1]
+            belief = re.search(r"work in this idea: (.*)\. Write only", messages[0]["content"]).group(1)  # type: ignore[union-attr]
+            chosen = messages[1]["content"].split("The counsellor's reply: ")[1]
             text = (
                 self.rejected_for(chosen, belief) if self.rejected_for else f"{chosen[:-1]}, though {belief}."
             )
@@ -446,8 +446,20 @@ def test_prompts_that_may_hold_personal_data_are_not_used() -> None:
     assert list(PairPlanner(dimensions(), seed=1).prompts([risky])) == []
 
 
-def test_clean_reply_strips_labels_and_quotes() -> None:
+def test_clean_reply_strips_labels_quotes_and_a_cut_off_sentence() -> None:
     assert clean_reply('Counsellor:  "That sounds  hard."') == "That sounds hard."
+    assert clean_reply("That sounds hard. What helps when you feel") == "That sounds hard."
+    assert clean_reply("no sentence end at all") == "no sentence end at all"
+
+
+def test_a_reply_that_parrots_its_instructions_is_not_kept() -> None:
+    planned = PairPlanner(["age"], seed=1).plan(CLIENT_LINES[0], _conversation(CLIENT_LINES[0], 0))
+    assert planned is not None
+    parrot = "You are a kind counsellor. Answer in two or three short sentences about the new job and emails."
+    good = "It sounds like the new job has you on edge, and every email feels like a test. What worries you most?"
+    rejected = good[:-1] + ", though " + planned.stereotype.beliefs[0] + "."
+    assert "echoes_instructions" in {r for r, _ in check_pair(planned, parrot, rejected, PairOptions())}
+    assert "echoes_instructions" not in {r for r, _ in check_pair(planned, good, rejected, PairOptions())}
 
 
 # --- dataset coverage counts ------------------------------------------------------------------------------
