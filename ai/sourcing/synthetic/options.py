@@ -22,6 +22,7 @@ import msgspec
 
 from ai.core.config import ConfigError, SourceConfig
 from ai.sourcing.academic.topics import Topic, TriggerOptions, academic_options
+from ai.sourcing.generation.options import EndpointOptions
 from ai.sourcing.synthetic.demographics import dimensions
 
 DIMENSIONS = dimensions()
@@ -121,9 +122,9 @@ class CounterfactualOptions(_Common, kw_only=True, forbid_unknown_fields=True):
 
 class PreferenceOptions(_Common, kw_only=True, forbid_unknown_fields=True):
     dimensions: list[str] = msgspec.field(default_factory=lambda: list(DIMENSIONS))
-    # The generation endpoint that writes both replies (ai.sourcing.generation's EndpointOptions:
-    # ``endpoint: local`` for SmolLM2 through llama.cpp, or ``endpoint: openai`` with base_url and model).
-    generation: dict[str, Any] = msgspec.field(default_factory=dict)
+    # The model that writes both replies: ``endpoint: local`` (SmolLM2 through llama.cpp, extra
+    # generate-local) or ``endpoint: openai`` with base_url and model (ai.sourcing.generation).
+    generation: EndpointOptions = msgspec.field(default_factory=EndpointOptions)
     # What makes a pair worth training on (see ai.sourcing.synthetic.preference.check_pair).
     max_length_ratio: float = 1.8
     min_topic_overlap: float = 0.2

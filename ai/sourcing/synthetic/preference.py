@@ -32,6 +32,7 @@ from ai.core.config import SourceConfig
 from ai.core.context import SourceContext
 from ai.core.records import Conversation, Provenance, Turn, make_conversation, normalise_for_hash
 from ai.core.stage import Rejection
+from ai.sourcing.generation import ChatEndpoint, EndpointOptions
 from ai.sourcing.synthetic.counterfactual import insert_sentence
 from ai.sourcing.synthetic.demographics import PLACEMENTS, Frame, detect_markers, marker_inventory
 from ai.sourcing.synthetic.options import PreferenceOptions
@@ -81,12 +82,9 @@ def read_preference_pairs(
         yield from gated(candidates, report, context, options.batch_size)
 
 
-def open_endpoint(raw: dict[str, Any], workdir: Path) -> ChatClient:
+def open_endpoint(options: EndpointOptions, workdir: Path) -> ChatClient:
     """The generation endpoint the options describe, its answers cached under ``workdir``."""
-    from ai.sourcing.generation.endpoint import ChatEndpoint
-    from ai.sourcing.generation.options import parse_endpoint_options
-
-    return ChatEndpoint.from_options(parse_endpoint_options(raw), workdir=workdir)
+    return ChatEndpoint.from_options(options, workdir=workdir)
 
 
 class ChatClient(Protocol):

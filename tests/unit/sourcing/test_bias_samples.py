@@ -8,6 +8,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from openai_stub import OpenAIStub
 
 from ai.core.config import ConfigError, SourceConfig
 from ai.core.records import Conversation, Provenance, Turn, make_conversation
@@ -343,18 +344,7 @@ class ScriptedEndpoint:
         self.requests.append(messages)
         if self.fail_with:
             return Rejection("x", self.fail_with, "the endpoint timed out")  # has .reason and .message
-        if "rewrite" in messages[0]["content"].lower():
-            belief = re.search(r"work in this idea: (.*)\. Write only", messages[0]["content"]).group(1)  # type: ignore[union-attr]
-            chosen = messages[1]["content"].split("The counsellor's reply: ")[1]
-            text = (
-                self.rejected_for(chosen, belief) if self.rejected_for else f"{chosen[:-1]}, though {belief}."
-            )
-            return _Completion(text)
-        words = [w.strip(".,!?").lower() for w in messages[1]["content"].split()][:6]
-        return _Completion(
-            f"Counsellor: It sounds like {' '.join(words)} has been weighing on you for a while now, and that "
-            f"takes a real toll on your energy and your days (seed {seed}). What feels hardest about it right now?"
-        )
+        return _Completion(cooperative_reply(messages, seed, self.rejected_for))
 
     def provenance(self) -> dict[str, str]:
         return {"endpoint": "scripted", "model": "test"}
@@ -362,6 +352,20 @@ class ScriptedEndpoint:
 
 class _Completion(msgspec.Struct):
     text: str
+
+
+def cooperative_reply(messages: list[dict[str, str]], seed: int, rejected_for=None) -> str:  # type: ignore[no-untyped-def]
+    """A model that follows the pair prompts: a caring reply from the client's words, and a rewrite that
+    works the requested belief into it (or whatever ``rejected_for`` makes of it)."""
+    if messages[0]["content"].startswith("Rewrite"):
+        belief = re.search(r"work in this idea: (.*)\. Write only", messages[0]["content"]).group(1)  # type: ignore[union-attr]
+        chosen = messages[1]["content"].split("The counsellor's reply: ")[1]
+        return rejected_for(chosen, belief) if rejected_for else f"{chosen[:-1]}, though {belief}."
+    words = [w.strip(".,!?").lower() for w in messages[1]["content"].split()][:6]
+    return (
+        f"Counsellor: It sounds like {' '.join(words)} has been weighing on you for a while now, and that "
+        f"takes a real toll on your energy and your days (seed {seed}). What feels hardest about it right now?"
+    )
 
 
 def _pairs(client: ScriptedEndpoint, target: int = 6, gate=None, **options: object) -> list:  # type: ignore[no-untyped-def]
@@ -392,6 +396,30 @@ def test_preference_pairs_record_the_stereotype_and_pass_the_checks() -> None:
         assert info["generator"] == {"endpoint": "scripted", "model": "test"}
     assert len({p.meta["dpo"]["chosen"] for p in pairs}) == 6
     assert len({p.meta["dpo"]["bias_type"] for p in pairs}) == 6  # stereotypes are used evenly
+
+
+def test_pairs_come_through_the_generation_endpoint_named_in_the_config(tmp_path: Path) -> None:
+    with OpenAIStub(lambda body: cooperative_reply(body["messages"], body.get("seed", 0))) as stub:
+        generation = {
+            "endpoint": "openai",
+            "base_url": stub.base_url,
+            "model": "stub-model",
+            "max_retries": 0,
+        }
+        source = SourceConfig(
+            name="pairs",
+            kind="synthetic",
+            options={"mode": "preference_pairs", "target": 3, "generation": generation},
+        )
+        context = _context()
+        context.run_dir = tmp_path
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pairs = [i for i in read_source(source, Path("."), context) if isinstance(i, Conversation)]
+        # One chosen and one rewrite per candidate (the quota asks for a little slack per batch).
+        assert len(pairs) == 3 and len(stub.requests) >= 6 and len(stub.requests) % 2 == 0
+        assert {p.meta["preference"]["generator"]["model"] for p in pairs} == {"stub-model"}
+        assert (tmp_path / "work" / "generation" / "pairs" / "responses.jsonl").is_file()
 
 
 def test_a_rejected_reply_without_its_stereotype_is_quarantined_with_the_reason() -> None:
