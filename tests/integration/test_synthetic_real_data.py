@@ -17,10 +17,10 @@ import pytest
 
 from ai.core.records import decode_passage
 from ai.sourcing.synthetic.audit import bias_audit
-from ai.sourcing.synthetic.demographics import dimensions
-from ai.sourcing.synthetic.stereotypes import stereotype_inventory
 from ai.sourcing.synthetic.composer import repetition_report
+from ai.sourcing.synthetic.demographics import dimensions
 from ai.sourcing.synthetic.groundedness import check_groundedness
+from ai.sourcing.synthetic.stereotypes import stereotype_inventory
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "ai.pipelines.orchestrator.main_orchestrator"]
