@@ -32,7 +32,7 @@ from ai.core.config import SourceConfig
 from ai.core.context import SourceContext
 from ai.core.records import Conversation, Provenance, Turn, make_conversation, normalise_for_hash
 from ai.core.stage import Rejection
-from ai.sourcing.generation import ChatEndpoint, EndpointOptions
+from ai.sourcing.generation import ChatEndpoint, Completion, EndpointError, EndpointOptions
 from ai.sourcing.synthetic.counterfactual import insert_sentence
 from ai.sourcing.synthetic.demographics import PLACEMENTS, Frame, detect_markers, marker_inventory
 from ai.sourcing.synthetic.options import PreferenceOptions
@@ -88,10 +88,11 @@ def open_endpoint(options: EndpointOptions, workdir: Path) -> ChatClient:
 
 
 class ChatClient(Protocol):
-    """The generation endpoint: ``complete`` returns a completion with ``text`` or an error with ``reason``
-    and ``message``; ``provenance`` says which model wrote the text."""
+    """What the pairs need of the generation endpoint (``ChatEndpoint``): completions, and provenance."""
 
-    def complete(self, messages: list[dict[str, str]], seed: int = 0, **params: Any) -> Any: ...
+    def complete(
+        self, messages: list[dict[str, str]], seed: int = 0, **params: Any
+    ) -> Completion | EndpointError: ...
 
     def provenance(self) -> dict[str, Any]: ...
 
@@ -205,13 +206,9 @@ class PairWriter:
 
     def _ask(self, messages: list[dict[str, str]], seed: int) -> str | Rejection:
         result = self.client.complete(messages, seed=seed)
-        text = getattr(result, "text", None)
-        if text is None:
-            reason = getattr(result, "reason", "endpoint_error")
-            return Rejection(
-                STAGE, reason, f"the generation endpoint failed: {getattr(result, 'message', result)}"
-            )
-        return clean_reply(text)
+        if isinstance(result, EndpointError):
+            return Rejection(STAGE, result.reason, f"the generation endpoint failed: {result.message}")
+        return clean_reply(result.text)
 
     def _repeats(self, chosen: str, rejected: str) -> list[tuple[str, str]]:
         problems = []

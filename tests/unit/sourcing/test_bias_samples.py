@@ -13,6 +13,7 @@ from openai_stub import OpenAIStub
 from ai.core.config import ConfigError, SourceConfig
 from ai.core.records import Conversation, Provenance, Turn, make_conversation
 from ai.core.stage import Rejection
+from ai.sourcing.generation import Completion, EndpointError
 from ai.sourcing.synthetic import MaterialContext, bias_audit, read_source
 from ai.sourcing.synthetic.counterfactual import JOIN, ProbeBuilder, insert_sentence, targets
 from ai.sourcing.synthetic.demographics import PLACEMENTS, detect_markers, dimensions, marker_inventory
@@ -343,15 +344,11 @@ class ScriptedEndpoint:
     def complete(self, messages: list[dict[str, str]], seed: int = 0, **params: object) -> object:
         self.requests.append(messages)
         if self.fail_with:
-            return Rejection("x", self.fail_with, "the endpoint timed out")  # has .reason and .message
-        return _Completion(cooperative_reply(messages, seed, self.rejected_for))
+            return EndpointError(self.fail_with, "the endpoint timed out")
+        return Completion(cooperative_reply(messages, seed, self.rejected_for), 100, 40, "stop", False)
 
     def provenance(self) -> dict[str, str]:
         return {"endpoint": "scripted", "model": "test"}
-
-
-class _Completion(msgspec.Struct):
-    text: str
 
 
 def cooperative_reply(messages: list[dict[str, str]], seed: int, rejected_for=None) -> str:  # type: ignore[no-untyped-def]
