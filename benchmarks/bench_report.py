@@ -19,8 +19,8 @@ import statistics
 import time
 from pathlib import Path
 
-from ai.pipelines.orchestrator.report import write_report
-from ai.pipelines.orchestrator.report_data import scan_dataset, scan_quarantine
+from ai.pipelines.report import write_report
+from ai.pipelines.report.data import scan_dataset, scan_quarantine
 
 
 def main() -> None:

@@ -39,6 +39,7 @@ from ai.pipelines.orchestrator.ears_compliance_gate import (  # noqa: E402
     summarise_ears,
 )
 from ai.pipelines.orchestrator.quality_gates import QualityStage  # noqa: E402
+from ai.pipelines.orchestrator.safety_gates import ContentStage, CrisisStage  # noqa: E402
 from ai.safety.content_filter import diasafety_metrics  # noqa: E402
 from ai.safety.crisis_detection.corpora import (  # noqa: E402
     DEVELOPMENT_SOURCES,
@@ -47,7 +48,6 @@ from ai.safety.crisis_detection.corpora import (  # noqa: E402
 )
 from ai.safety.crisis_detection.evaluate import evaluate_scores  # noqa: E402
 from ai.safety.crisis_detection.production_crisis_detector import CrisisDetector  # noqa: E402
-from ai.safety.stages import ContentStage, CrisisStage  # noqa: E402
 
 DATA = Path(os.environ.get("SHARED_DATA_DIR", REPO.parent / "shared" / "data"))
 CONVERSATIONS = DATA / "conversations"

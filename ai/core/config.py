@@ -10,12 +10,14 @@ import hashlib
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import msgspec
 import yaml
 
+# The config vocabulary of source kinds; ai/sourcing/registry.py binds each to its reader module.
 SourceKind = Literal["dataset", "academic", "books", "youtube", "synthetic"]
+SOURCE_KINDS: tuple[str, ...] = get_args(SourceKind)
 
 
 class ConfigError(ValueError):

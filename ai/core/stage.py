@@ -4,17 +4,32 @@ A stage is a pure transform over a batch of records: ``process(batch) -> StageRe
 records, the rejected ones (each with a machine-readable reason and a human sentence) and counters.
 A stage never reads global state, never writes files and never knows which executor runs it.
 
+``Stage`` is generic over its options: ``class QualityStage(Stage[QualityOptions])`` with
+``Options = QualityOptions`` gives ``self.options`` that type.
+
+Stages that keep or reject records without rewriting them are ``GateStage``s: a gate states its
+judgement per record in ``judge(record) -> Rejection | None`` (or, when a model scores a whole batch at
+once, ``judge_batch(records)``) and the base owns the kept/rejected loop and the statistics. A gate that
+annotates the records it judges (a score, tags, a routed category, evidence in ``meta``) sets them on the
+record inside ``judge``: the record it judged is the record that is kept (or quarantined), so the
+annotation travels with it. Counters for the stage statistics go through ``self.count(key)``; the keys
+in ``stat_keys`` are reported even when zero. A stage that rewrites records (new turns, a new record) is
+a plain ``Stage`` with its own ``process``.
+
 Stages that need a view of the whole dataset (dedup, split) are ``GlobalStage``s and work in two
 steps: ``summarise`` runs per shard and returns a small msgspec-serialisable summary, ``reduce`` turns
-all summaries into a plan, and ``apply`` uses the plan on each shard.
+all summaries into a plan, and ``apply`` uses the plan on each shard. A global stage that reuses what
+an earlier global stage summarised for the same shard names it in ``needs_summaries``; the runner hands
+those summaries to ``summarise`` (a stage never reads the run directory itself).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import Counter
-from pathlib import Path
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, ClassVar, Generic, TypeVar
 
 import msgspec
 
@@ -48,17 +63,21 @@ class StageOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     enabled: bool = True
 
 
-class Stage(ABC):
+OptionsT = TypeVar("OptionsT", bound=StageOptions)
+
+
+class Stage(ABC, Generic[OptionsT]):
     """A per-record (or per-batch) transform. Subclasses set ``name``, ``Options`` and ``process``."""
 
     name: ClassVar[str]
     version: ClassVar[str] = "1"
-    Options: ClassVar[type[StageOptions]] = StageOptions
+    # The class of OptionsT (a ClassVar cannot name a type variable, hence Any).
+    Options: ClassVar[type[Any]] = StageOptions
     # Stages with enabled_by_default False run only when the config switches them on.
     enabled_by_default: ClassVar[bool] = True
 
-    def __init__(self, options: StageOptions | None = None, seed: int = 0) -> None:
-        self.options = options if options is not None else self.Options()
+    def __init__(self, options: OptionsT | None = None, seed: int = 0) -> None:
+        self.options: OptionsT = options if options is not None else self.Options()
         self.seed = seed
 
     @abstractmethod
@@ -76,7 +95,52 @@ class Stage(ABC):
         )
 
 
-class GlobalStage(Stage):
+class GateStage(Stage[OptionsT]):
+    """A stage that keeps or rejects records: subclasses implement ``judge`` (or ``judge_batch``).
+
+    The base runs the loop, so every record ends up kept or rejected, and gathers the counters that
+    ``judge`` bumps with ``count`` into the stage statistics. Like any stage, one instance judges one
+    batch at a time.
+    """
+
+    # Statistics reported for every batch, zero when ``judge`` never counted them.
+    stat_keys: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, options: OptionsT | None = None, seed: int = 0) -> None:
+        super().__init__(options, seed)
+        self._counts: Counter[str] = Counter()
+
+    @abstractmethod
+    def judge(self, record: Conversation) -> Rejection | None:
+        """The rejection of ``record``, or None to keep it (annotations go on ``record``)."""
+
+    def judge_batch(self, records: list[Conversation]) -> list[Rejection | None]:
+        """One verdict per record, in order; override when judging a batch at once is cheaper."""
+        return [self.judge(record) for record in records]
+
+    def count(self, key: str, amount: int = 1) -> None:
+        """Add ``amount`` to the statistic ``key`` of the batch being judged."""
+        self._counts[key] += amount
+
+    def process(self, batch: list[Conversation]) -> StageResult:
+        self._counts = Counter(dict.fromkeys(self.stat_keys, 0))
+        verdicts = self.judge_batch(batch)
+        if len(verdicts) != len(batch):
+            raise ValueError(f"{self.name}: {len(verdicts)} verdicts for {len(batch)} records")
+        kept = [record for record, verdict in zip(batch, verdicts, strict=True) if verdict is None]
+        rejected = [verdict for verdict in verdicts if verdict is not None]
+        return StageResult(kept=kept, rejected=rejected, stats=self.batch_stats())
+
+    def batch_stats(self) -> dict[str, float]:
+        """The counters of the batch just judged; override to rename or order them."""
+        return dict(self._counts)
+
+
+# Outside a pipeline run no earlier stage has summarised anything.
+NO_SUMMARIES: Mapping[str, Any] = MappingProxyType({})
+
+
+class GlobalStage(Stage[OptionsT]):
     """A stage that needs the whole dataset: per-shard ``summarise``, one ``reduce``, per-shard ``apply``.
 
     Summaries and plans are stored between steps (so a crashed run resumes without redoing them) as
@@ -86,9 +150,9 @@ class GlobalStage(Stage):
 
     summary_type: ClassVar[Any] = Any
     plan_type: ClassVar[Any] = Any
-    #: The run directory while a pipeline run summarises a shard (the shard runner sets it; None
-    #: outside a run): a stage may reuse what an earlier stage stored for the same shard.
-    run_dir: Path | None = None
+    #: Earlier global stages whose summary of the same shard ``summarise`` receives in ``earlier``
+    #: (None for a stage that did not run or whose summary cannot be read).
+    needs_summaries: ClassVar[tuple[str, ...]] = ()
 
     def report(self, plan: Any) -> dict[str, Any] | None:
         """A JSON-able report written to ``DIR/<name>_report.json``.
@@ -98,8 +162,10 @@ class GlobalStage(Stage):
         return None
 
     @abstractmethod
-    def summarise(self, batch: list[Conversation], shard: int) -> Any:
-        """A small, msgspec-serialisable summary of one shard."""
+    def summarise(
+        self, batch: list[Conversation], shard: int, earlier: Mapping[str, Any] = NO_SUMMARIES
+    ) -> Any:
+        """A small, msgspec-serialisable summary of one shard (``earlier``: see ``needs_summaries``)."""
 
     @abstractmethod
     def reduce(self, summaries: list[Any]) -> Any:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from pipeline_helpers import cli, write_openai_jsonl
 
-from ai.pipelines.orchestrator.report import write_report
+from ai.pipelines.report import write_report
 
 CHART_TITLES = (
     "Exported records by split and category",

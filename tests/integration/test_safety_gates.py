@@ -20,9 +20,9 @@ from ai.pipelines.orchestrator.quality_gates import (
     QualityStage,
     evaluate_dataset_gates,
 )
+from ai.pipelines.orchestrator.safety_gates import ContentStage, CrisisStage
 from ai.safety.crisis_detection.evaluate import crisis_eval
 from ai.safety.crisis_detection.production_crisis_detector import CrisisDetector
-from ai.safety.stages import ContentStage, CrisisStage
 
 SOURCE = Provenance(kind="dataset", name="integration", license="MIT")
 

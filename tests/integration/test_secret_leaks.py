@@ -112,7 +112,7 @@ def test_the_secrets_were_really_used(planted_run: dict) -> None:
 
 @pytest.mark.postgres
 def test_no_secret_in_any_output_file_or_console_output(planted_run: dict) -> None:
-    from ai.pipelines.orchestrator.report import write_report
+    from ai.pipelines.report import write_report
 
     write_report(planted_run["run_dir"])
     result = planted_run["result"]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import msgspec
@@ -32,8 +33,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from ai.core.records import Conversation
-from ai.core.stage import GlobalStage, StageOptions, StageResult
-from ai.pipelines.orchestrator.dedup import signatures_reusing, similar_pairs, stored_summary
+from ai.core.stage import NO_SUMMARIES, GlobalStage, StageOptions, StageResult
+from ai.pipelines.orchestrator.dedup import signatures_reusing, similar_pairs
 
 __all__ = [
     "SPLITS",
@@ -67,46 +68,51 @@ class SplitPlan(msgspec.Struct):
     report: dict[str, Any]
 
 
-class SplitStage(GlobalStage):
+class SplitOptions(StageOptions, kw_only=True):
+    train: float = 0.70
+    validation: float = 0.15
+    test: float = 0.15
+    # A record is a crisis record when scores["crisis"] reaches this, it is tagged "crisis" (the crisis
+    # stage does that) or its category is crisis_support.
+    crisis_threshold: float = 0.5
+    group_near_duplicates: bool = True
+    near_threshold: float = 0.6
+    shingle_size: int = 3
+    num_perm: int = 128
+    bands: int = 25
+    # Largest allowed |actual - target| share per split, unless the largest group alone exceeds it.
+    max_size_deviation: float = 0.01
+    # Homogeneity (chi-square) and distribution (KS) tests fail below this p-value; 0 turns them off.
+    min_p_value: float = 0.001
+    # Chi-square cells: values expected fewer times than this in some split are pooled into "(other)".
+    min_expected: float = 5.0
+    # KS tests need at least this many records in each compared split.
+    min_ks_samples: int = 20
+
+    def __post_init__(self) -> None:
+        ratios = (self.train, self.validation, self.test)
+        if min(ratios) < 0 or abs(sum(ratios) - 1.0) > 1e-6:
+            raise ValueError(f"train/validation/test must be >= 0 and add up to 1, got {ratios}")
+        if not 0 < self.bands <= self.num_perm:
+            raise ValueError(f"bands ({self.bands}) must be between 1 and num_perm ({self.num_perm})")
+
+
+class SplitStage(GlobalStage[SplitOptions]):
     name = "split"
     version = "1"
     summary_type: ClassVar[Any] = SplitSummary
     plan_type: ClassVar[Any] = SplitPlan
+    Options = SplitOptions
+    needs_summaries = ("dedup",)
 
-    class Options(StageOptions, kw_only=True):
-        train: float = 0.70
-        validation: float = 0.15
-        test: float = 0.15
-        # A record is a crisis record when scores["crisis"] reaches this, it is tagged "crisis" (the crisis
-        # stage does that) or its category is crisis_support.
-        crisis_threshold: float = 0.5
-        group_near_duplicates: bool = True
-        near_threshold: float = 0.6
-        shingle_size: int = 3
-        num_perm: int = 128
-        bands: int = 25
-        # Largest allowed |actual - target| share per split, unless the largest group alone exceeds it.
-        max_size_deviation: float = 0.01
-        # Homogeneity (chi-square) and distribution (KS) tests fail below this p-value; 0 turns them off.
-        min_p_value: float = 0.001
-        # Chi-square cells: values expected fewer times than this in some split are pooled into "(other)".
-        min_expected: float = 5.0
-        # KS tests need at least this many records in each compared split.
-        min_ks_samples: int = 20
-
-        def __post_init__(self) -> None:
-            ratios = (self.train, self.validation, self.test)
-            if min(ratios) < 0 or abs(sum(ratios) - 1.0) > 1e-6:
-                raise ValueError(f"train/validation/test must be >= 0 and add up to 1, got {ratios}")
-            if not 0 < self.bands <= self.num_perm:
-                raise ValueError(f"bands ({self.bands}) must be between 1 and num_perm ({self.num_perm})")
-
-    def summarise(self, batch: list[Conversation], shard: int) -> SplitSummary:
-        opts: Any = self.options
+    def summarise(
+        self, batch: list[Conversation], shard: int, earlier: Mapping[str, Any] = NO_SUMMARIES
+    ) -> SplitSummary:
+        opts = self.options
         signatures = b""
         if opts.group_near_duplicates:
             # Dedup already made these signatures for this shard, in its own summary: reuse its rows.
-            stored = stored_summary(self.run_dir, shard)
+            stored = earlier.get("dedup")
             signatures = signatures_reusing(
                 batch, opts.num_perm, self.seed, opts.shingle_size, stored
             ).tobytes()
@@ -124,7 +130,7 @@ class SplitStage(GlobalStage):
         )
 
     def reduce(self, summaries: list[SplitSummary]) -> SplitPlan:
-        opts: Any = self.options
+        opts = self.options
         columns = SplitColumns.from_summaries(summaries, opts.num_perm if opts.group_near_duplicates else 0)
         near_pairs = columns.near_duplicate_pairs(opts) if opts.group_near_duplicates else []
         assignment = assign_groups(columns, near_pairs, self._ratios(), self.seed)
@@ -154,11 +160,11 @@ class SplitStage(GlobalStage):
         return plan.report
 
     def _ratios(self) -> tuple[float, float, float]:
-        opts: Any = self.options
+        opts = self.options
         return (opts.train, opts.validation, opts.test)
 
     def _is_crisis(self, record: Conversation) -> bool:
-        opts: Any = self.options
+        opts = self.options
         return (
             record.category == "crisis_support"
             or "crisis" in record.tags

@@ -18,8 +18,7 @@ With 128 slots in 25 bands of 5, pairs at similarity 0.7 become candidates with 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
 import msgspec
@@ -27,8 +26,7 @@ import numpy as np
 import rensa
 
 from ai.core.records import Conversation, content_hash, normalised_turns
-from ai.core.stage import GlobalStage, Rejection, StageOptions, StageResult
-from ai.pipelines.orchestrator.shard_runner import shard_summary
+from ai.core.stage import NO_SUMMARIES, GlobalStage, Rejection, StageOptions, StageResult
 
 __all__ = [
     "DedupDecision",
@@ -39,7 +37,6 @@ __all__ = [
     "minhash_signatures",
     "signatures_reusing",
     "similar_pairs",
-    "stored_summary",
 ]
 
 
@@ -76,41 +73,45 @@ class DedupPlan(msgspec.Struct):
     cluster_heads: list[str] = msgspec.field(default_factory=list)
 
 
-class DedupStage(GlobalStage):
+class DedupOptions(StageOptions, kw_only=True):
+    exact: bool = True
+    near: bool = True
+    # Estimated Jaccard similarity of word 3-shingles at or above which two conversations are near
+    # duplicates. Editing ~3% of the words of every turn leaves similarity ~0.8 (5th percentile ~0.7);
+    # distinct conversations on one topic stay below ~0.55 (see docs/PREPROCESSING.md).
+    threshold: float = 0.6
+    shingle_size: int = 3
+    num_perm: int = 128
+    # LSH bands of num_perm // bands slots each (25 x 5 of 128): pairs at similarity 0.7 become
+    # candidates with probability 0.99 (0.8: 0.99999), same-topic pairs at 0.2 with probability 0.008.
+    bands: int = 25
+    # "reject" drops near duplicates; "cluster" keeps them and marks meta["dup_cluster"] so that the
+    # splitter keeps each cluster inside one split.
+    near_action: Literal["reject", "cluster"] = "reject"
+    # Records sharing one LSH bucket are compared with this many members ranked just before them and
+    # this many best-ranked members, which bounds the work on heavily templated data.
+    bucket_neighbours: int = 4
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold <= 1.0:
+            raise ValueError(f"threshold must be in (0, 1], got {self.threshold}")
+        if not 0 < self.bands <= self.num_perm:
+            raise ValueError(f"bands ({self.bands}) must be between 1 and num_perm ({self.num_perm})")
+        if self.shingle_size < 1:
+            raise ValueError("shingle_size must be at least 1")
+
+
+class DedupStage(GlobalStage[DedupOptions]):
     name = "dedup"
     version = "1"
     summary_type: ClassVar[Any] = DedupSummary
     plan_type: ClassVar[Any] = DedupPlan
+    Options = DedupOptions
 
-    class Options(StageOptions, kw_only=True):
-        exact: bool = True
-        near: bool = True
-        # Estimated Jaccard similarity of word 3-shingles at or above which two conversations are near
-        # duplicates. Editing ~3% of the words of every turn leaves similarity ~0.8 (5th percentile ~0.7);
-        # distinct conversations on one topic stay below ~0.55 (see docs/PREPROCESSING.md).
-        threshold: float = 0.6
-        shingle_size: int = 3
-        num_perm: int = 128
-        # LSH bands of num_perm // bands slots each (25 x 5 of 128): pairs at similarity 0.7 become
-        # candidates with probability 0.99 (0.8: 0.99999), same-topic pairs at 0.2 with probability 0.008.
-        bands: int = 25
-        # "reject" drops near duplicates; "cluster" keeps them and marks meta["dup_cluster"] so that the
-        # splitter keeps each cluster inside one split.
-        near_action: Literal["reject", "cluster"] = "reject"
-        # Records sharing one LSH bucket are compared with this many members ranked just before them and
-        # this many best-ranked members, which bounds the work on heavily templated data.
-        bucket_neighbours: int = 4
-
-        def __post_init__(self) -> None:
-            if not 0.0 < self.threshold <= 1.0:
-                raise ValueError(f"threshold must be in (0, 1], got {self.threshold}")
-            if not 0 < self.bands <= self.num_perm:
-                raise ValueError(f"bands ({self.bands}) must be between 1 and num_perm ({self.num_perm})")
-            if self.shingle_size < 1:
-                raise ValueError("shingle_size must be at least 1")
-
-    def summarise(self, batch: list[Conversation], shard: int) -> DedupSummary:
-        opts: Any = self.options
+    def summarise(
+        self, batch: list[Conversation], shard: int, earlier: Mapping[str, Any] = NO_SUMMARIES
+    ) -> DedupSummary:
+        opts = self.options
         signatures, digests, minhash = b"", b"", (0, 0, 0)
         if opts.near:
             signatures = minhash_signatures(batch, opts.num_perm, self.seed, opts.shingle_size).tobytes()
@@ -127,7 +128,7 @@ class DedupStage(GlobalStage):
         )
 
     def reduce(self, summaries: list[DedupSummary]) -> DedupPlan:
-        opts: Any = self.options
+        opts = self.options
         table = _Table(summaries, opts.num_perm if opts.near else 0)
         dropped: dict[int, tuple[str, int, float]] = {}  # row -> (reason, kept row, similarity)
         representatives = list(table.order)
@@ -262,17 +263,6 @@ def shingle_digests(batch: Sequence[Conversation]) -> bytes:
         hashlib.blake2b(_shingled_text(r).encode("utf-8", "surrogatepass"), digest_size=8).digest()
         for r in batch
     )
-
-
-def stored_summary(run_dir: Path | None, shard: int) -> DedupSummary | None:
-    """The dedup summary this run stored for ``shard``, or None (no run, no dedup step, unreadable)."""
-    if run_dir is None:
-        return None
-    try:
-        data = (run_dir / shard_summary(DedupStage.name, shard)).read_bytes()
-        return msgspec.msgpack.decode(data, type=DedupSummary)
-    except (OSError, msgspec.DecodeError):
-        return None
 
 
 def signatures_reusing(

@@ -29,16 +29,10 @@ from ai.pipelines.orchestrator.shard_runner import (
     shard_rejects,
     write_shard,
 )
+from ai.sourcing.registry import DERIVED_KINDS, SOURCE_READERS
 
 GateFn = Callable[[list[Conversation]], list[Rejection | None]]
 
-SOURCE_MODULES = {
-    "dataset": "ai.sourcing.datasets",
-    "academic": "ai.sourcing.academic",
-    "books": "ai.sourcing.books",
-    "youtube": "ai.sourcing.youtube",
-    "synthetic": "ai.sourcing.synthetic",
-}
 PASSAGES_PATH = "work/ingest/passages.jsonl"
 
 
@@ -46,14 +40,10 @@ class SourceError(RuntimeError):
     """A source could not be read at all (missing file, unknown format ...)."""
 
 
-# Sources that build on what the others produced run after them, with a SourceContext.
-DERIVED_KINDS = ("synthetic",)
-
-
 def read_source(
     source: SourceConfig, base_dir: Path, context: SourceContext | None = None
 ) -> Iterator[Conversation | Passage | Rejection]:
-    module_name = SOURCE_MODULES[source.kind]
+    module_name = SOURCE_READERS[source.kind]
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:

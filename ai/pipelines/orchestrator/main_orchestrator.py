@@ -299,7 +299,7 @@ def bias_audit_cmd(
 @app.command()
 def report(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
     """(Re)build DIR/report.html: one self-contained page with the run's numbers, charts and examples."""
-    from ai.pipelines.orchestrator.report import ReportError, write_report
+    from ai.pipelines.report import ReportError, write_report
 
     try:
         typer.echo(str(write_report(run_dir)))

@@ -38,7 +38,6 @@ from ai.pipelines.orchestrator.quality_gates import (
     DatasetGateOptions,
     evaluate_dataset_gates,
 )
-from ai.pipelines.orchestrator.report import write_report
 from ai.pipelines.orchestrator.run_catalog import RunCatalog
 from ai.pipelines.orchestrator.run_output import (
     file_hashes,
@@ -55,6 +54,7 @@ from ai.pipelines.orchestrator.shard_runner import (
     run_segment,
     shard_rejects,
 )
+from ai.pipelines.report import write_report
 
 
 def package_version() -> str:

@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 
 from ai.core.records import ROLES, Conversation
-from ai.core.stage import Stage, StageOptions, StageResult
+from ai.core.stage import GateStage, Rejection, StageOptions
 
 PII_PATTERNS: dict[str, str] = {
     "email": r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}\b",
@@ -98,7 +98,7 @@ class QualityOptions(StageOptions, kw_only=True):
             raise ValueError(f"unknown pii_kinds {sorted(unknown)}; known: {list(PII_PATTERNS)}")
 
 
-class QualityStage(Stage):
+class QualityStage(GateStage[QualityOptions]):
     """Per-record gates: structure, residual PII, language and the quality score (``scores["quality"]``)."""
 
     name = "quality"
@@ -107,32 +107,26 @@ class QualityStage(Stage):
 
     def __init__(self, options: QualityOptions | None = None, seed: int = 0) -> None:
         super().__init__(options, seed)
-        opts: QualityOptions = self.options  # type: ignore[assignment]
         self._pii = re.compile(
-            "|".join(f"(?P<{kind}>{PII_PATTERNS[kind]})" for kind in opts.pii_kinds), re.IGNORECASE
+            "|".join(f"(?P<{kind}>{PII_PATTERNS[kind]})" for kind in self.options.pii_kinds), re.IGNORECASE
         )
-        self._allow = set(opts.pii_allowlist)
+        self._allow = set(self.options.pii_allowlist)
 
-    def process(self, batch: list[Conversation]) -> StageResult:
-        kept, rejected = [], []
-        for record in batch:
-            problem = (
-                self._structure_problem(record) or self._language_problem(record) or self._pii_problem(record)
-            )
-            if problem:
-                rejected.append(self.reject(record, *problem))
-                continue
-            score = quality_score(record)
-            record.scores["quality"] = score
-            if score < self.options.min_quality:  # type: ignore[attr-defined]
-                message = f"quality score {score:.2f} is below {self.options.min_quality:.2f}"  # type: ignore[attr-defined]
-                rejected.append(self.reject(record, "quality_below_threshold", message))
-            else:
-                kept.append(record)
-        return StageResult(kept=kept, rejected=rejected)
+    def judge(self, record: Conversation) -> Rejection | None:
+        problem = (
+            self._structure_problem(record) or self._language_problem(record) or self._pii_problem(record)
+        )
+        if problem:
+            return self.reject(record, *problem)
+        score = quality_score(record)
+        record.scores["quality"] = score
+        if score < self.options.min_quality:
+            message = f"quality score {score:.2f} is below {self.options.min_quality:.2f}"
+            return self.reject(record, "quality_below_threshold", message)
+        return None
 
     def _structure_problem(self, record: Conversation) -> tuple[str, str] | None:
-        opts: QualityOptions = self.options  # type: ignore[assignment]
+        opts = self.options
         turns = record.turns
         if len(turns) < opts.min_turns:
             return "structure_too_few_turns", f"{len(turns)} turns; at least {opts.min_turns} needed"
@@ -154,13 +148,13 @@ class QualityStage(Stage):
         return None
 
     def _language_problem(self, record: Conversation) -> tuple[str, str] | None:
-        allowed = self.options.allowed_languages  # type: ignore[attr-defined]
+        allowed = self.options.allowed_languages
         if allowed and record.language not in allowed:
             return "language_not_allowed", f"language {record.language or 'unknown'!r} is not in {allowed}"
         return None
 
     def _pii_problem(self, record: Conversation) -> tuple[str, str] | None:
-        if not self.options.check_pii:  # type: ignore[attr-defined]
+        if not self.options.check_pii:
             return None
         if not _PII_HINT.search("\n".join(turn.text for turn in record.turns)):
             return None

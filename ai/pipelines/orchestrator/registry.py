@@ -1,30 +1,42 @@
-"""The stage registry: which stages exist, in which order they run, and where their code lives.
+"""The stage registry: which stages exist, their order, and what the report needs to know of each.
 
-This is the only place that knows the order of stages. A stage is found by its ``name`` attribute
-inside the module listed here, so modules are imported only when a plan uses them.
+This is the only place that knows the stages and their order: adding a stage is one module plus one line in
+``STAGES``. A stage is found by its ``name`` attribute inside the module listed there, so modules are
+imported only when a plan uses them; the report shows the stages marked ``gate`` in its gate table.
 """
 
 from __future__ import annotations
 
 import importlib
 from functools import cache
+from typing import NamedTuple
 
 from ai.core.stage import Stage
 
+
+class StageEntry(NamedTuple):
+    name: str
+    module: str  # module defining the Stage subclass whose ``name`` is this entry's name
+    gate: bool = False  # a safety or quality gate: shown in the report's gate table
+
+
 # Default order: preprocess -> dedup -> safety -> quality gates -> split.
-STAGE_MODULES: dict[str, str] = {
-    "normalize": "ai.pipelines.orchestrator.unified_preprocessing_pipeline",
-    "roles": "ai.pipelines.orchestrator.unified_preprocessing_pipeline",
-    "pii": "ai.pipelines.orchestrator.unified_preprocessing_pipeline",
-    "language": "ai.pipelines.orchestrator.unified_preprocessing_pipeline",
-    "dedup": "ai.pipelines.orchestrator.dedup",
-    "journal_trigger": "ai.journal_dataset_research.trigger",
-    "crisis": "ai.safety.stages",
-    "content": "ai.safety.stages",
-    "ears": "ai.pipelines.orchestrator.ears_compliance_gate",
-    "quality": "ai.pipelines.orchestrator.quality_gates",
-    "split": "ai.pipelines.orchestrator.data_splitter",
-}
+STAGES: tuple[StageEntry, ...] = (
+    StageEntry("normalize", "ai.pipelines.orchestrator.unified_preprocessing_pipeline"),
+    StageEntry("roles", "ai.pipelines.orchestrator.unified_preprocessing_pipeline"),
+    StageEntry("pii", "ai.pipelines.orchestrator.unified_preprocessing_pipeline"),
+    StageEntry("language", "ai.pipelines.orchestrator.unified_preprocessing_pipeline"),
+    StageEntry("dedup", "ai.pipelines.orchestrator.dedup"),
+    StageEntry("journal_trigger", "ai.journal_dataset_research.trigger"),
+    StageEntry("crisis", "ai.pipelines.orchestrator.safety_gates", gate=True),
+    StageEntry("content", "ai.pipelines.orchestrator.safety_gates", gate=True),
+    StageEntry("ears", "ai.pipelines.orchestrator.ears_compliance_gate", gate=True),
+    StageEntry("quality", "ai.pipelines.orchestrator.quality_gates", gate=True),
+    StageEntry("split", "ai.pipelines.orchestrator.data_splitter"),
+)
+
+STAGE_MODULES: dict[str, str] = {entry.name: entry.module for entry in STAGES}
+GATE_STAGES: tuple[str, ...] = tuple(entry.name for entry in STAGES if entry.gate)
 STAGE_ORDER: list[str] = list(STAGE_MODULES)
 
 

@@ -17,7 +17,7 @@ import msgspec
 from ai.core.records import Conversation, LineageEntry, decode_conversation, encode
 from ai.core.stage import GlobalStage, Rejection, Stage, StageResult
 from ai.pipelines.orchestrator.checkpoint_manager import CheckpointManager, atomic_writer
-from ai.pipelines.orchestrator.registry import resolve_target
+from ai.pipelines.orchestrator.registry import resolve_target, stage_class
 
 GC_GEN0_THRESHOLD = 50_000
 
@@ -117,14 +117,29 @@ def run_segment(task: SegmentTask) -> ShardOutcome:
         if not summary_done:
             stage = load_stage(task.summarise)
             assert isinstance(stage, GlobalStage)  # nosec B101  # type narrowing; only global steps summarise
-            stage.run_dir = run_dir
-            summary = stage.summarise(batch, task.shard)
+            earlier = earlier_summaries(stage, run_dir, task.shard)
+            summary = stage.summarise(batch, task.shard, earlier)
             with atomic_writer(run_dir / summary_path) as handle:
                 handle.write(msgspec.msgpack.encode(summary))
             checkpoints.mark_done(
                 task.summarise.name + ".summarise", task.shard, task.summarise.hash, [summary_path]
             )
     return ShardOutcome(shard=task.shard, steps=stats, output_path=current, summary_path=summary_path)
+
+
+def earlier_summaries(stage: GlobalStage, run_dir: Path, shard: int) -> dict[str, Any]:
+    """The summaries of ``shard`` that ``stage.needs_summaries`` names, None where none can be read."""
+    return {name: _stored_summary(name, run_dir, shard) for name in stage.needs_summaries}
+
+
+def _stored_summary(name: str, run_dir: Path, shard: int) -> Any:
+    # A stage that is not in this run (or an unreadable summary) leaves the needing stage to do the
+    # work itself, which gives the same result, only slower.
+    try:
+        data = (run_dir / shard_summary(name, shard)).read_bytes()
+        return msgspec.msgpack.decode(data, type=stage_class(name).summary_type)
+    except (OSError, msgspec.DecodeError):
+        return None
 
 
 def _run_step(

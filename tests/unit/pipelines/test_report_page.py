@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,9 +13,9 @@ import pytest
 from ai.core.records import PassageRef, Provenance, Turn, encode, make_conversation, to_openai
 from ai.core.stage import Rejection
 from ai.pipelines.orchestrator.quality_gates import GateReport, GateResult
-from ai.pipelines.orchestrator.report import REPORT_FILE, ReportError, main, write_report
-from ai.pipelines.orchestrator.report_charts import _nice_ceiling
-from ai.pipelines.orchestrator.report_data import (
+from ai.pipelines.report import REPORT_FILE, ReportError, main, write_report
+from ai.pipelines.report.charts import _nice_ceiling
+from ai.pipelines.report.data import (
     EXAMPLES_PER_CATEGORY,
     length_bin,
     length_bin_start,
@@ -542,3 +544,10 @@ def test_text_that_cannot_be_encoded_is_replaced_not_fatal(run_dir: Path) -> Non
 def test_axis_tops_split_into_round_steps() -> None:
     assert [_nice_ceiling(v, whole=True) for v in (0, 3, 32, 50, 4500)] == [1.0, 4.0, 40.0, 80.0, 8000.0]
     assert _nice_ceiling(0.75) == pytest.approx(0.8) and _nice_ceiling(0.07) == pytest.approx(0.08)
+
+
+def test_python_dash_m_runs_the_package() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "ai.pipelines.report"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 2 and "usage: python -m ai.pipelines.report RUN_DIR" in done.stderr

@@ -21,8 +21,8 @@ from ai.pipelines.orchestrator.dedup import (
     DedupStage,
     minhash_signatures,
     signatures_reusing,
-    stored_summary,
 )
+from ai.pipelines.orchestrator.shard_runner import earlier_summaries
 
 _VOCABULARY = (
     "feel anxious tired sleep work family partner panic worry alone help talk day night week hard better "
@@ -271,27 +271,28 @@ def test_split_reuses_dedups_signatures_and_gets_the_same_summary(tmp_path) -> N
     # Later stages dropped some records and one changed its text: that row must be computed afresh.
     later = [r for i, r in enumerate(records) if i % 3]
     later[5] = msgspec.structs.replace(later[5], turns=[Turn("client", "a different text altogether")])
-    fresh = SplitStage(seed=3)
-    reusing = SplitStage(seed=3)
-    reusing.run_dir = tmp_path
-    assert msgspec.msgpack.encode(reusing.summarise(later, 4)) == msgspec.msgpack.encode(
-        fresh.summarise(later, 4)
+    split = SplitStage(seed=3)
+    # The runner hands the split stage the dedup summary it declares it needs.
+    handed = earlier_summaries(split, tmp_path, 4)
+    assert handed == {"dedup": stored}
+    assert msgspec.msgpack.encode(split.summarise(later, 4, handed)) == msgspec.msgpack.encode(
+        split.summarise(later, 4)
     )
-    expected = minhash_signatures(later, 128, 3, dedup.options.shingle_size)  # type: ignore[attr-defined]
-    assert stored_summary(tmp_path, 4) is not None and stored_summary(tmp_path, 5) is None
-    reused = signatures_reusing(later, 128, 3, dedup.options.shingle_size, stored)  # type: ignore[attr-defined]
+    expected = minhash_signatures(later, 128, 3, dedup.options.shingle_size)
+    assert earlier_summaries(split, tmp_path, 5) == {"dedup": None}
+    reused = signatures_reusing(later, 128, 3, dedup.options.shingle_size, stored)
     assert np.array_equal(reused, expected)
     # Other parameters (or no stored digests) mean nothing is reused, and the answer is still right.
-    other_seed = signatures_reusing(later, 128, 4, dedup.options.shingle_size, stored)  # type: ignore[attr-defined]
-    assert np.array_equal(other_seed, minhash_signatures(later, 128, 4, dedup.options.shingle_size))  # type: ignore[attr-defined]
+    other_seed = signatures_reusing(later, 128, 4, dedup.options.shingle_size, stored)
+    assert np.array_equal(other_seed, minhash_signatures(later, 128, 4, dedup.options.shingle_size))
     path.write_bytes(b"not msgpack")
-    assert stored_summary(tmp_path, 4) is None
+    assert earlier_summaries(split, tmp_path, 4) == {"dedup": None}
 
 
 def test_reused_rows_come_from_the_stored_summary() -> None:
     records = corpus(20, seed=2)
     stored = DedupStage(seed=0).summarise(records, 0)
-    size = DedupStage(seed=0).options.shingle_size  # type: ignore[attr-defined]
+    size = DedupStage(seed=0).options.shingle_size
     marked = np.frombuffer(stored.signatures, dtype=np.uint32).reshape(20, 128).copy()
     marked[1] = 7  # a row no real signature has: seeing it proves the row was reused, not recomputed
     stored = msgspec.structs.replace(stored, signatures=marked.tobytes())

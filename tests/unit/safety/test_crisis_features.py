@@ -95,7 +95,7 @@ def test_hashed_column_handles_the_overflowing_hash() -> None:
 def test_inference_does_not_import_scikit_learn() -> None:
     """scikit-learn's import costs seconds per worker; the crisis stage must not need it."""
     code = (
-        "import sys; from ai.safety.stages import CrisisStage; "
+        "import sys; from ai.pipelines.orchestrator.safety_gates import CrisisStage; "
         "CrisisStage().detector.detect_batch(['I want to end it all', 'fine']); "
         "print('sklearn' in sys.modules)"
     )

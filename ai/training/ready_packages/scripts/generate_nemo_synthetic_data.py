@@ -31,16 +31,11 @@ from typing import Any
 from ai.core.config import ConfigError, PipelineConfig, SourceConfig, load_config
 from ai.core.records import Conversation, Passage, encode, to_openai
 from ai.core.stage import Rejection
+from ai.sourcing.registry import DERIVED_KINDS, SOURCE_READERS
 from ai.sourcing.synthetic import MaterialContext, bias_audit, read_source
 from ai.sourcing.synthetic.composer import repetition_report
 
 USAGE_ERROR = 2
-PRIMARY_READERS = {
-    "dataset": "ai.sourcing.datasets",
-    "academic": "ai.sourcing.academic.academic_sourcing",
-    "books": "ai.sourcing.books",
-    "youtube": "ai.sourcing.youtube",
-}
 
 
 def generate_synthetic(config: PipelineConfig, out: Path, only: list[str] | None = None) -> dict[str, Any]:
@@ -98,9 +93,9 @@ def _material(config: PipelineConfig) -> tuple[list[Passage], list[Conversation]
     conversations: list[Conversation] = []
     base_dir = Path(config.base_dir or ".")
     for source in config.sources:
-        if not source.enabled or source.kind == "synthetic":
+        if not source.enabled or source.kind in DERIVED_KINDS:
             continue
-        module = importlib.import_module(PRIMARY_READERS[source.kind])
+        module = importlib.import_module(SOURCE_READERS[source.kind])
         for item in module.read_source(source, base_dir):
             if isinstance(item, Passage):
                 passages.append(item)

@@ -5,6 +5,10 @@ them: it scores every conversation, routes crisis ones to the ``crisis_support``
 evidence in ``meta["crisis"]``, and rejects only a conversation whose crisis turn is never answered by
 the therapist. Whether the answer is *safe* is checked by the ``content`` stage (harmful content) and
 the ``ears`` stage (a collaborative safety step).
+
+Where things live: the judges that score text (``CrisisDetector``, ``ContentFilter``) are in
+``ai/safety/`` and know nothing of records or stages; this module is the thin ``GateStage`` layer that
+applies them to conversations, as ``ears_compliance_gate.py`` and ``quality_gates.py`` do for theirs.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any
 import msgspec
 
 from ai.core.records import Conversation
-from ai.core.stage import Stage, StageOptions, StageResult
+from ai.core.stage import GateStage, Rejection, StageOptions
 from ai.safety.content_filter import DEFAULT_ROLE_CODES, ContentFilter
 from ai.safety.crisis_detection.patterns import LEVEL_RANK
 from ai.safety.crisis_detection.production_crisis_detector import CrisisDetector, CrisisResult
@@ -40,12 +44,13 @@ class CrisisOptions(StageOptions, kw_only=True):
             raise ValueError("threshold must be in [0, 1) (0 = calibrated)")
 
 
-class CrisisStage(Stage):
+class CrisisStage(GateStage[CrisisOptions]):
     """Scores ``record.scores["crisis"]`` from the client turns; routes and tags crisis conversations."""
 
     name = "crisis"
     version = "1"
     Options = CrisisOptions
+    stat_keys = ("crisis_flagged", "crisis_errors")
 
     def __init__(self, options: CrisisOptions | None = None, seed: int = 0) -> None:
         super().__init__(options, seed)
@@ -54,43 +59,46 @@ class CrisisStage(Stage):
     @property
     def detector(self) -> CrisisDetector:
         if self._detector is None:
-            threshold = self.options.threshold or None  # type: ignore[attr-defined]
-            self._detector = CrisisDetector(threshold=threshold)
+            self._detector = CrisisDetector(threshold=self.options.threshold or None)
         return self._detector
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_detector": None}
 
-    def process(self, batch: list[Conversation]) -> StageResult:
-        options: CrisisOptions = self.options  # type: ignore[assignment]
-        texts, offsets = zip(*(_client_text(record) for record in batch), strict=True) if batch else ((), ())
-        results = self.detector.detect_batch(list(texts))
-        kept, rejected = [], []
-        flagged = errors = 0
-        for record, result, turn_offsets in zip(batch, results, offsets, strict=True):
-            record.scores["crisis"] = result.score
-            if result.error:
-                errors += 1
-            if not result.is_crisis:
-                kept.append(record)
-                continue
-            flagged += 1
-            first_turn = _first_crisis_turn(result, turn_offsets)
-            _route(record, result, first_turn, options)
-            serious = LEVEL_RANK[result.level] >= LEVEL_RANK[options.unanswered_min_level] or bool(
-                result.error
-            )
-            if options.reject_unanswered and serious and not _answered_after(record, first_turn):
-                message = (
-                    f"client turn {first_turn} carries a crisis signal ({result.level}) and no therapist turn "
-                    "answers it"
-                )
-                rejected.append(self.reject(record, "crisis_unanswered", message))
-            else:
-                kept.append(record)
-        return StageResult(
-            kept=kept, rejected=rejected, stats={"crisis_flagged": flagged, "crisis_errors": errors}
+    def judge(self, record: Conversation) -> Rejection | None:
+        return self.judge_batch([record])[0]
+
+    def judge_batch(self, records: list[Conversation]) -> list[Rejection | None]:
+        # The detector's model scores a whole batch in one call, several times faster than one by one.
+        texts, offsets = (
+            zip(*(_client_text(record) for record in records), strict=True) if records else ((), ())
         )
+        results = self.detector.detect_batch(list(texts))
+        return [
+            self._verdict(record, result, turn_offsets)
+            for record, result, turn_offsets in zip(records, results, offsets, strict=True)
+        ]
+
+    def _verdict(
+        self, record: Conversation, result: CrisisResult, turn_offsets: list[tuple[int, int]]
+    ) -> Rejection | None:
+        options = self.options
+        record.scores["crisis"] = result.score
+        if result.error:
+            self.count("crisis_errors")
+        if not result.is_crisis:
+            return None
+        self.count("crisis_flagged")
+        first_turn = _first_crisis_turn(result, turn_offsets)
+        _route(record, result, first_turn, options)
+        serious = LEVEL_RANK[result.level] >= LEVEL_RANK[options.unanswered_min_level] or bool(result.error)
+        if options.reject_unanswered and serious and not _answered_after(record, first_turn):
+            message = (
+                f"client turn {first_turn} carries a crisis signal ({result.level}) and no therapist turn "
+                "answers it"
+            )
+            return self.reject(record, "crisis_unanswered", message)
+        return None
 
 
 class ContentOptions(StageOptions, kw_only=True):
@@ -100,7 +108,7 @@ class ContentOptions(StageOptions, kw_only=True):
     )
 
 
-class ContentStage(Stage):
+class ContentStage(GateStage[ContentOptions]):
     """Rejects conversations whose therapist (or system) turns carry harmful content, per reason code."""
 
     name = "content"
@@ -109,29 +117,25 @@ class ContentStage(Stage):
 
     def __init__(self, options: ContentOptions | None = None, seed: int = 0) -> None:
         super().__init__(options, seed)
-        self.filter = ContentFilter(self.options.roles)  # type: ignore[attr-defined]
+        self.filter = ContentFilter(self.options.roles)
 
-    def process(self, batch: list[Conversation]) -> StageResult:
-        kept, rejected = [], []
-        for record in batch:
-            findings = []
-            for index, turn in enumerate(record.turns):
-                verdict = self.filter.check(turn.text, turn.role)
-                findings += [(index, turn.role, hit) for hit in verdict.hits]
-            record.scores["content"] = 0.0 if findings else 1.0
-            if not findings:
-                kept.append(record)
-                continue
-            index, role, hit = findings[0]
-            codes = sorted({h.code for _, _, h in findings})
-            message = f"{role} turn {index} contains {hit.code.replace('_', ' ')} ({hit.text!r})"
-            if len(codes) > 1:
-                message += f"; also {', '.join(c for c in codes if c != hit.code)}"
-            record.meta["content_hits"] = [
-                {"turn": i, "code": h.code, "text": h.text} for i, _, h in findings[:10]
-            ]
-            rejected.append(self.reject(record, f"content_{hit.code}", message))
-        return StageResult(kept=kept, rejected=rejected)
+    def judge(self, record: Conversation) -> Rejection | None:
+        findings = []
+        for index, turn in enumerate(record.turns):
+            verdict = self.filter.check(turn.text, turn.role)
+            findings += [(index, turn.role, hit) for hit in verdict.hits]
+        record.scores["content"] = 0.0 if findings else 1.0
+        if not findings:
+            return None
+        index, role, hit = findings[0]
+        codes = sorted({h.code for _, _, h in findings})
+        message = f"{role} turn {index} contains {hit.code.replace('_', ' ')} ({hit.text!r})"
+        if len(codes) > 1:
+            message += f"; also {', '.join(c for c in codes if c != hit.code)}"
+        record.meta["content_hits"] = [
+            {"turn": i, "code": h.code, "text": h.text} for i, _, h in findings[:10]
+        ]
+        return self.reject(record, f"content_{hit.code}", message)
 
 
 def _client_text(record: Conversation) -> tuple[str, list[tuple[int, int]]]:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ai.pipelines.orchestrator.checkpoint_manager import atomic_writer
-from ai.pipelines.orchestrator.report_data import ReportError, RunInputs, scan_dataset, scan_quarantine
-from ai.pipelines.orchestrator.report_html import render_report
+from ai.core.atomic import atomic_writer
+from ai.pipelines.report.data import ReportError, RunInputs, scan_dataset, scan_quarantine
+from ai.pipelines.report.page import render_report
 
 REPORT_FILE = "report.html"
 
@@ -30,10 +30,10 @@ def write_report(run_dir: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m ai.pipelines.orchestrator.report RUN_DIR``: rebuild the report, print its path."""
+    """``python -m ai.pipelines.report RUN_DIR``: rebuild the report, print its path."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1 or args[0].startswith("-"):
-        print("usage: python -m ai.pipelines.orchestrator.report RUN_DIR", file=sys.stderr)
+        print("usage: python -m ai.pipelines.report RUN_DIR", file=sys.stderr)
         return 2
     try:
         path = write_report(Path(args[0]))
@@ -45,6 +45,3 @@ def main(argv: list[str] | None = None) -> int:
 
 
 __all__ = ["REPORT_FILE", "ReportError", "main", "write_report"]
-
-if __name__ == "__main__":
-    sys.exit(main())

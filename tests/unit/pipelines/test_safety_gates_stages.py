@@ -8,7 +8,7 @@ import msgspec
 import pytest
 
 from ai.core.records import Conversation, Provenance, Turn, make_conversation
-from ai.safety.stages import ContentStage, CrisisOptions, CrisisStage
+from ai.pipelines.orchestrator.safety_gates import ContentStage, CrisisOptions, CrisisStage
 
 SOURCE = Provenance(kind="dataset", name="unit", locator={"file_line": "unit.jsonl:1"})
 

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from ai.pipelines.orchestrator.report_charts import (
+from ai.pipelines.orchestrator.registry import GATE_STAGES
+from ai.pipelines.report.charts import (
     REJECTION_PALETTE,
     Colors,
     Series,
@@ -29,7 +30,7 @@ from ai.pipelines.orchestrator.report_charts import (
     line_chart,
     stacked_hbar_chart,
 )
-from ai.pipelines.orchestrator.report_data import (
+from ai.pipelines.report.data import (
     MAX_TURN_BIN,
     SCORE_BINS,
     DatasetScan,
@@ -40,10 +41,9 @@ from ai.pipelines.orchestrator.report_data import (
     SplitStats,
     length_bin_start,
 )
-from ai.pipelines.orchestrator.report_markdown import markdown_html, split_front_matter
+from ai.pipelines.report.markdown import markdown_html, split_front_matter
 
 CSS_FILE = Path(__file__).with_name("report_assets") / "report.css"
-GATE_STAGES = ("crisis", "content", "ears", "quality")
 MIX_TOP = 8  # values shown per mix chart; the rest are pooled into "(other)"
 SCORE_TITLES = {
     "ears": "EARS score distribution",
@@ -74,28 +74,44 @@ def render_report(inputs: RunInputs, dataset: DatasetScan, quarantine: Quarantin
     return page.render()
 
 
-class ReportPage:
-    def __init__(self, inputs: RunInputs, dataset: DatasetScan, quarantine: QuarantineScan) -> None:
+class PageSection:
+    """What every part of the page reads: the run's inputs, the scans, and the page's one palette."""
+
+    def __init__(
+        self, inputs: RunInputs, dataset: DatasetScan, quarantine: QuarantineScan, colors: Colors
+    ) -> None:
         self.inputs = inputs
         self.dataset = dataset
         self.quarantine = quarantine
         self.counts = inputs.counts
-        self.colors = Colors()  # one palette for the page, so a category keeps its colour everywhere
+        self.colors = colors
+
+
+class ReportPage(PageSection):
+    """The page: its frame (header, navigation, footer) and the run sections (overview, record flow,
+    quarantine). The dataset's own sections are ``DatasetSections``, the checks made on it ``CheckSections``.
+    """
+
+    def __init__(self, inputs: RunInputs, dataset: DatasetScan, quarantine: QuarantineScan) -> None:
+        # One palette for the page, so a category keeps its colour everywhere.
+        super().__init__(inputs, dataset, quarantine, Colors())
+        self.data = DatasetSections(inputs, dataset, quarantine, self.colors)
+        self.checks = CheckSections(inputs, dataset, quarantine, self.colors)
 
     def render(self) -> str:
         sections = [
             self.overview(),
             self.flow(),
             self.quarantine_section(),
-            self.distributions(),
-            self.mix(),
-            self.scores(),
-            self.dedup(),
-            self.pii(),
-            self.bias(),
-            self.split_tests(),
-            self.examples(),
-            self.card(),
+            self.data.distributions(),
+            self.data.mix(),
+            self.data.scores(),
+            self.checks.dedup(),
+            self.checks.pii(),
+            self.checks.bias(),
+            self.checks.split_tests(),
+            self.data.examples(),
+            self.data.card(),
         ]
         nav = "".join(f'<a href="#{key}">{escape(label)}</a>' for key, label in SECTIONS)
         return (
@@ -348,6 +364,10 @@ class ReportPage:
             }
         return dict(self.quarantine.counts)
 
+
+class DatasetSections(PageSection):
+    """What the exported dataset holds: distributions, category mix, scores, examples and its card."""
+
     # -- distributions ------------------------------------------------------------------------------------
     def distributions(self) -> str:
         splits = self.dataset.ordered_splits()
@@ -460,6 +480,54 @@ class ReportPage:
         if quarantined:
             series.append(Series("quarantined", quarantined))
         return series
+
+    # -- examples -------------------------------------------------------------------------------------------
+    def examples(self) -> str:
+        if not self.dataset.examples:
+            return _section(
+                "examples", "Example conversations", _missing("Exported dataset " + NOT_COMPUTED + ".")
+            )
+        rows = []
+        for category in sorted(self.dataset.examples):
+            for record in self.dataset.examples[category]:
+                rows.append(
+                    (
+                        f'<span class="pill" style="border-color:{self.colors(category)}">{escape(category)}</span>'
+                        f'<div class="muted">{escape(record.metadata.split)}</div>',
+                        _conversation_html(record),
+                        _provenance_html(record),
+                        _scores_html(record.metadata.scores),
+                    )
+                )
+        table = _table(
+            ["category", "conversation (as exported, PII scrubbed)", "provenance", "scores"],
+            rows,
+            css="examples",
+        )
+        return _section("examples", "Example conversations", table)
+
+    # -- card ------------------------------------------------------------------------------------------------
+    def card(self) -> str:
+        if not self.inputs.card:
+            return _section(
+                "card", "Dataset card", _missing("Dataset card (README.md) " + NOT_COMPUTED + ".")
+            )
+        front, body = split_front_matter(self.inputs.card)
+        front_html = (
+            f"<details><summary>Card metadata (YAML front matter)</summary><pre><code>{escape(front)}</code></pre></details>"
+            if front
+            else ""
+        )
+        return _section(
+            "card",
+            "Dataset card",
+            f'<p class="muted">{escape(self.inputs.card_name)}</p>{front_html}'
+            f'<article class="md">{markdown_html(body)}</article>',
+        )
+
+
+class CheckSections(PageSection):
+    """The checks a run made on its dataset: dedup, PII scrubbing, the bias audit and the split tests."""
 
     # -- dedup ---------------------------------------------------------------------------------------------
     def dedup(self) -> str:
@@ -626,50 +694,6 @@ class ReportPage:
             if not isinstance(v, dict | list)
         ]
         return "<h3>Leakage across splits</h3>" + _table(["check", "value"], rows, numeric_cols={1})
-
-    # -- examples -------------------------------------------------------------------------------------------
-    def examples(self) -> str:
-        if not self.dataset.examples:
-            return _section(
-                "examples", "Example conversations", _missing("Exported dataset " + NOT_COMPUTED + ".")
-            )
-        rows = []
-        for category in sorted(self.dataset.examples):
-            for record in self.dataset.examples[category]:
-                rows.append(
-                    (
-                        f'<span class="pill" style="border-color:{self.colors(category)}">{escape(category)}</span>'
-                        f'<div class="muted">{escape(record.metadata.split)}</div>',
-                        _conversation_html(record),
-                        _provenance_html(record),
-                        _scores_html(record.metadata.scores),
-                    )
-                )
-        table = _table(
-            ["category", "conversation (as exported, PII scrubbed)", "provenance", "scores"],
-            rows,
-            css="examples",
-        )
-        return _section("examples", "Example conversations", table)
-
-    # -- card ------------------------------------------------------------------------------------------------
-    def card(self) -> str:
-        if not self.inputs.card:
-            return _section(
-                "card", "Dataset card", _missing("Dataset card (README.md) " + NOT_COMPUTED + ".")
-            )
-        front, body = split_front_matter(self.inputs.card)
-        front_html = (
-            f"<details><summary>Card metadata (YAML front matter)</summary><pre><code>{escape(front)}</code></pre></details>"
-            if front
-            else ""
-        )
-        return _section(
-            "card",
-            "Dataset card",
-            f'<p class="muted">{escape(self.inputs.card_name)}</p>{front_html}'
-            f'<article class="md">{markdown_html(body)}</article>',
-        )
 
 
 # -- the bias audit (ai.sourcing.synthetic.audit) -----------------------------------------------------
