@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from pipeline_helpers import cli
+import yaml
+from pipeline_helpers import cli, write_openai_jsonl
 
 from ai.core.records import Conversation, Provenance, Turn, make_conversation, to_openai
 from ai.pipelines.orchestrator.bias_audit import (
@@ -235,3 +236,42 @@ def test_the_bias_audit_command_exits_1_naming_the_flipping_value(
 def test_the_bias_audit_command_needs_a_finished_run(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     assert cli("bias-audit", str(tmp_path)) == 1
     assert "not a finished run" in capsys.readouterr().err
+
+
+def _gated_run_config(tmp_path: Path, **bias_audit: object) -> Path:
+    corpus = tmp_path / "corpus.jsonl"
+    write_openai_jsonl(corpus, 60, seed=3, defects=False)
+    config = {
+        "run": {"name": "bias", "workers": 1, "seed": 7},
+        "sources": [{"name": "corpus", "path": str(corpus), "license": "CC-BY-4.0"}],
+        "stages": {"quality": {"dataset": {"bias_audit": {"originals": 3, "bootstrap": 20, **bias_audit}}}},
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_a_run_with_the_bias_gate_audits_its_judges_and_reports_the_gates(tmp_path: Path) -> None:
+    config = _gated_run_config(tmp_path, min_sets=1, max_flip_rate=1.0)
+    out = tmp_path / "run"
+    assert cli("run", "--config", str(config), "--output", str(out), "-q") == 0
+    audit = json.loads((out / AUDIT_FILE).read_text())
+    assert set(audit["judges"]) == {"crisis", "content", "ears", "quality"} and audit["originals"] == 3
+    gates = json.loads((out / "gate_report.json").read_text())["gates"]
+    bias_gates = [g for g in gates if g["name"].startswith("bias_flip_rate:")]
+    assert bias_gates and all(g["passed"] for g in bias_gates)
+    assert AUDIT_FILE in json.loads((out / "manifest.json").read_text())["files"]
+
+
+def test_a_judge_that_flips_for_one_group_blocks_the_export(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import ai.pipelines.orchestrator.bias_audit as bias_audit
+
+    monkeypatch.setattr(
+        bias_audit, "default_judges", lambda *thresholds: {"planted": penalise_muslim_clients}
+    )
+    config = _gated_run_config(tmp_path, min_sets=1)
+    out = tmp_path / "run"
+    assert cli("run", "--config", str(config), "--output", str(out), "-q") == 1
+    assert "bias_flip_rate:planted:religion" in json.loads((out / "gate_report.json").read_text())["failed"]
+    assert "planted decision flips for religion 'Muslim'" in capsys.readouterr().err
+    assert not list((out / "dataset").glob("*.jsonl"))
