@@ -32,7 +32,7 @@ from ai.core.config import SourceConfig
 from ai.core.context import SourceContext
 from ai.core.records import Conversation, Provenance, Turn, make_conversation, normalise_for_hash
 from ai.core.stage import Rejection
-from ai.sourcing.generation import ChatEndpoint, Completion, EndpointError, EndpointOptions
+from ai.sourcing.generation import ChatEndpoint, Completion, EndpointError, EndpointOptions, ServerError
 from ai.sourcing.synthetic.counterfactual import insert_sentence
 from ai.sourcing.synthetic.demographics import PLACEMENTS, Frame, detect_markers, marker_inventory
 from ai.sourcing.synthetic.options import PreferenceOptions
@@ -74,12 +74,26 @@ def read_preference_pairs(
         options.generation, context.run_dir / "work" / "generation" / source.name
     )
     writer = PairWriter(endpoint, source.name, source.license or "", checks)
-    candidates = (
-        writer.write(planned, seed=context.seed + n)
-        for n, planned in enumerate(planner.prompts(conversations))
-    )
+    candidates = _written(planner.prompts(conversations), writer, context.seed)
     with endpoint:  # type: ignore[attr-defined]
         yield from gated(candidates, report, context, options.batch_size)
+
+
+def _written(
+    prompts: Iterator[PairPrompt], writer: PairWriter, seed: int
+) -> Iterator[Conversation | Rejection]:
+    """Pairs for the planned prompts; an endpoint that cannot start ends the source with one clear rejection
+    (the rest of the run goes on: the counterfactual sources do not need it)."""
+    for n, planned in enumerate(prompts):
+        try:
+            yield writer.write(planned, seed=seed + n)
+        except ServerError as exc:
+            yield Rejection(
+                STAGE,
+                "endpoint_unavailable",
+                f"no preference pairs: the generation endpoint could not start ({exc})",
+            )
+            return
 
 
 def open_endpoint(options: EndpointOptions, workdir: Path) -> ChatClient:

@@ -13,7 +13,7 @@ from openai_stub import OpenAIStub
 from ai.core.config import ConfigError, SourceConfig
 from ai.core.records import Conversation, Provenance, Turn, make_conversation
 from ai.core.stage import Rejection
-from ai.sourcing.generation import Completion, EndpointError
+from ai.sourcing.generation import Completion, EndpointError, ServerError
 from ai.sourcing.synthetic import MaterialContext, bias_audit, read_source
 from ai.sourcing.synthetic.counterfactual import JOIN, ProbeBuilder, insert_sentence, targets
 from ai.sourcing.synthetic.demographics import PLACEMENTS, detect_markers, dimensions, marker_inventory
@@ -431,6 +431,16 @@ def test_a_rejected_reply_without_its_stereotype_is_quarantined_with_the_reason(
 def test_endpoint_failures_are_quarantined_not_raised() -> None:
     items = _pairs(ScriptedEndpoint(fail_with="endpoint_timeout"), target=2, budget=1.0)
     assert items and all(isinstance(i, Rejection) and i.reason == "endpoint_timeout" for i in items)
+
+
+def test_an_endpoint_that_cannot_start_ends_the_source_with_one_clear_rejection() -> None:
+    class NoServer(ScriptedEndpoint):
+        def complete(self, messages: list[dict[str, str]], seed: int = 0, **params: object) -> object:
+            raise ServerError("endpoint local needs the 'generate-local' extra")
+
+    items = _pairs(NoServer(), target=3)
+    assert len(items) == 1 and isinstance(items[0], Rejection)
+    assert items[0].reason == "endpoint_unavailable" and "generate-local" in items[0].message
 
 
 def test_pair_checks_name_every_problem() -> None:
