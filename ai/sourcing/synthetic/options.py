@@ -5,10 +5,10 @@
       options: {mode: grounded, target: 5000, quotas: {transcript: 4000, paper: 1000}}
     - name: counterfactual
       kind: synthetic
-      options: {mode: counterfactual, target: 3500, dimensions: [gender, age, religion]}
+      options: {mode: counterfactual, target: 3500, dimensions: [gender_identity, age, religion]}
     - name: preference-pairs
       kind: synthetic
-      options: {mode: preference_pairs, target: 1500}
+      options: {mode: preference_pairs, target: 1500, generation: {endpoint: local}}
 
 Every mode generates until ``target`` candidates (or each stratum's quota) pass the run's gates, or
 until ``budget * target`` candidates have been tried, and reports which of the two happened.
