@@ -41,6 +41,10 @@ from ai.sourcing.synthetic.stereotypes import Stereotype, stereotype_inventory, 
 from ai.sourcing.synthetic.text import CLIENT_ROLES, content_tokens, mentions_crisis, spread_by_group
 
 STAGE = "preference_pairs"
+# Endpoint answers that will not change on the next request (wrong key, wrong model, budget spent).
+ENDPOINT_REFUSALS = frozenset(
+    {"endpoint_http_401", "endpoint_http_403", "endpoint_http_404", "token_budget_spent"}
+)
 PROMPT_VERSION = "bias-pairs-1"
 # Client messages that look as if they could hold personal data (names mid-sentence, digits, addresses,
 # links) are not used: ``meta`` is not scrubbed by the PII stage.
@@ -86,7 +90,10 @@ def _written(
     (the rest of the run goes on: the counterfactual sources do not need it)."""
     for n, planned in enumerate(prompts):
         try:
-            yield writer.write(planned, seed=seed + n)
+            written = writer.write(planned, seed=seed + n)
+            yield written
+            if isinstance(written, Rejection) and written.reason in ENDPOINT_REFUSALS:
+                return  # every later request would be refused the same way
         except ServerError as exc:
             yield Rejection(
                 STAGE,

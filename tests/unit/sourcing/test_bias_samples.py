@@ -430,7 +430,13 @@ def test_a_rejected_reply_without_its_stereotype_is_quarantined_with_the_reason(
 
 def test_endpoint_failures_are_quarantined_not_raised() -> None:
     items = _pairs(ScriptedEndpoint(fail_with="endpoint_timeout"), target=2, budget=1.0)
-    assert items and all(isinstance(i, Rejection) and i.reason == "endpoint_timeout" for i in items)
+    assert len(items) == 2 and all(isinstance(i, Rejection) and i.reason == "endpoint_timeout" for i in items)
+
+
+def test_a_refusing_endpoint_ends_the_source_after_its_first_answer() -> None:
+    client = ScriptedEndpoint(fail_with="endpoint_http_401")
+    items = _pairs(client, target=3)
+    assert len(items) == 1 and items[0].reason == "endpoint_http_401" and len(client.requests) == 1
 
 
 def test_an_endpoint_that_cannot_start_ends_the_source_with_one_clear_rejection() -> None:
