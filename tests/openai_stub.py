@@ -21,7 +21,9 @@ _CLIENT = re.compile(r'A client wrote:\n"""(?P<client>.+?)"""', re.DOTALL)
 
 
 def grounded_answer(body: dict[str, Any]) -> str:
-    prompt = body["messages"][-1]["content"]
+    content = body["messages"][-1]["content"]
+    # Some clients (Data Designer) send the content as a list of typed parts.
+    prompt = content if isinstance(content, str) else " ".join(p.get("text", "") for p in content)
     excerpt = _EXCERPT.search(prompt)
     client = _CLIENT.search(prompt)
     if not excerpt or not client:
@@ -29,7 +31,7 @@ def grounded_answer(body: dict[str, Any]) -> str:
     first = re.split(r"(?<=[.!?])\s+", excerpt.group("excerpt").strip())[0]
     return (
         "I can hear how heavy this has been for you. "
-        f"Something from {excerpt.group('attribution')} may help: \"{first}\" "
+        f'Something from {excerpt.group("attribution")} may help: "{first}" '
         "What would you like to try first?"
     )
 

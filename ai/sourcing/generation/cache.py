@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from pathlib import Path
 from typing import Any
+
+from ai.core.atomic import append_lines_durably
 
 
 def request_key(messages: list[dict[str, str]], model: str, params: dict[str, Any], seed: int) -> str:
@@ -41,13 +42,9 @@ class ResponseCache:
     def put(self, key: str, entry: dict[str, Any]) -> None:
         with self._lock:
             self._entries[key] = entry
-            if self.path is None:
-                return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as handle:
-                handle.write(json.dumps({"key": key, **entry}, sort_keys=True, ensure_ascii=False) + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
+            if self.path is not None:
+                line = json.dumps({"key": key, **entry}, sort_keys=True, ensure_ascii=False)
+                append_lines_durably(self.path, [line])
 
     def _load(self, path: Path) -> None:
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines():

@@ -165,8 +165,16 @@ class ChatEndpoint:
         """Answers in request order, ``concurrency`` requests in flight at a time."""
         if len(requests) <= 1 or self.options.concurrency == 1:
             return [self.complete(r.messages, r.seed, **params) for r in requests]
-        with ThreadPoolExecutor(max_workers=self.options.concurrency) as pool:
-            return list(pool.map(lambda r: self.complete(r.messages, r.seed, **params), requests))
+        pool = ThreadPoolExecutor(max_workers=self.options.concurrency)
+        try:
+            answers = list(pool.map(lambda r: self.complete(r.messages, r.seed, **params), requests))
+        except BaseException:
+            # Ctrl-C or a failure: do not wait for requests in flight (a slow model takes minutes);
+            # closing the endpoint stops the local server and the waiting threads end with an error.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
+        return answers
 
     # --- what produced the text ---------------------------------------------------------------------
 

@@ -24,7 +24,9 @@ HELLO = [{"role": "user", "content": "hello"}]
 
 def _endpoint(stub: OpenAIStub, workdir: Path | None = None, **options: object) -> ChatEndpoint:
     defaults: dict[str, object] = {"backoff_seconds": 0.0, "max_retries": 2, "timeout_seconds": 5.0}
-    opts = EndpointOptions(endpoint="openai", base_url=stub.base_url, model="stub-model", **{**defaults, **options})  # type: ignore[arg-type]
+    opts = EndpointOptions(
+        endpoint="openai", base_url=stub.base_url, model="stub-model", **{**defaults, **options}
+    )  # type: ignore[arg-type]
     return ChatEndpoint.from_options(opts, workdir)
 
 
@@ -36,7 +38,9 @@ def test_an_answer_is_cached_on_disk_and_a_new_endpoint_serves_it_without_a_requ
             second = again.complete(HELLO, seed=3)
             other_seed = again.complete(HELLO, seed=4)
     assert isinstance(first, Completion) and not first.cached
-    assert isinstance(second, Completion) and second.cached and second.text == first.text == "echo hello seed 3"
+    assert (
+        isinstance(second, Completion) and second.cached and second.text == first.text == "echo hello seed 3"
+    )
     assert isinstance(other_seed, Completion) and not other_seed.cached
     assert len(stub.requests) == 2 and again.stats.cache_hits == 1 and again.stats.requests == 1
     assert stub.requests[0]["model"] == "stub-model" and stub.requests[0]["max_tokens"] == 200
@@ -99,7 +103,10 @@ def test_an_unreachable_endpoint_is_reported_not_raised() -> None:
 
 
 def test_the_token_budget_stops_new_requests_but_cached_answers_are_still_served(tmp_path: Path) -> None:
-    with OpenAIStub(lambda body: "one two three") as stub, _endpoint(stub, tmp_path, token_budget=50) as endpoint:
+    with (
+        OpenAIStub(lambda body: "one two three") as stub,
+        _endpoint(stub, tmp_path, token_budget=50) as endpoint,
+    ):
         first = endpoint.complete(HELLO, seed=1)  # 100 prompt tokens: the budget is spent after this one
         refused = endpoint.complete(HELLO, seed=2)
         cached = endpoint.complete(HELLO, seed=1)
@@ -109,10 +116,12 @@ def test_the_token_budget_stops_new_requests_but_cached_answers_are_still_served
 
 
 def test_complete_many_returns_answers_in_request_order_with_requests_in_parallel() -> None:
-    with OpenAIStub(lambda body: body["messages"][-1]["content"].upper(), delay=0.2) as stub:
-        with _endpoint(stub, concurrency=4) as endpoint:
-            requests = [ChatRequest([{"role": "user", "content": f"m{i}"}], seed=i) for i in range(8)]
-            answers = endpoint.complete_many(requests)
+    requests = [ChatRequest([{"role": "user", "content": f"m{i}"}], seed=i) for i in range(8)]
+    with (
+        OpenAIStub(lambda body: body["messages"][-1]["content"].upper(), delay=0.2) as stub,
+        _endpoint(stub, concurrency=4) as endpoint,
+    ):
+        answers = endpoint.complete_many(requests)
     assert [a.text for a in answers if isinstance(a, Completion)] == [f"M{i}" for i in range(8)]
     assert 2 <= stub.max_in_flight <= 4
 
