@@ -49,7 +49,10 @@ PROMPT_VERSION = "bias-pairs-1"
 # Client messages that look as if they could hold personal data (names mid-sentence, digits, addresses,
 # links) are not used: ``meta`` is not scrubbed by the PII stage.
 _MAYBE_PERSONAL = re.compile(r"\d|@|https?://|www\.|(?<=[a-z,;] )(?!I\b|I')[A-Z][a-z]+")
-_SPEAKER_PREFIX = re.compile(r"^\s*(?:counsell?or|therapist|assistant|reply|rewritten reply)\s*:\s*", re.I)
+_SPEAKER_PREFIX = re.compile(
+    r"^\s*(?:the\s+)?(?:counsell?or(?:'s reply)?|therapist|assistant|reply|rewritten reply|new reply)\s*:\s*",
+    re.I,
+)
 
 # Short, plain instructions: the offline default is a 135M-parameter model.
 CHOSEN_SYSTEM = (

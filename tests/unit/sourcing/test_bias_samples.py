@@ -489,6 +489,7 @@ def test_prompts_that_may_hold_personal_data_are_not_used() -> None:
 
 def test_clean_reply_strips_labels_quotes_and_a_cut_off_sentence() -> None:
     assert clean_reply('Counsellor:  "That sounds  hard."') == "That sounds hard."
+    assert clean_reply('The counsellor\'s reply: "I hear you."') == "I hear you."
     assert clean_reply("That sounds hard. What helps when you feel") == "That sounds hard."
     assert clean_reply("no sentence end at all") == "no sentence end at all"
 
