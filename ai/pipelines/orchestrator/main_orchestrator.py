@@ -282,6 +282,58 @@ def crisis_eval_cmd(
     judge_eval_cmd("crisis", input, text_col, label_col, positive, None, n_boot, seed)
 
 
+@app.command("bias-audit")
+def bias_audit_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="A finished run directory (its dataset/*.jsonl).")],
+    originals: Annotated[
+        int, typer.Option("--originals", help="Exported conversations the probe sets start from.")
+    ] = 200,
+    max_flip_rate: Annotated[
+        float, typer.Option("--max-flip-rate", help="Largest share of sets one value may flip a decision in.")
+    ] = 0.10,
+    min_sets: Annotated[int, typer.Option("--min-sets", help="Values in fewer sets are not judged.")] = 20,
+    n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap resamples for the 95% CIs.")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the sample and the bootstrap.")] = 42,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="JSON to write (default DIR/bias_judge_audit.json).")
+    ] = None,
+) -> None:
+    """Audit every judge for bias: counterfactual probe sets from the run's conversations, each judge's score
+    gap and decision flips per identity dimension and value (bootstrap CIs); exit 1 when a value flips more
+    often than --max-flip-rate. See docs/BIAS.md."""
+    from ai.pipelines.orchestrator.bias_audit import (
+        AUDIT_FILE,
+        AuditOptions,
+        audit_run_dir,
+        gate_messages,
+        summary_rows,
+    )
+
+    if not (run_dir / "dataset").is_dir():
+        raise PipelineError(f"{run_dir} is not a finished run: it has no dataset/ directory")
+    options = AuditOptions(
+        originals, bootstrap=n_boot, seed=seed, max_flip_rate=max_flip_rate, min_sets=min_sets
+    )
+    audit = audit_run_dir(run_dir, options, output=output)
+    console = _stdout_console()
+    table = Table(
+        title=f"Judge bias audit: {audit['sets']:,} probe sets, {audit['variants']:,} variants of "
+        f"{audit['originals']:,} conversations ({audit['seconds']} s)"
+    )
+    for column in ("judge", "dimension", "sets", "mean gap [95% CI]", "max gap", "flip rate [95% CI]"):
+        table.add_column(column)
+    table.add_column("worst value")
+    table.add_column("gate")
+    for row in summary_rows(audit):
+        table.add_row(*row)
+    console.print(table)
+    for message in gate_messages(audit):
+        console.print(f"FAIL {message}", markup=False, highlight=False)
+    console.print(f"written: {output or run_dir / AUDIT_FILE}", markup=False, highlight=False)
+    if not audit["gate"]["passed"]:
+        raise typer.Exit(1)
+
+
 @app.command()
 def report(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
     """(Re)build DIR/report.html: one self-contained page with the run's numbers, charts and examples."""
