@@ -465,6 +465,7 @@ class Orchestrator:
             "splits": dataset_counts["splits"],
             "categories": dataset_counts["categories"],
             "split_categories": dataset_counts["split_categories"],
+            "distinct_dialogues": dataset_counts["distinct_dialogues"],
             "stages": stages,
         }
         self._check_accounting(counts)

@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ai.core.records import encode, to_openai
+from ai.core.records import dialogue_id, encode, to_openai
 from ai.pipelines.orchestrator.checkpoint_manager import atomic_write_json, atomic_writer
 from ai.pipelines.orchestrator.shard_runner import read_shard
 
@@ -32,6 +32,7 @@ def write_dataset(run_dir: Path, final_shards: list[str]) -> dict[str, Any]:
     duplicates = 0
     ears_total, ears_n = 0.0, 0
     by_split_category: Counter[tuple[str, str]] = Counter()
+    dialogues = DialogueCounts()
     dataset_dir = run_dir / "dataset"
     names = list(SPLITS)
     # ExitStack closes (and on failure removes) every split's temp file even when one of them fails.
@@ -52,6 +53,7 @@ def write_dataset(run_dir: Path, final_shards: list[str]) -> dict[str, Any]:
                     ears_total += record.scores["ears"]
                     ears_n += 1
                 by_split_category[(split, record.category)] += 1
+                dialogues.add(record.category, record.source.name, dialogue_id(record))
     if not splits[UNSPLIT]:
         (dataset_dir / f"{UNSPLIT}.jsonl").unlink()
     per_split: dict[str, dict[str, int]] = {}
@@ -61,10 +63,38 @@ def write_dataset(run_dir: Path, final_shards: list[str]) -> dict[str, Any]:
         "splits": {name: splits[name] for name in [*names, UNSPLIT] if name in SPLITS or splits[name]},
         "categories": dict(sorted(categories.items())),
         "split_categories": per_split,
+        "distinct_dialogues": dialogues.to_dict(),
         "exported": sum(splits.values()),
         "duplicates": duplicates,
         "ears_mean": ears_total / ears_n if ears_n else None,
     }
+
+
+class DialogueCounts:
+    """Records and distinct source dialogues, per category and per source.
+
+    A windowed dialog gives several records but one dialogue; the totals count a dialog once even when
+    two sources (two scrapes of one site) both hold it.
+    """
+
+    def __init__(self) -> None:
+        self.records: dict[str, Counter[str]] = {"category": Counter(), "source": Counter()}
+        self.ids: dict[str, dict[str, set[str]]] = {"category": {}, "source": {}}
+        self.all_ids: set[str] = set()
+
+    def add(self, category: str, source: str, dialogue: str) -> None:
+        for kind, key in (("category", category), ("source", source)):
+            self.records[kind][key] += 1
+            self.ids[kind].setdefault(key, set()).add(dialogue)
+        self.all_ids.add(dialogue)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "total": len(self.all_ids),
+            "by_category": {k: len(v) for k, v in sorted(self.ids["category"].items())},
+            "by_source": {k: len(v) for k, v in sorted(self.ids["source"].items())},
+            "records_by_source": dict(sorted(self.records["source"].items())),
+        }
 
 
 def write_quarantine(run_dir: Path, step: str, reject_files: list[str]) -> int:
