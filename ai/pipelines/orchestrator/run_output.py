@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from ai.core.licences import licence_use
 from ai.core.records import dialogue_id, encode, to_openai
 from ai.pipelines.orchestrator.checkpoint_manager import atomic_write_json, atomic_writer
 from ai.pipelines.orchestrator.shard_runner import read_shard
@@ -53,7 +54,7 @@ def write_dataset(run_dir: Path, final_shards: list[str]) -> dict[str, Any]:
                     ears_total += record.scores["ears"]
                     ears_n += 1
                 by_split_category[(split, record.category)] += 1
-                dialogues.add(record.category, record.source.name, dialogue_id(record))
+                dialogues.add(record.category, record.source.name, record.source.license, dialogue_id(record))
     if not splits[UNSPLIT]:
         (dataset_dir / f"{UNSPLIT}.jsonl").unlink()
     per_split: dict[str, dict[str, int]] = {}
@@ -71,30 +72,33 @@ def write_dataset(run_dir: Path, final_shards: list[str]) -> dict[str, Any]:
 
 
 class DialogueCounts:
-    """Records and distinct source dialogues, per category and per source.
+    """Records and distinct source dialogues, per category, per source and per licence use.
 
     A windowed dialog gives several records but one dialogue; the totals count a dialog once even when
     two sources (two scrapes of one site) both hold it.
     """
 
-    def __init__(self) -> None:
-        self.records: dict[str, Counter[str]] = {"category": Counter(), "source": Counter()}
-        self.ids: dict[str, dict[str, set[str]]] = {"category": {}, "source": {}}
-        self.all_ids: set[str] = set()
+    KINDS = ("category", "source", "licence_use")
 
-    def add(self, category: str, source: str, dialogue: str) -> None:
-        for kind, key in (("category", category), ("source", source)):
+    def __init__(self) -> None:
+        self.records: dict[str, Counter[str]] = {kind: Counter() for kind in self.KINDS}
+        self.ids: dict[str, dict[str, set[str]]] = {kind: {} for kind in self.KINDS}
+        self.all_ids: set[str] = set()
+        self._uses: dict[str, str] = {}
+
+    def add(self, category: str, source: str, licence: str, dialogue: str) -> None:
+        use = self._uses.get(licence) or self._uses.setdefault(licence, licence_use(licence))
+        for kind, key in zip(self.KINDS, (category, source, use), strict=True):
             self.records[kind][key] += 1
             self.ids[kind].setdefault(key, set()).add(dialogue)
         self.all_ids.add(dialogue)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "total": len(self.all_ids),
-            "by_category": {k: len(v) for k, v in sorted(self.ids["category"].items())},
-            "by_source": {k: len(v) for k, v in sorted(self.ids["source"].items())},
-            "records_by_source": dict(sorted(self.records["source"].items())),
-        }
+        counts: dict[str, Any] = {"total": len(self.all_ids)}
+        for kind in self.KINDS:
+            counts[f"by_{kind}"] = {k: len(v) for k, v in sorted(self.ids[kind].items())}
+            counts[f"records_by_{kind}"] = dict(sorted(self.records[kind].items()))
+        return counts
 
 
 def write_quarantine(run_dir: Path, step: str, reject_files: list[str]) -> int:
