@@ -179,7 +179,16 @@ def build_run(run_dir: Path) -> Path:
         "version": "9.9.9",
         "config_hash": "abcdef0123456789",
         "seed": 7,
-        "counts": counts,
+        "counts": {
+            **counts,
+            "distinct_dialogues": {
+                "total": 30,
+                "by_source": {"esconv": 6, "counsel-chat": 24},
+                "records_by_source": {"esconv": 21, "counsel-chat": 24},
+                "by_licence_use": {"commercial": 24, "non-commercial": 6},
+                "records_by_licence_use": {"commercial": 24, "non-commercial": 21},
+            },
+        },
         "files": {"dataset/train.jsonl": "0" * 64},
     }
     (run_dir / "manifest.json").write_text(json.dumps(manifest))
@@ -546,3 +555,10 @@ def test_python_dash_m_runs_the_package() -> None:
         [sys.executable, "-m", "ai.pipelines.report"], capture_output=True, text=True, check=False
     )
     assert done.returncode == 2 and "usage: python -m ai.pipelines.report RUN_DIR" in done.stderr
+
+
+def test_overview_shows_records_next_to_distinct_dialogues_and_the_licence_mix(page: str) -> None:
+    assert "Records and distinct dialogues (30 dialogues)" in page
+    assert '<td>esconv</td><td class="num">21</td><td class="num">6</td>' in page
+    assert '<td>non-commercial</td><td class="num">21</td><td class="num">6</td>' in page
+    assert "would remove 21 of 45 records (47%; 6 distinct dialogues): 21 non-commercial." in page
