@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
 import pytest
+from pipeline_helpers import write_csv
 
 from ai.core.config import SourceConfig
 from ai.core.records import Conversation, Turn
@@ -18,14 +18,6 @@ from ai.sourcing.datasets.counselling import html_to_text
 
 def read(tmp_path: Path, path: str, **fields) -> list[Conversation | Rejection]:
     return list(read_source(SourceConfig(name="src", path=path, **fields), tmp_path))
-
-
-def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
 
 
 COUNSEL_HEADER = [

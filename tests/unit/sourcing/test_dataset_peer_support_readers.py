@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
+
+from pipeline_helpers import write_csv
 
 from ai.core.config import SourceConfig
 from ai.core.records import SOURCE_DIALOGUE_ID, Conversation, Turn, to_openai
@@ -56,14 +57,6 @@ MI_ROWS = [
         "Advise without Permission",
     ],
 ]
-
-
-def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
 
 
 def read(tmp_path: Path, path: str, **fields) -> list[Conversation | Rejection]:
