@@ -324,7 +324,8 @@ def test_windowed_dialogs_pass_the_group_level_tests() -> None:
     assert plan.report["passed"] is True, plan.report.get("message")
     assert plan.report["groups"] == 600 and plan.report["records"] == len(records)
     chi = [t for t in plan.report["tests"] if t["test"] == "chi_square" and not t.get("skipped")]
-    assert chi and all(t["groups"] == 600 and t["permutations"] == 1999 for t in chi)
+    # A balanced split stops after 20 shuffles reach its statistic: a few dozen draws, not 1,999.
+    assert chi and all(t["groups"] == 600 and t["permutations"] < 200 for t in chi)
 
 
 def test_a_source_planted_in_test_fails_the_split_gate() -> None:
@@ -339,7 +340,7 @@ def test_a_source_planted_in_test_fails_the_split_gate() -> None:
     assert report["passed"] is False
     assert "source is not homogeneous across splits (chi-square over 600 groups" in report["message"]
     source_test = next(t for t in report["tests"] if t.get("variable") == "source")
-    assert source_test["p_value"] == pytest.approx(1 / 2000)
+    assert source_test["p_value"] == pytest.approx(1 / 2000) and source_test["permutations"] == 1999
 
 
 def test_the_group_permutation_p_value_is_reproducible_for_a_seed() -> None:
