@@ -258,7 +258,7 @@ def licence_filter_effect(manifest: dict[str, Any]) -> str:
     total = sum(n for _, n, _ in rows)
     n_removed, d_removed = sum(n for _, n, _ in removed), sum(d for _, _, d in removed)
     return (
-        f"Keeping only sources whose licence allows commercial use (`stages: {{licence: {{allow: "
+        f"Keeping only sources whose licence allows commercial use (`stages: {{licence: {{enabled: true, allow: "
         f"[commercial]}}}}`) would remove {n_removed:,} of {total:,} records ({n_removed / total:.0%}; "
         f"{d_removed:,} distinct dialogues): " + ", ".join(f"{n:,} {use}" for use, n, _ in removed) + "."
     )

@@ -2,9 +2,10 @@
 
     stages:
       licence:
+        enabled: true                # off by default
         allow: [commercial]          # or licence ids: [mit, cc-by-4.0], or both
 
-Off unless configured. Each entry of ``allow`` is a use class (``commercial``, ``non-commercial``,
+Off unless ``enabled: true``. Each entry of ``allow`` is a use class (``commercial``, ``non-commercial``,
 ``unknown``; see :mod:`ai.core.licences`) or a Hugging Face licence id. A refused record goes to the
 quarantine with reason ``licence_not_allowed`` and the licence it carries, so the report shows what the
 filter removed; the manifest's licence mix shows what it would remove before anyone switches it on.
