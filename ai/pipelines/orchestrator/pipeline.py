@@ -24,6 +24,7 @@ import msgspec
 import yaml
 
 from ai.core.config import PipelineConfig, parse_config
+from ai.core.licences import hf_license, licence_use
 from ai.core.records import Conversation
 from ai.core.stage import GlobalStage, Rejection
 from ai.infrastructure.database.persistence import Catalog
@@ -358,7 +359,14 @@ class Orchestrator:
             "seed": self.config.run.seed,
             "stages": [{"name": s.name, "version": s.cls.version, "hash": s.hash} for s in self.steps],
             "sources": [
-                {"name": s.name, "kind": s.kind, "license": s.license, "category": s.category}
+                {
+                    "name": s.name,
+                    "kind": s.kind,
+                    "license": s.license,
+                    "license_id": hf_license(s.license),
+                    "license_use": licence_use(s.license),
+                    "category": s.category,
+                }
                 for s in self.config.sources
                 if s.enabled
             ],
@@ -486,6 +494,7 @@ class Orchestrator:
             "splits": dataset_counts["splits"],
             "categories": dataset_counts["categories"],
             "split_categories": dataset_counts["split_categories"],
+            "distinct_dialogues": dataset_counts["distinct_dialogues"],
             "stages": stages,
         }
         self._check_accounting(counts)

@@ -16,6 +16,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from ai.infrastructure.production.export_to_ready_packages import (
+    dialogue_rows,
+    licence_filter_effect,
+    licence_rows,
+)
 from ai.pipelines.orchestrator.registry import GATE_STAGES
 from ai.pipelines.report.charts import (
     REJECTION_PALETTE,
@@ -201,7 +206,33 @@ class ReportPage(PageSection):
         return _section(
             "overview",
             "Overview",
-            f'<div class="cards">{card_html}</div>{notes}<div class="grid">{chart}<div>{table}</div></div>',
+            f'<div class="cards">{card_html}</div>{notes}<div class="grid">{chart}<div>{table}</div></div>'
+            + self._dialogues_and_licences(),
+        )
+
+    def _dialogues_and_licences(self) -> str:
+        """Records next to the distinct source dialogues they came from, and the licence mix."""
+        manifest = _as_dict(self.inputs.manifest.data)
+        sources = dialogue_rows(manifest)
+        if not sources:
+            return ""
+        total = _int(_as_dict(self.counts.get("distinct_dialogues")).get("total"))
+        source_table = _table(
+            ["source", "records", "distinct dialogues"],
+            [(escape(name), fmt_count(n), fmt_count(d)) for name, n, d in sources],
+            numeric_from=1,
+        )
+        licence_table = _table(
+            ["licence use", "records", "distinct dialogues"],
+            [(escape(use), fmt_count(n), fmt_count(d)) for use, n, d in licence_rows(manifest)],
+            numeric_from=1,
+        )
+        return (
+            f"<h3>Records and distinct dialogues ({fmt_count(total)} dialogues)</h3>"
+            "<p>Long dialogs are cut into windows, each its own record; windows share "
+            "<code>metadata.source_dialogue_id</code>, which is what the distinct count counts.</p>"
+            f'<div class="grid"><div>{source_table}</div><div>{licence_table}'
+            f"<p>{escape(licence_filter_effect(manifest).replace('`', ''))}</p></div></div>"
         )
 
     def _input_notes(self) -> str:

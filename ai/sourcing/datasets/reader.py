@@ -18,6 +18,7 @@ from ai.sourcing.datasets.counselling import AnnoMI, CounselChat, EsconvHF, Esco
 from ai.sourcing.datasets.errors import DatasetError, UnknownFormatError
 from ai.sourcing.datasets.files import data_extension, expand_paths, is_hf_dataset_dir, open_binary
 from ai.sourcing.datasets.mapped import MappedRows, UtteranceRows, mapped_schema
+from ai.sourcing.datasets.peer_support import EmpatheticDialogues, MICounselChat
 from ai.sourcing.datasets.rows import (
     CONTAINERS,
     JsonLines,
@@ -39,6 +40,8 @@ DETECTABLE: tuple[type[Schema | Detectable], ...] = (
     EsconvOriginal,
     PsyQA,
     AnnoMI,
+    EmpatheticDialogues,
+    MICounselChat,
     OpenAIMessages,
     ShareGPT,
     Alpaca,

@@ -179,7 +179,16 @@ def build_run(run_dir: Path) -> Path:
         "version": "9.9.9",
         "config_hash": "abcdef0123456789",
         "seed": 7,
-        "counts": counts,
+        "counts": {
+            **counts,
+            "distinct_dialogues": {
+                "total": 30,
+                "by_source": {"esconv": 6, "counsel-chat": 24},
+                "records_by_source": {"esconv": 21, "counsel-chat": 24},
+                "by_licence_use": {"commercial": 24, "non-commercial": 6},
+                "records_by_licence_use": {"commercial": 24, "non-commercial": 21},
+            },
+        },
         "files": {"dataset/train.jsonl": "0" * 64},
     }
     (run_dir / "manifest.json").write_text(json.dumps(manifest))
@@ -586,3 +595,10 @@ def test_the_judge_bias_audit_is_charted_with_its_failures(run_dir: Path) -> Non
     (run_dir / "bias_audit.json").unlink()  # a run without synthetic sources has only the judge audit
     bias = section(write_report(run_dir).read_text(), "bias")
     assert "Do the judges treat groups alike?" in bias and "Demographic markers per split" not in bias
+
+
+def test_overview_shows_records_next_to_distinct_dialogues_and_the_licence_mix(page: str) -> None:
+    assert "Records and distinct dialogues (30 dialogues)" in page
+    assert '<td>esconv</td><td class="num">21</td><td class="num">6</td>' in page
+    assert '<td>non-commercial</td><td class="num">21</td><td class="num">6</td>' in page
+    assert "would remove 21 of 45 records (47%; 6 distinct dialogues): 21 non-commercial." in page
