@@ -109,12 +109,15 @@ class ContentOptions(StageOptions, kw_only=True):
     )
     # roles whose turns the learned model judges in context (its score decides)
     model_roles: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_MODEL_ROLES))
-    threshold: float = 0.0  # 0 = the threshold shipped with the model (chosen on training folds)
+    # 0 = the model's gate threshold: at most 1% of held-back real counsellors' replies flagged (the
+    # model's own F1-optimal threshold, set on DiaSafety where half the replies are unsafe, flags 11% of
+    # them and 43% of EmpatheticDialogues listener replies; docs/SAFETY.md).
+    threshold: float = 0.0
     max_evidence: int = 10  # judged turns kept in meta["content"]
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.threshold < 1.0:
-            raise ValueError("threshold must be in [0, 1) (0 = the model's own)")
+            raise ValueError("threshold must be in [0, 1) (0 = the model's gate threshold)")
 
 
 class ContentStage(GateStage[ContentOptions]):
@@ -124,7 +127,7 @@ class ContentStage(GateStage[ContentOptions]):
     """
 
     name = "content"
-    version = "2"
+    version = "3"
     Options = ContentOptions
     stat_keys = ("content_unsafe_turns",)
 
@@ -137,6 +140,8 @@ class ContentStage(GateStage[ContentOptions]):
         if self._filter is None:
             options = self.options
             self._filter = ContentFilter(options.roles, options.model_roles, options.threshold or None)
+            if not options.threshold:
+                self._filter.threshold = self._filter.model.gate_threshold
         return self._filter
 
     def __getstate__(self) -> dict[str, Any]:
@@ -154,7 +159,10 @@ class ContentStage(GateStage[ContentOptions]):
 
     def _verdict(self, record: Conversation, judged: list[tuple[int, ContentVerdict]]) -> Rejection | None:
         record.scores["content"] = max((v.score for _, v in judged), default=0.0)
-        unsafe = [(index, verdict) for index, verdict in judged if not verdict.safe]
+        # The model above the gate's threshold, or a precise keyword rule (methods, doses, diagnoses, harmful
+        # validation, sexual content, harassment): the gate's stricter operating point must not let a
+        # "take 100 mg tonight" through because the rest of the reply reads as kind.
+        unsafe = [(index, verdict) for index, verdict in judged if not verdict.safe or verdict.hits]
         if not unsafe:
             return None
         self.count("content_unsafe_turns", len(unsafe))

@@ -57,6 +57,8 @@ class ContentModel:
         except (OSError, KeyError, ValueError) as exc:
             raise ContentModelError(f"content model artifact in {model_dir} is unreadable: {exc}") from exc
         self.threshold = float(self.meta["threshold"])
+        # Operating point of the pipeline's content gate (see train.GATE_MAX_FLAG_RATE).
+        self.gate_threshold = float(self.meta["gate_threshold"])
         self.version = str(self.meta.get("version", ""))
         # Column k: the reply weights of context kind k (assemble's third block, one slice per kind).
         self._crossed_weights = self.weights[2 * self.features.n_features :].reshape(N_KINDS, -1).T.copy()

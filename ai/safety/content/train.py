@@ -105,12 +105,15 @@ def train(
 
     meta = _metadata(selection, keep, development, held_out, seed)
     meta["n_features"] = n_features
+    meta["gate_threshold"] = meta["threshold"]  # until the shipped model has scored the probe, below
     _write_artifact(out_dir, model, keep, kind_model, meta)
     from ai.safety.content.model import ContentModel
 
     shipped = ContentModel(out_dir)
     meta["held_out"] = held_out_metrics(shipped, held_out, n_boot, seed)
     meta["counselling_probe"] = counselling_probe(shipped, probe)
+    meta["gate_threshold"] = gate_threshold(shipped, probe)
+    meta["gate_max_flag_rate"] = GATE_MAX_FLAG_RATE
     meta["leave_one_source_out"] = leave_one_source_out(features, dev, selection, n_boot, seed)
     (out_dir / f"{MODEL_NAME}.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     (out_dir / "MODEL_CARD.md").write_text(render_model_card(meta), encoding="utf-8")
@@ -204,6 +207,20 @@ def counselling_probe(model: Any, probe: list[Pair]) -> dict[str, dict[str, Any]
             "rate": round(flagged / mask.sum(), 4),
         }
     return report
+
+
+# The pipeline's gate sees replies of real helpers, where unsafe replies are rare: at the F1-optimal
+# threshold (chosen on DiaSafety, about half unsafe) the model flags 11% of held-back counsellor replies and
+# 43% of EmpatheticDialogues listener replies. The gate therefore uses the score below which all but this
+# share of held-back counsellor replies fall; EmpatheticDialogues (never seen in training or here) is the
+# independent check of that choice (docs/SAFETY.md).
+GATE_MAX_FLAG_RATE = 0.01
+
+
+def gate_threshold(model: Any, probe: list[Pair], max_flag_rate: float = GATE_MAX_FLAG_RATE) -> float:
+    """The score at which at most ``max_flag_rate`` of held-back real counsellors' replies are flagged."""
+    scores = model.score([p.reply for p in probe], [p.context for p in probe]).probabilities
+    return round(float(np.quantile(scores, 1.0 - max_flag_rate)), 6)
 
 
 def leave_one_source_out(

@@ -151,11 +151,8 @@ def test_content_stage_rejects_harmful_therapist_turns_with_codes() -> None:
     )
     assert rejection.record.meta["content"][0]["turn"] == 1
     assert "diagnosis" in rejection.record.meta["content"][0]["codes"]
-    assert (
-        result.kept[0].scores["content"]
-        < ContentStage().filter.threshold
-        <= rejection.record.scores["content"]
-    )
+    # The rules catch the dose and the diagnosis even where the model's score stays under the gate's point.
+    assert result.kept[0].scores["content"] < rejection.record.scores["content"]
 
 
 def test_content_stage_judges_each_reply_in_the_context_before_it() -> None:
@@ -192,3 +189,18 @@ def test_content_stage_lets_clients_say_hard_things() -> None:
         ),
     )
     assert ContentStage().process([raw]).rejected == []
+
+
+def test_the_content_gate_uses_the_models_gate_threshold_unless_a_config_sets_one() -> None:
+    # Real helpers rarely write unsafe replies: the gate's operating point is stricter than the judge's
+    # F1-optimal one, and it is the model's, not a per-config number.
+    stage = ContentStage()
+    model = stage.filter.model
+    assert stage.filter.threshold == model.gate_threshold > model.threshold
+    assert ContentStage(ContentOptions(threshold=0.4)).filter.threshold == 0.4
+    calm_supportive = (
+        "Like in Community! You'll have a great time and I'm sure everything will work out well."
+    )
+    context = ["I start college next week and I don't know anyone there."]
+    score = stage.filter.check(calm_supportive, "therapist", context).score
+    assert score < model.gate_threshold
