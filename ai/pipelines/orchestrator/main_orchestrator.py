@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +27,13 @@ from ai.pipelines.orchestrator.pipeline import (
     load_run_config,
 )
 from ai.pipelines.orchestrator.planner import plan_stages
+from ai.pipelines.orchestrator.run_directory import (
+    RunDirectoryError,
+    check_clear_of_inputs,
+    check_reusable,
+    clear_previous_run,
+    run_lock,
+)
 
 app = typer.Typer(
     name="dataset-pipeline",
@@ -87,14 +93,13 @@ def run(
         text = yaml.safe_dump(data, sort_keys=False)
         cfg = parse_config(data, base_dir=cfg.base_dir, origin=str(config or "--input"))
     run_dir = output or Path("runs") / cfg.run.name
-    if (run_dir / "run.json").exists():
-        if not overwrite:
-            raise PipelineError(
-                f"{run_dir} already holds a run. Continue it with `dataset-pipeline resume {run_dir}`, "
-                "or pass --overwrite to start again."
-            )
-        shutil.rmtree(run_dir)
-    _execute(cfg, run_dir, text, quiet)
+    check_clear_of_inputs(run_dir, cfg)
+    check_reusable(run_dir, overwrite)
+    with run_lock(run_dir):
+        # Checked again under the lock: another command may have written here in between.
+        check_reusable(run_dir, overwrite)
+        clear_previous_run(run_dir)
+        _execute(cfg, run_dir, text, quiet)
 
 
 @app.command()
@@ -128,7 +133,9 @@ def resume(
         data = yaml.safe_load(text) or {}
         data.setdefault("run", {}).update(overrides)
         cfg = parse_config(data, base_dir=cfg.base_dir, origin=str(run_dir / "config.yaml"))
-    _execute(cfg, run_dir, text if config is not None else None, quiet)
+    check_clear_of_inputs(run_dir, cfg)
+    with run_lock(run_dir):
+        _execute(cfg, run_dir, text if config is not None else None, quiet)
 
 
 @app.command("validate-config")
@@ -537,7 +544,7 @@ def main(argv: list[str] | None = None) -> None:
         code = app(args=argv, standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
-    except (ConfigError, PipelineError) as exc:
+    except (ConfigError, PipelineError, RunDirectoryError) as exc:
         _print_error(redactor.text(str(exc)))
         sys.exit(2 if isinstance(exc, ConfigError) else 1)
     except typer.Exit as exc:
