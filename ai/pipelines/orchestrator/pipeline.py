@@ -14,7 +14,7 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -220,7 +220,9 @@ class Orchestrator:
     # -- ingest ------------------------------------------------------------------------------------
     def _ingest(self) -> list[str]:
         started = time.perf_counter()
-        ingestor = Ingestor(self.config, self.run_dir, self.log, ingest_hash(self.config), self.gate)
+        ingestor = Ingestor(
+            self.config, self.run_dir, self.log, ingest_hash(self.config), self.gate, self._excerpt_scrubber()
+        )
         marker = ingestor.run()
         totals = self.totals.setdefault("ingest", StepTotals("ingest"))
         for shard in marker["shards"]:
@@ -235,6 +237,15 @@ class Orchestrator:
             passages=self.passages,
         )
         return [shard["output"] for shard in marker["shards"]]
+
+    def _excerpt_scrubber(self) -> Callable[[str], str]:
+        """Scrub quarantined raw input as the pii stage scrubs content (when it runs), and redact secrets."""
+        redact = self.log.redactor.text
+        pii = next((step for step in self.steps if step.name == "pii"), None)
+        if pii is None:
+            return redact
+        scrubber = load_stage(pii.step_run(self.config.run.seed))
+        return lambda text: redact(scrubber.scrub_text(text))
 
     def gate(self, batch: list[Conversation]) -> list[Rejection | None]:
         """Run the plan's per-record stages in this process: None where a record passes them all.

@@ -329,6 +329,10 @@ class PiiStage(Stage[PiiOptions]):
         opts = self.options
         self._scrubber = PiiScrubber(opts.keep_numbers, opts.keep_domains, opts.types, opts.keep_toll_free)
 
+    def scrub_text(self, text: str) -> str:
+        """One free-standing text (a quarantined raw row) scrubbed with this stage's settings."""
+        return self._scrubber.scrub([text]).texts[0]
+
     def process(self, batch: list[Conversation]) -> StageResult:
         totals: Counter[str] = Counter()
         with_pii = 0
