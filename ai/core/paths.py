@@ -72,3 +72,54 @@ def _not_regular(path: Path, mode: int) -> str:
     )
     kind = next((name for test, name in kinds if test(mode)), "a special file")
     return f"{path}: not a regular file ({kind}); only regular files are read"
+
+
+class ManifestNameError(ValueError):
+    """A file name in a manifest that must not be written to disk or shown."""
+
+
+MAX_NAME_CHARS = 255  # per path component: what common filesystems accept
+MAX_PATH_CHARS = 1024
+# Characters that would be markup in a report or a shell, and the Windows separator.
+_FORBIDDEN_CHARS = frozenset("<>\"'&`\\")
+# Names our own writers use for files in progress; a manifest never lists a finished file under them.
+_IN_PROGRESS_SUFFIXES = (".part",)
+
+
+def check_manifest_name(name: object) -> str:
+    """``name`` if it is a safe relative file path for a package; else one clear ManifestNameError.
+
+    Manifests can come from a remote store, so their names are untrusted: they must be printable,
+    free of markup characters, relative, inside the package, of sane length, and not a temp name.
+    """
+    if not isinstance(name, str) or not name:
+        raise ManifestNameError(f"manifest lists an empty or non-text file name ({_shown(name)})")
+    problem = _name_problem(name)
+    if problem:
+        raise ManifestNameError(f"manifest lists {_shown(name)}, which {problem}")
+    return name
+
+
+def _name_problem(name: str) -> str:
+    if len(name) > MAX_PATH_CHARS:
+        return f"is longer than {MAX_PATH_CHARS} characters"
+    if not name.isprintable():
+        return "holds control or non-printable characters"
+    if _FORBIDDEN_CHARS.intersection(name):
+        return "holds a markup character (one of < > \" ' & ` \\)"
+    parts = name.split("/")
+    if name.startswith("/") or ".." in parts:
+        return "points outside the directory the manifest describes"
+    if any(part in ("", ".") for part in parts):
+        return "holds an empty or '.' path component"
+    if any(len(part) > MAX_NAME_CHARS for part in parts):
+        return f"has a path component longer than {MAX_NAME_CHARS} characters"
+    if name.endswith(_IN_PROGRESS_SUFFIXES) or parts[-1].startswith("."):
+        return "is a temporary or hidden file name"
+    return ""
+
+
+def _shown(name: object) -> str:
+    """The name as it can be printed safely: repr (so control characters show escaped), clipped."""
+    text = repr(name)
+    return text if len(text) <= 80 else text[:60] + f"...' ({len(str(name))} characters)"

@@ -27,7 +27,7 @@ import msgspec
 import yaml
 
 from ai.core.atomic import atomic_directory, atomic_write_json, atomic_write_text
-from ai.core.paths import is_inside, overlaps
+from ai.core.paths import ManifestNameError, check_manifest_name, is_inside, overlaps
 
 CARD_FILE = "README.md"
 MANIFEST_FILE = "manifest.json"
@@ -529,8 +529,10 @@ def _files_to_package(
             rel.startswith(QUARANTINE_DIR + "/") and not include_quarantine
         ):
             continue
-        if Path(rel).is_absolute() or ".." in Path(rel).parts:
-            raise PackageError(f"manifest lists {rel!r}, which is outside the run directory")
+        try:
+            check_manifest_name(rel)
+        except ManifestNameError as exc:
+            raise PackageError(f"{run_dir / MANIFEST_FILE}: {exc}") from None
         files[rel] = digest if isinstance(digest, str) else None
     for pattern in REPORT_PATTERNS:
         for path in sorted(run_dir.glob(pattern)):

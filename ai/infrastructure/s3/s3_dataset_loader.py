@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, TypeVar
 
 from boto3.exceptions import S3TransferFailedError, S3UploadFailedError
@@ -38,6 +38,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ai.core.atomic import atomic_write_bytes, commit_file
+from ai.core.paths import ManifestNameError, check_manifest_name
 from ai.infrastructure.database import Catalog, CatalogError
 from ai.infrastructure.s3.settings import S3ConfigError, S3Settings
 from ai.infrastructure.s3.validation import run_validation
@@ -587,10 +588,12 @@ def _check_run_id(run_id: str, where: str = "") -> None:
 
 def _safe_relpath(relpath: str, where: str) -> str:
     """Manifest paths come from a remote object too: refuse anything that could escape the package."""
-    path = PurePosixPath(relpath)
-    if path.is_absolute() or ".." in path.parts or "\\" in relpath or not path.parts or relpath == MANIFEST:
-        raise S3PackageError(f"{where}: file path {relpath!r} must be relative, inside the package")
-    return str(path)
+    if relpath == MANIFEST:
+        raise S3PackageError(f"{where}: the manifest may not list itself")
+    try:
+        return check_manifest_name(relpath)
+    except ManifestNameError as exc:
+        raise S3PackageError(f"{where}: {exc}; a file name must be relative, inside the package") from None
 
 
 def _sha256_file(path: Path) -> str:
