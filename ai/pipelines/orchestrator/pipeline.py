@@ -49,6 +49,7 @@ from ai.pipelines.orchestrator.shard_runner import (
     read_shard,
     run_segment,
     shard_rejects,
+    shard_summary,
 )
 from ai.pipelines.report import write_report
 
@@ -275,7 +276,7 @@ class Orchestrator:
         for step in self.steps:
             if step.is_global:
                 inputs = self._run_segment(inputs, segment, summarise=step.step_run(seed))
-                plan_path = self._reduce(step)
+                plan_path = self._reduce(step, len(inputs))
                 segment = [step.step_run(seed, mode="apply", plan_path=plan_path)]
             else:
                 segment.append(step.step_run(seed))
@@ -289,8 +290,11 @@ class Orchestrator:
         label = "+".join(s.name for s in steps) or summarise.name  # type: ignore[union-attr]
         if summarise is not None:
             label += f" ({summarise.name} summary)" if steps else " summary"
+        # Earlier summaries are only trusted when written under this plan's hash for their stage.
+        summary_hashes = {step.name: step.hash for step in self.steps if step.is_global}
         tasks = [
-            SegmentTask(str(self.run_dir), shard, path, steps, summarise) for shard, path in enumerate(inputs)
+            SegmentTask(str(self.run_dir), shard, path, steps, summarise, summary_hashes)
+            for shard, path in enumerate(inputs)
         ]
         outcomes: dict[int, ShardOutcome] = {}
         with self.log.progress(label, len(tasks)) as progress:
@@ -312,16 +316,21 @@ class Orchestrator:
                 )
         return [outcomes[shard].output_path for shard in range(len(tasks))]
 
-    def _reduce(self, step: PlannedStep) -> str:
+    def _reduce(self, step: PlannedStep, n_shards: int) -> str:
         plan_rel = f"work/{step.name}/plan.msgpack"
         report_rel = f"{step.name}_report.json"
         stage = load_stage(step.step_run(self.config.run.seed))
         assert isinstance(stage, GlobalStage)  # nosec B101  # type narrowing; the planner marks global steps
         if self.checkpoints.valid(step.name + ".reduce", "plan", step.hash, self.run_dir) is None:
             started = time.perf_counter()
-            summaries = []
-            for path in sorted((self.run_dir / "work" / step.name).glob("summary-*.msgpack")):
-                summaries.append(msgspec.msgpack.decode(path.read_bytes(), type=stage.summary_type))
+            # Exactly this run's shards: a run resumed with a changed config may have left summaries of
+            # shards that no longer exist, and they describe records that are no longer in the data.
+            summaries = [
+                msgspec.msgpack.decode(
+                    (self.run_dir / shard_summary(step.name, i)).read_bytes(), type=stage.summary_type
+                )
+                for i in range(n_shards)
+            ]
             plan = stage.reduce(summaries)
             with atomic_writer(self.run_dir / plan_rel) as handle:
                 handle.write(msgspec.msgpack.encode(plan))
