@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 from boto3.exceptions import S3TransferFailedError, S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ai.core.atomic import atomic_write_bytes, commit_file
@@ -172,13 +173,13 @@ def format_versions_table(versions: list[PackageVersion]) -> Table:
         table.add_column(column, overflow="fold")
     for version in versions:
         table.add_row(
-            version.run_id,
+            escape(version.run_id),
             "[green]complete[/]" if version.complete else "[yellow]incomplete[/]",
-            version.version,
+            escape(version.version),
             str(version.objects),
             _human_bytes(version.bytes),
             version.uploaded_at.strftime("%Y-%m-%d %H:%M:%S") if version.uploaded_at else "-",
-            version.uri,
+            escape(version.uri),
         )
     return table
 
@@ -670,7 +671,7 @@ def delete_command(run_id: str, prefix: str | None = None, *, use_catalog: bool 
 
 
 def report_command_error(exc: BaseException, console: Console) -> int:
-    console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     return 1
 
 

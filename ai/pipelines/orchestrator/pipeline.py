@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import msgspec
-import yaml
 
-from ai.core.config import PipelineConfig, parse_config
+from ai.core.config import PipelineConfig, load_yaml, parse_config
 from ai.core.records import Conversation
 from ai.core.stage import GlobalStage, Rejection
 from ai.infrastructure.database.persistence import Catalog
@@ -558,5 +557,5 @@ def load_run_config(run_dir: Path) -> tuple[PipelineConfig, str]:
     info = json.loads(run_file.read_text())
     text = config_file.read_text(encoding="utf-8")
     return parse_config(
-        yaml.safe_load(text), base_dir=info.get("base_dir", "."), origin=str(config_file)
+        load_yaml(text, str(config_file)), base_dir=info.get("base_dir", "."), origin=str(config_file)
     ), text
