@@ -150,10 +150,9 @@ class Catalog:
     """Runs, stage/shard status, record index, gate results, quarantine, artifacts and the audit log."""
 
     def __init__(self, engine: Engine, *, actor: str | None = None, secret: str | None = None) -> None:
-        self._engine = engine
-        self.actor = actor or default_actor()
-        self.display_url = display_url(engine.url)
-        self._secret = secret
+        self._store = CatalogStore(engine, actor or default_actor(), secret)
+        self.actor = self._store.actor
+        self.display_url = self._store.display_url
 
     # -- opening -------------------------------------------------------------------------------
 
@@ -186,11 +185,11 @@ class Catalog:
             migrate_to_head(engine)
         except SQLAlchemyError as exc:
             engine.dispose()
-            raise catalog._error(f"cannot open the catalog at {catalog.display_url}", exc) from None
+            raise catalog._store.error(f"cannot open the catalog at {catalog.display_url}", exc) from None
         return catalog
 
     def close(self) -> None:
-        self._engine.dispose()
+        self._store.engine.dispose()
 
     def __enter__(self) -> Catalog:
         return self
@@ -200,10 +199,10 @@ class Catalog:
 
     @property
     def dialect(self) -> str:
-        return self._engine.dialect.name
+        return self._store.engine.dialect.name
 
     def schema_revision(self) -> str | None:
-        with self._reading() as conn:
+        with self._store.reading() as conn:
             return MigrationContext.configure(conn).get_current_revision()
 
     # -- runs ----------------------------------------------------------------------------------
@@ -229,7 +228,7 @@ class Catalog:
             "config_summary": dict(config_summary or {}),
             "counts": {},
         }
-        with self._writing("start_run") as conn:
+        with self._store.writing("start_run") as conn:
             exists = conn.execute(select(schema.runs.c.run_id).where(schema.runs.c.run_id == run_id)).first()
             if exists:
                 update_values = {k: v for k, v in values.items() if k not in ("started_at", "counts")}
@@ -237,7 +236,7 @@ class Catalog:
             else:
                 conn.execute(schema.runs.insert().values(run_id=run_id, **values))
             action = "run_resume" if exists else "run_start"
-            self._append_audit(conn, action, run_id, {"name": name, "config_hash": config_hash}, now)
+            self._store.append_audit(conn, action, run_id, {"name": name, "config_hash": config_hash}, now)
 
     def finish_run(self, run_id: str, status: str, counts: Mapping[str, Any] | None = None) -> None:
         """Close a run with its final status (``succeeded``, ``failed``, ``interrupted``) and counts."""
@@ -246,19 +245,19 @@ class Catalog:
                 f"finish_run status must be one of succeeded, failed, interrupted; got {status!r}"
             )
         now = _now()
-        with self._writing("finish_run") as conn:
-            self._require_run(conn, run_id)
+        with self._store.writing("finish_run") as conn:
+            self._store.require_run(conn, run_id)
             conn.execute(
                 schema.runs.update()
                 .where(schema.runs.c.run_id == run_id)
                 .values(status=status, finished_at=now, counts=dict(counts or {}))
             )
-            self._append_audit(
+            self._store.append_audit(
                 conn, "run_finish", run_id, {"status": status, "counts": dict(counts or {})}, now
             )
 
     def get_run(self, run_id: str) -> RunInfo | None:
-        with self._reading() as conn:
+        with self._store.reading() as conn:
             row = conn.execute(select(schema.runs).where(schema.runs.c.run_id == run_id)).mappings().first()
         return _run_info(row) if row else None
 
@@ -267,7 +266,7 @@ class Catalog:
         query = select(schema.runs).order_by(schema.runs.c.started_at.desc(), schema.runs.c.run_id)
         if limit is not None:
             query = query.limit(limit)
-        with self._reading() as conn:
+        with self._store.reading() as conn:
             return [_run_info(row) for row in conn.execute(query).mappings()]
 
     # -- stage / shard progress ----------------------------------------------------------------
@@ -302,16 +301,16 @@ class Catalog:
             "seconds": float(seconds),
             "updated_at": _now(),
         }
-        with self._writing("record_stage_shard") as conn:
-            self._require_run(conn, run_id)
+        with self._store.writing("record_stage_shard") as conn:
+            self._store.require_run(conn, run_id)
             conn.execute(
-                self._upsert(schema.stage_shards, ["run_id", "stage", "shard"], list(values)), [values]
+                self._store.upsert(schema.stage_shards, ["run_id", "stage", "shard"], list(values)), [values]
             )
 
     def stage_status(self, run_id: str) -> list[StageShardInfo]:
         table = schema.stage_shards
         query = select(table).where(table.c.run_id == run_id).order_by(table.c.stage, table.c.shard)
-        with self._reading() as conn:
+        with self._store.reading() as conn:
             return [
                 StageShardInfo(
                     stage=r["stage"],
@@ -332,9 +331,9 @@ class Catalog:
         """Index records of a run (mappings with record_id, split, category, source, content_hash,
         gate_outcome; or Conversations). Re-adding a record id updates its row. Returns the count."""
         columns = ["run_id", "record_id", "split", "category", "source", "content_hash", "gate_outcome"]
-        statement = self._upsert(schema.records, ["run_id", "record_id"], columns)
+        statement = self._store.upsert(schema.records, ["run_id", "record_id"], columns)
         converted = (_record_values(run_id, row, index) for index, row in enumerate(rows))
-        return self._bulk(
+        return self._store.bulk(
             "add_records",
             run_id,
             statement,
@@ -347,7 +346,7 @@ class Catalog:
     def add_gate_results(self, run_id: str, rows: Iterable[Mapping[str, Any]]) -> int:
         """Gate verdicts: mappings with record_id, gate, passed, and optionally score, reason, details."""
         converted = (_gate_values(run_id, row, index) for index, row in enumerate(rows))
-        return self._bulk(
+        return self._store.bulk(
             "add_gate_results", run_id, schema.gate_results.insert(), converted, "gate_results_added"
         )
 
@@ -355,7 +354,7 @@ class Catalog:
         """Rejected records (``Rejection`` objects or mappings with stage, reason, message, ...)."""
         converted = (_quarantine_values(run_id, row, index) for index, row in enumerate(rows))
         statement = schema.quarantine.insert()
-        return self._bulk(
+        return self._store.bulk(
             "add_quarantine", run_id, statement, converted, "quarantine_added", plain_table=schema.quarantine
         )
 
@@ -371,15 +370,15 @@ class Catalog:
         ``kind``. Re-adding a URI updates it. One audit entry (``action``) covers the batch."""
         now = _now()
         columns = ["run_id", "kind", "uri", "sha256", "size_bytes", "created_at"]
-        statement = self._upsert(schema.artifacts, ["run_id", "uri"], columns)
+        statement = self._store.upsert(schema.artifacts, ["run_id", "uri"], columns)
         converted = (_artifact_values(run_id, row, index, now) for index, row in enumerate(rows))
-        return self._bulk("add_artifacts", run_id, statement, converted, action, details)
+        return self._store.bulk("add_artifacts", run_id, statement, converted, action, details)
 
     def record_counts(self, run_id: str) -> dict[str, int]:
         """Indexed records of a run per split."""
         table = schema.records
         query = select(table.c.split, func.count()).where(table.c.run_id == run_id).group_by(table.c.split)
-        with self._reading() as conn:
+        with self._store.reading() as conn:
             return {split: count for split, count in conn.execute(query)}
 
     def records(self, run_id: str, split: str | None = None) -> list[dict[str, Any]]:
@@ -387,7 +386,7 @@ class Catalog:
         query = select(table).where(table.c.run_id == run_id).order_by(table.c.record_id)
         if split is not None:
             query = query.where(table.c.split == split)
-        with self._reading() as conn:
+        with self._store.reading() as conn:
             return [dict(row) for row in conn.execute(query).mappings()]
 
     def gate_results(self, run_id: str, gate: str | None = None) -> list[dict[str, Any]]:
@@ -395,13 +394,13 @@ class Catalog:
         query = select(table).where(table.c.run_id == run_id).order_by(table.c.id)
         if gate is not None:
             query = query.where(table.c.gate == gate)
-        with self._reading() as conn:
+        with self._store.reading() as conn:
             return [dict(row) for row in conn.execute(query).mappings()]
 
     def quarantine(self, run_id: str) -> list[dict[str, Any]]:
         table = schema.quarantine
         query = select(table).where(table.c.run_id == run_id).order_by(table.c.id)
-        with self._reading() as conn:
+        with self._store.reading() as conn:
             return [dict(row) for row in conn.execute(query).mappings()]
 
     def quarantine_counts(self, run_id: str) -> dict[tuple[str, str], int]:
@@ -412,13 +411,13 @@ class Catalog:
             .where(table.c.run_id == run_id)
             .group_by(table.c.stage, table.c.reason)
         )
-        with self._reading() as conn:
+        with self._store.reading() as conn:
             return {(stage, reason): count for stage, reason, count in conn.execute(query)}
 
     def artifacts(self, run_id: str) -> list[dict[str, Any]]:
         table = schema.artifacts
         query = select(table).where(table.c.run_id == run_id).order_by(table.c.uri)
-        with self._reading() as conn:
+        with self._store.reading() as conn:
             return [dict(row) for row in conn.execute(query).mappings()]
 
     # -- audit ---------------------------------------------------------------------------------
@@ -433,8 +432,8 @@ class Catalog:
         """Append one entry to the audit log (e.g. ``upload``, ``download``, ``delete``, ``export``)."""
         if not action:
             raise CatalogError("audit action must not be empty")
-        with self._writing("audit") as conn:
-            self._append_audit(conn, action, run_id, dict(details or {}), _now(), actor)
+        with self._store.writing("audit") as conn:
+            self._store.append_audit(conn, action, run_id, dict(details or {}), _now(), actor)
 
     def audit_log(self, run_id: str | None = None) -> list[AuditEntry]:
         """Audit entries in the order they were written, optionally for one run."""
@@ -442,7 +441,7 @@ class Catalog:
         query = select(table).order_by(table.c.id)
         if run_id is not None:
             query = query.where(table.c.run_id == run_id)
-        with self._reading() as conn:
+        with self._store.reading() as conn:
             return [
                 AuditEntry(
                     id=r["id"],
@@ -455,9 +454,18 @@ class Catalog:
                 for r in conn.execute(query).mappings()
             ]
 
-    # -- helpers -------------------------------------------------------------------------------
 
-    def _bulk(
+class CatalogStore:
+    """The catalog's engine and its transactions: one short write or read transaction per call, bulk
+    inserts, upserts, appends to the audit log and errors that never show a password."""
+
+    def __init__(self, engine: Engine, actor: str, secret: str | None) -> None:
+        self.engine = engine
+        self.actor = actor
+        self.display_url = display_url(engine.url)
+        self.secret = secret
+
+    def bulk(
         self,
         operation: str,
         run_id: str,
@@ -474,39 +482,41 @@ class Catalog:
         rows skip SQLAlchemy's per-row parameter processing, more than half the cost of a 100k-row
         batch: PostgreSQL gets them through COPY, SQLite through the driver's executemany.
         """
-        with self._writing(operation) as conn:
-            self._require_run(conn, run_id)
-            if plain_table is not None and self.dialect == "postgresql":
+        with self.writing(operation) as conn:
+            self.require_run(conn, run_id)
+            if plain_table is not None and self.engine.dialect.name == "postgresql":
                 total = _copy_rows(conn, plain_table, rows, conflict_keys)
             else:
                 total = 0
                 for chunk in _chunks(rows, BULK_CHUNK):
                     if plain_table is not None:
-                        sql, params = self._driver_statement(statement, chunk)
+                        sql, params = self.driver_statement(statement, chunk)
                         conn.exec_driver_sql(sql, params)
                     else:
                         conn.execute(statement, chunk)
                     total += len(chunk)
-            self._append_audit(conn, action, run_id, {"rows": total, **dict(details or {})}, _now())
+            self.append_audit(conn, action, run_id, {"rows": total, **dict(details or {})}, _now())
         return total
 
-    def _driver_statement(self, statement: Any, chunk: list[dict[str, Any]]) -> tuple[str, Any]:
-        compiled = statement.compile(dialect=self._engine.dialect, column_keys=list(chunk[0]))
+    def driver_statement(self, statement: Any, chunk: list[dict[str, Any]]) -> tuple[str, Any]:
+        compiled = statement.compile(dialect=self.engine.dialect, column_keys=list(chunk[0]))
         if compiled.positional:
             order = compiled.positiontup
             return str(compiled), [tuple(row[name] for name in order) for row in chunk]
         return str(compiled), chunk
 
-    def _upsert(self, table: Any, keys: list[str], columns: list[str]) -> Any:
+    def upsert(self, table: Any, keys: list[str], columns: list[str]) -> Any:
         """INSERT ... ON CONFLICT (keys) DO UPDATE for the dialects we support."""
-        dialect_insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(self.dialect)
+        dialect_insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(
+            self.engine.dialect.name
+        )
         if dialect_insert is None:
-            raise CatalogError(f"the catalog supports SQLite and PostgreSQL, not {self.dialect}")
+            raise CatalogError(f"the catalog supports SQLite and PostgreSQL, not {self.engine.dialect.name}")
         statement = dialect_insert(table)
         updates = {name: statement.excluded[name] for name in columns if name not in keys}
         return statement.on_conflict_do_update(index_elements=keys, set_=updates)
 
-    def _append_audit(
+    def append_audit(
         self,
         conn: Connection,
         action: str,
@@ -521,7 +531,7 @@ class Catalog:
             )
         )
 
-    def _require_run(self, conn: Connection, run_id: str) -> None:
+    def require_run(self, conn: Connection, run_id: str) -> None:
         found = conn.execute(select(schema.runs.c.run_id).where(schema.runs.c.run_id == run_id)).first()
         if not found:
             raise CatalogError(
@@ -529,29 +539,29 @@ class Catalog:
             )
 
     @contextmanager
-    def _writing(self, operation: str) -> Iterator[Connection]:
+    def writing(self, operation: str) -> Iterator[Connection]:
         try:
-            with self._engine.begin() as conn:
+            with self.engine.begin() as conn:
                 yield conn
         except SQLAlchemyError as exc:
-            raise self._error(f"catalog {operation} failed at {self.display_url}", exc) from None
+            raise self.error(f"catalog {operation} failed at {self.display_url}", exc) from None
 
     @contextmanager
-    def _reading(self) -> Iterator[Connection]:
+    def reading(self) -> Iterator[Connection]:
         try:
-            with self._engine.connect() as conn:
+            with self.engine.connect() as conn:
                 conn.execution_options(catalog_read_only=True)
                 yield conn
         except SQLAlchemyError as exc:
-            raise self._error(f"catalog read failed at {self.display_url}", exc) from None
+            raise self.error(f"catalog read failed at {self.display_url}", exc) from None
 
-    def _error(self, context: str, exc: SQLAlchemyError) -> CatalogError:
+    def error(self, context: str, exc: SQLAlchemyError) -> CatalogError:
         """A CatalogError with the driver's reason but none of SQLAlchemy's parameter dumps or the password."""
         orig = getattr(exc, "orig", None)
         text = str(orig if orig is not None else exc).strip()
         reason = text.splitlines()[0] if text else ""
-        if self._secret:
-            reason = reason.replace(self._secret, "***")
+        if self.secret:
+            reason = reason.replace(self.secret, "***")
         return CatalogError(f"{context}: {reason}" if reason else context)
 
 
