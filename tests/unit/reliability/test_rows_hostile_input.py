@@ -185,3 +185,21 @@ def test_row13_row_limit_option_is_validated(tmp_path: Path) -> None:
     (tmp_path / "a.jsonl").write_text(GOOD % "a" + "\n")
     with pytest.raises(DatasetError, match="max_row_chars"):
         _read(tmp_path / "a.jsonl", max_row_chars=0)
+
+
+def test_row09_book_subtitle_and_paper_directory_walks_do_not_follow_links_out(tmp_path: Path) -> None:
+    from ai.sourcing.academic.academic_sourcing import xml_files
+    from ai.sourcing.books import find_book_files
+    from ai.sourcing.youtube import find_transcript_files
+
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    outside = tmp_path / "secret"
+    outside.mkdir()
+    for name in ("a.vtt", "a.pdf", "a.xml"):
+        (inputs / name).write_text("inside")
+        (outside / name).write_text("AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY")
+        (inputs / f"link-{name}").symlink_to(outside / name)
+    assert all(not name.startswith("link") for _, name in find_transcript_files(inputs, []))
+    assert [name for _, name in find_book_files(inputs, [".pdf"])] == ["a.pdf"]
+    assert [p.name for p in xml_files(inputs)] == ["a.xml"]
