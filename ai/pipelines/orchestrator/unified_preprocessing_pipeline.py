@@ -332,7 +332,7 @@ class PiiStage(Stage[PiiOptions]):
     """Typed placeholders ([NAME_1], [EMAIL_1] ...) consistent within each conversation."""
 
     name = "pii"
-    version = "1"
+    version = "2"
     Options = PiiOptions
 
     def __init__(self, options: PiiOptions | None = None, seed: int = 0) -> None:
@@ -348,18 +348,25 @@ class PiiStage(Stage[PiiOptions]):
         totals: Counter[str] = Counter()
         with_pii = 0
         kept = []
+        ids_scrubbed = 0
         for record in batch:
             result = self._scrubber.scrub([t.text for t in record.turns])
+            # The input's own id goes out in the export's metadata: "user-jessica.moreno@gmail.com".
+            source_id = self._scrubber.scrub_identifier(record.source_id)
+            ids_scrubbed += source_id != record.source_id
             if not result.counts:
-                kept.append(record)
+                unchanged = source_id == record.source_id
+                kept.append(record if unchanged else msgspec.structs.replace(record, source_id=source_id))
                 continue
             with_pii += 1
             totals.update(result.counts)
             turns = [Turn(t.role, text) for t, text in zip(record.turns, result.texts, strict=True)]
             meta = {**record.meta, "pii_redacted": dict(sorted(result.counts.items()))}
-            kept.append(msgspec.structs.replace(record, turns=turns, meta=meta))
+            kept.append(msgspec.structs.replace(record, turns=turns, meta=meta, source_id=source_id))
         stats = {f"pii_{k.lower()}": float(v) for k, v in sorted(totals.items())}
         stats["records_with_pii"] = float(with_pii)
+        if ids_scrubbed:
+            stats["source_ids_scrubbed"] = float(ids_scrubbed)
         return StageResult(kept=kept, stats=stats)
 
 

@@ -173,3 +173,225 @@ def test_pii_stage_options_are_validated() -> None:
     assert stage.process([record]).kept[0].turns[0].text == "I'm Sarah, [EMAIL_1]"
     with pytest.raises(msgspec.ValidationError, match="unknown PII types"):
         msgspec.convert({"types": ["EMAIL", "DNA"]}, PiiStage.Options)
+
+
+# Issue 21, PII: each kind of item that survived the previous scrubber, in new wordings.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I was born on March 14th, 1987 in Ohio.", "I was born on [DOB_1] in Ohio."),
+        ("DOB: 03/14/1987, allergies none", "DOB: [DOB_1], allergies none"),
+        ("my birthday is the 5th of June and I hate it", "my birthday is the [DOB_1] and I hate it"),
+        ("d.o.b. 1990-07-02", "d.o.b. [DOB_1]"),
+        ("Geboren? No, I was born 2/9/01 in Texas", "Geboren? No, I was born [DOB_1] in Texas"),
+    ],
+)
+def test_dates_of_birth_are_scrubbed(text: str, expected: str) -> None:
+    assert scrub(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "On March 3rd my dad died and nothing has been the same.",
+        "Since June 2019 I have not slept through the night.",
+        "I gave birth eight months ago and still feel numb.",
+        "My birthday is next week and I dread it.",
+    ],
+)
+def test_event_dates_and_birth_words_without_a_date_are_kept(text: str) -> None:
+    assert scrub(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "he made a fake account, @sadboi_1999, to mock me",
+            "he made a fake account, [HANDLE_1], to mock me",
+        ),
+        ("I post as u/quiet_owl_77 on the forum", "I post as [HANDLE_1] on the forum"),
+        ("my insta is jen.lee_92 if you want", "my insta is [HANDLE_1] if you want"),
+        ("add me on snap: xo.mara", "add me on snap: [HANDLE_1]"),
+        ("follow @samaritans for daily tips, not @ 5pm", "follow @samaritans for daily tips, not @ 5pm"),
+    ],
+)
+def test_social_handles_are_scrubbed(text: str, expected: str) -> None:
+    assert scrub(text) == expected
+
+
+def test_handle_words_without_a_handle_are_kept() -> None:
+    text = "I can't handle it. My insta is private and my snap is a mess."
+    assert scrub(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("my MRN is 00482913 at the clinic", "my MRN is [MRN_1] at the clinic"),
+        ("medical record number: 4829-113", "medical record number: [MRN_1]"),
+        ("NHS number 943 476 5919 please", "NHS number [MRN_1] please"),
+        ("driver's license number D412-7793-0021", "driver's license number [ID_1]"),
+        ("my licence is MORGA753116SM9IJ", "my licence is [ID_1]"),
+        ("passport no. 531902287 expired", "passport no. [ID_1] expired"),
+    ],
+)
+def test_record_and_licence_numbers_are_scrubbed(text: str, expected: str) -> None:
+    assert scrub(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("write jane dot doe at gmail dot com", "write [EMAIL_1]"),
+        ("it's j.doe [at] proton [dot] me", "it's [EMAIL_1]"),
+        ("try sam_k(at)outlook(dot)com", "try [EMAIL_1]"),
+        ("or tsmith1984 at hotmail.com", "or [EMAIL_1]"),
+        ("mail o'brien.k@example.ie now", "mail [EMAIL_1] now"),
+    ],
+)
+def test_obfuscated_and_unusual_emails_are_scrubbed_whole(text: str, expected: str) -> None:
+    assert scrub(text) == expected
+
+
+def test_looking_at_a_site_is_not_an_email() -> None:
+    assert scrub("I looked at it dot by dot and it made no sense.") == (
+        "I looked at it dot by dot and it made no sense."
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("my SSN is 078051120", "my SSN is [SSN_1]"),
+        ("social security number 078.05.1120", "social security number [SSN_1]"),
+        ("it's 219099999 on the form", "it's [SSN_1] on the form"),
+    ],
+)
+def test_ssns_without_separators_are_scrubbed(text: str, expected: str) -> None:
+    assert scrub(text) == expected
+
+
+def test_amounts_and_invalid_ssn_areas_are_kept() -> None:
+    text = "I owe 15,000,000 won, code 900123456 and 000123456 are not SSNs."
+    assert scrub(text) == text
+
+
+def test_spelled_out_phone_numbers_are_scrubbed_and_counting_is_kept() -> None:
+    result = PiiScrubber().scrub(
+        [
+            "call five five five, eight six seven, five three oh nine",
+            "or 555-867-5309. Count five, four, three, two, one and breathe.",
+        ]
+    )
+    assert result.texts == [
+        "call [PHONE_1]",
+        "or [PHONE_1]. Count five, four, three, two, one and breathe.",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I'm DeShawn Williams-Carter.", "I'm [NAME_1]."),
+        ("MacKenzie and LaMarcus left.", "[NAME_1] and [NAME_2] left."),
+        ('"Mr. O\'Brien" is my old teacher', '"Mr. [NAME_1]" is my old teacher'),
+        (
+            "Zoë, José and Renée came; Łukasz and Åsa did not.",
+            "[NAME_1], [NAME_2] and [NAME_3] came; [NAME_4] and [NAME_5] did not.",
+        ),
+        ("my boss Mr. Van der Berg yelled", "my boss Mr. [NAME_1] yelled"),
+        ("I'm Nguyễn Thị Hoa.", "I'm [NAME_1]."),
+    ],
+)
+def test_names_with_inner_capitals_apostrophes_hyphens_and_accents_go_whole(text: str, expected: str) -> None:
+    assert scrub(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I talked to sarah after group", "I talked to [NAME_1] after group"),
+        ("me and jake went out", "me and [NAME_1] went out"),
+        ("tamika said she hates me", "[NAME_1] said she hates me"),
+        ("my roommate, brittany, never cleans", "my roommate, [NAME_1], never cleans"),
+        ("i saw dr. patel today", "i saw dr. [NAME_1] today"),
+        ("its me again, tomasz", "its me again, [NAME_1]"),
+    ],
+)
+def test_lower_case_names_in_name_context(text: str, expected: str) -> None:
+    assert scrub(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i will talk to my mom, i hope it goes well",
+        "ignorance is bliss, and I am a multitasking queen",
+        "Dr. appointment was cancelled again, my nan says it's fine",
+        "Will it stop? Hope is hard. May was bad. Grace is rare. Even Per my doctor.",
+        "I work at McDonald's and watch YouTube on my iPhone.",
+    ],
+)
+def test_words_that_are_also_names_are_kept(text: str) -> None:
+    assert scrub(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I live at Rue de Rivoli 25 now", "I live at [ADDRESS_1] now"),
+        ("Calle Mayor 14, 28013 Madrid", "[ADDRESS_1]"),
+        ("we moved to Kastanienallee 12 last year", "we moved to [ADDRESS_1] last year"),
+        ("25 rue de la Paix", "[ADDRESS_1]"),
+        ("she lives at 88 north park drive", "she lives at [ADDRESS_1]"),
+    ],
+)
+def test_street_addresses_in_other_orders(text: str, expected: str) -> None:
+    assert scrub(text) == expected
+
+
+def test_distances_and_recipes_are_not_addresses() -> None:
+    text = "I walked 3 blocks down the road. Place 2 cups of flour in a 2 lane road bowl."
+    assert scrub(text) == text
+
+
+def test_hints_work_on_text_that_is_not_ascii() -> None:
+    assert (
+        scrub("I’m Zoë — born 4/5/1999, my MRN’s 55-204-718")
+        == "I’m [NAME_1] — born [DOB_1], my MRN’s [MRN_1]"
+    )
+
+
+@pytest.mark.parametrize(
+    ("source_id", "expected"),
+    [
+        ("user-jessica.moreno@gmail.com", "[EMAIL]"),
+        ("patient_ssn_078-05-1120", "patient_ssn_[SSN]"),
+        ("client_sarah_02", "client_[NAME]_02"),
+        ("conv-000123", "conv-000123"),
+        ("12345#3", "12345#3"),
+        ("c_f3ada91e", "c_f3ada91e"),
+        ("", ""),
+    ],
+)
+def test_source_ids_lose_their_pii(source_id: str, expected: str) -> None:
+    assert PiiScrubber().scrub_identifier(source_id) == expected
+
+
+def test_pii_stage_scrubs_source_id_the_same_way_on_every_run() -> None:
+    record = make_conversation(
+        [Turn("client", "I feel low."), Turn("therapist", "Tell me more.")],
+        Provenance(kind="dataset", name="unit"),
+        source_id="user-jessica.moreno@gmail.com",
+    )
+    clean = make_conversation(
+        [Turn("client", "I feel low today."), Turn("therapist", "Tell me more.")],
+        Provenance(kind="dataset", name="unit"),
+        source_id="row-17",
+    )
+    first, second = PiiStage().process([record, clean]), PiiStage().process([record, clean])
+    assert [r.source_id for r in first.kept] == ["[EMAIL]", "row-17"]
+    assert msgspec.json.encode(first.kept) == msgspec.json.encode(second.kept)
+    assert first.kept[0].id == record.id
+    assert first.stats["source_ids_scrubbed"] == 1.0
