@@ -15,7 +15,6 @@ Prints a table and, with --json, the figures as JSON. Single process; nothing is
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import sys
@@ -26,18 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.stats import spearmanr
-from sklearn.metrics import roc_auc_score
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from ai.core.records import Conversation, Provenance, Turn, make_conversation  # noqa: E402
-from ai.pipelines.orchestrator.ears_compliance_gate import (  # noqa: E402
-    EarsComplianceGate,
-    EarsStage,
-    summarise_ears,
-)
+from ai.pipelines.orchestrator.ears_compliance_gate import EarsStage  # noqa: E402
 from ai.pipelines.orchestrator.quality_gates import QualityStage  # noqa: E402
 from ai.pipelines.orchestrator.safety_gates import ContentStage, CrisisStage  # noqa: E402
 from ai.safety.content_filter import diasafety_metrics  # noqa: E402
@@ -48,6 +41,8 @@ from ai.safety.crisis_detection.corpora import (  # noqa: E402
 )
 from ai.safety.crisis_detection.evaluate import evaluate_scores  # noqa: E402
 from ai.safety.crisis_detection.production_crisis_detector import CrisisDetector  # noqa: E402
+from ai.safety.ears.judge import EarsJudge  # noqa: E402
+from ai.safety.ears.validation import validate_judge  # noqa: E402
 
 DATA = Path(os.environ.get("SHARED_DATA_DIR", REPO.parent / "shared" / "data"))
 CONVERSATIONS = DATA / "conversations"
@@ -66,7 +61,7 @@ def main() -> int:
     dialogues = read_esconv_dialogues()
     figures: dict[str, Any] = {"speed": bench_speed(dialogues, args.texts, args.records)}
     if not args.skip_validation:
-        figures["ears_validation"] = validate_ears(dialogues)
+        figures["ears_validation"] = validate_ears()
         figures["content_filter_diasafety"] = {
             split: diasafety_metrics(read_diasafety(DATA / "crisis", split)) for split in ("train", "val")
         }
@@ -126,39 +121,9 @@ def bench_speed(dialogues: list[list[Turn]], n_texts: int, n_records: int) -> di
     return speed
 
 
-def validate_ears(dialogues: list[list[Turn]]) -> dict[str, Any]:
-    gate = EarsComplianceGate()
-    source = Provenance(kind="dataset", name="annomi")
-    transcripts = read_annomi_transcripts()
-    labels, scores = [], []
-    for quality, turns in transcripts:
-        result = gate.evaluate_conversation(make_conversation(turns, source))
-        labels.append(quality == "high")
-        scores.append(result.score)
-    high = [s for s, y in zip(scores, labels, strict=True) if y]
-    low = [s for s, y in zip(scores, labels, strict=True) if not y]
-    ratings, esconv_scores = [], []
-    for rating, turns in read_esconv_rated():
-        ratings.append(rating)
-        esconv_scores.append(gate.evaluate_conversation(make_conversation(turns, source)).score)
-    rho, p_value = spearmanr(ratings, esconv_scores)
-    threshold = gate.options.threshold
-    return {
-        "annomi": {
-            "transcripts": len(labels),
-            "high": len(high),
-            "low": len(low),
-            "auc_high_vs_low": round(float(roc_auc_score(labels, scores)), 4),
-            "pass_rate_high": summarise_ears(high, threshold)["pass_rate"],
-            "pass_rate_low": summarise_ears(low, threshold)["pass_rate"],
-        },
-        "esconv": {
-            "dialogues": len(ratings),
-            "spearman_rho": round(float(rho), 4),
-            "p_value": float(p_value),
-            "summary": summarise_ears(esconv_scores, threshold),
-        },
-    }
+def validate_ears() -> dict[str, Any]:
+    """The shipped EARS judge on AnnoMI sessions, ESConv ratings and real counselling pass rates."""
+    return validate_judge(EarsJudge(), DATA, n_boot=1000)
 
 
 def validate_crisis() -> dict[str, Any]:
@@ -185,37 +150,6 @@ def read_esconv_dialogues() -> list[list[Turn]]:
     return dialogues
 
 
-def read_esconv_rated() -> list[tuple[float, list[Turn]]]:
-    rated = []
-    for part in ("train", "valid", "test"):
-        with (CONVERSATIONS / f"esconv_hf_{part}.jsonl").open(encoding="utf-8") as handle:
-            for line in handle:
-                data = json.loads(line)
-                try:
-                    rating = float(data["survey_score"]["seeker"]["empathy"])
-                except (KeyError, TypeError, ValueError):
-                    continue
-                turns = [
-                    Turn("client" if t["speaker"] == "usr" else "therapist", t["text"])
-                    for t in data["dialog"]
-                ]
-                rated.append((rating, turns))
-    return rated
-
-
-def read_annomi_transcripts() -> list[tuple[str, list[Turn]]]:
-    by_transcript: dict[str, list[dict[str, str]]] = {}
-    with (CONVERSATIONS / "annomi_AnnoMI-simple.csv").open(encoding="utf-8", errors="replace") as handle:
-        for row in csv.DictReader(handle):
-            by_transcript.setdefault(row["transcript_id"], []).append(row)
-    transcripts = []
-    for rows in by_transcript.values():
-        rows.sort(key=lambda r: int(r["utterance_id"]))
-        turns = [Turn(r["interlocutor"], r["utterance_text"]) for r in rows if r["utterance_text"].strip()]
-        transcripts.append((rows[0]["mi_quality"], turns))
-    return transcripts
-
-
 def timed(action: Callable[[], Any]) -> tuple[float, Any]:
     start = time.perf_counter()
     result = action()
@@ -237,15 +171,12 @@ def print_report(figures: dict[str, Any]) -> None:
             f"({s['records_per_cpu_s']:,} per CPU-second); kept {s['kept']:,}"
         )
     if "ears_validation" in figures:
-        a, e = figures["ears_validation"]["annomi"], figures["ears_validation"]["esconv"]
-        print(
-            f"EARS vs AnnoMI MI quality: AUC {a['auc_high_vs_low']} ({a['high']} high / {a['low']} low); "
-            f"pass rate high {a['pass_rate_high']}, low {a['pass_rate_low']}"
-        )
-        print(
-            f"EARS vs ESConv seeker empathy: Spearman {e['spearman_rho']} (p={e['p_value']:.2g}, "
-            f"n={e['dialogues']}); pass rate {e['summary']['pass_rate']}"
-        )
+        ears = figures["ears_validation"]
+        a, e = ears["annomi_sessions"], ears["esconv_empathy"]
+        print(f"EARS vs AnnoMI MI quality (in-sample): AUC {a['auc']} {a['ci95']} (n={a['n']})")
+        print(f"EARS vs ESConv seeker empathy: Spearman {e['spearman']} {e['ci95']} (n={e['n']})")
+        for name, rates in ears["pass_rates"].items():
+            print(f"EARS pass rate at {ears['threshold']}: {name} {rates['pass_rate']} (n={rates['n']})")
         for split, report in figures["content_filter_diasafety"].items():
             o = report["overall"]
             print(

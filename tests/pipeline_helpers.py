@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import json
 import random
@@ -93,6 +94,14 @@ def write_openai_jsonl(path: Path, n: int, seed: int = 0, defects: bool = True) 
         lines.insert(5, bad)
     path.write_bytes(b"\n".join(lines) + b"\n")
     return {"good": n, "malformed_line": 4, "invalid_utf8_line": 6}
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

@@ -14,6 +14,8 @@ from typing import Any
 import msgspec
 
 ROLES = ("client", "therapist", "system")
+# meta key of the content hash of the whole source dialog a record came from (its windows share it).
+SOURCE_DIALOGUE_ID = "source_dialogue_id"
 EXPORT_ROLE = {"client": "user", "therapist": "assistant", "system": "system"}
 # What str.split() splits ASCII text on, besides the space.
 _ASCII_CONTROL_WHITESPACE = ("\n", "\t", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")
@@ -145,6 +147,16 @@ def decode_passage(data: bytes | str) -> Passage:
     return _passage_decoder.decode(data)
 
 
+def openai_messages(conv: Conversation) -> list[dict[str, str]]:
+    """The turns as OpenAI-format messages (client -> user, therapist -> assistant)."""
+    return [{"role": EXPORT_ROLE.get(t.role, t.role), "content": t.text} for t in conv.turns]
+
+
+def dialogue_id(conv: Conversation) -> str:
+    """The source dialog a record belongs to; a record without one (synthetic, derived) is its own."""
+    return str(conv.meta.get(SOURCE_DIALOGUE_ID) or conv.id)
+
+
 def to_openai(conv: Conversation) -> dict[str, Any]:
     """The OpenAI chat shape used by the default export."""
     metadata: dict[str, Any] = {
@@ -166,9 +178,14 @@ def to_openai(conv: Conversation) -> dict[str, Any]:
     if conv.lineage:
         metadata["lineage"] = [[e.stage, e.version, e.config_hash] for e in conv.lineage]
     if conv.meta:
-        metadata["meta"] = conv.meta
+        # Lifted to the top: it is what "distinct dialogues" counts, so users should not have to dig.
+        meta = dict(conv.meta)
+        if SOURCE_DIALOGUE_ID in meta:
+            metadata[SOURCE_DIALOGUE_ID] = meta.pop(SOURCE_DIALOGUE_ID)
+        if meta:
+            metadata["meta"] = meta
     return {
         "id": conv.id,
-        "messages": [{"role": EXPORT_ROLE.get(t.role, t.role), "content": t.text} for t in conv.turns],
+        "messages": openai_messages(conv),
         "metadata": metadata,
     }

@@ -69,9 +69,7 @@ def judge_eval(
         raise EvaluationInputError(f"unknown judge {judge!r}; choose one of {', '.join(JUDGES)}")
     if judge == "ears" and columns.context is None:
         raise EvaluationInputError("the EARS judge needs the client's message: give --context-col")
-    scorer = scorer or SCORERS.get(judge)
-    if scorer is None:
-        raise EvaluationInputError(f"no scorer for the {judge} judge was given")
+    scorer = scorer or SCORERS[judge]
     path = Path(input_path)
     rows = labelled_rows(read_rows(path), columns, positive_values, path)
     scores, threshold, version = scorer(rows.texts, rows.contexts)
@@ -102,8 +100,16 @@ def score_content(texts: list[str], contexts: list[list[str]]) -> tuple[np.ndarr
     )
 
 
-# EARS lives in the pipeline package (safety must not import it): its caller hands in its scorer.
-SCORERS: dict[str, Scorer] = {"crisis": score_crisis, "content": score_content}
+def score_ears(texts: list[str], contexts: list[list[str]]) -> tuple[np.ndarray, float, str]:
+    """Each reply against the client message(s) in its context column."""
+    from ai.safety.ears.judge import DEFAULT_THRESHOLD, EarsJudge
+
+    judge = EarsJudge()
+    scores = [judge.score_response("\n".join(c), t) for t, c in zip(texts, contexts, strict=True)]
+    return np.array(scores, dtype=np.float64), DEFAULT_THRESHOLD, judge.version
+
+
+SCORERS: dict[str, Scorer] = {"crisis": score_crisis, "content": score_content, "ears": score_ears}
 
 
 def evaluate_scores(

@@ -105,8 +105,26 @@ def test_whole_directory_reads_every_data_file(conversations_dir: Path) -> None:
     items = list(read_source(SourceConfig(name="all", path="."), conversations_dir))
     convs = [i for i in items if isinstance(i, Conversation)]
     files = {c.source.uri.rsplit("/", 1)[1] for c in convs}
-    assert len(files) == 9  # every data file but the strategy list; READMEs and licences skipped
-    assert len(convs) == 2129 + 1475 + 1300 + 196 + 133 + 133 + 268
+    # Every data file but the strategy list, plus EmpatheticDialogues' 32 CSVs; READMEs and licences skipped.
+    assert len(files) == 9 + 32
+    assert len(convs) == 2129 + 1475 + 1300 + 196 + 133 + 133 + 268 + 24_856
+
+
+def test_empathetic_dialogues_holds_24847_distinct_dialogues(conversations_dir: Path) -> None:
+    source = SourceConfig(name="ed", path="empatheticdialogues/annotated", category="emotional_support")
+    items = list(read_source(source, conversations_dir))
+    convs = [i for i in items if isinstance(i, Conversation)]
+    assert len(items) == len(convs) == 24_856
+    # PROVENANCE.md: 9 Dialog_IDs ending in "(1)" repeat another's text, leaving 24,847 distinct dialogues.
+    assert len({c.meta["source_dialogue_id"] for c in convs}) == 24_847
+    assert sum(len(c.turns) for c in convs) == 107_247
+    assert all(c.source.locator["labels"] == "automatic" and c.meta["situation"] for c in convs)
+
+
+def test_mi_counsel_chat_holds_1129_threads(shared_data: Path) -> None:
+    source = SourceConfig(name="mi", path="quality/mi_welivita_pu_2023/MI_augmented_CounselChat.csv")
+    convs = [i for i in read_source(source, shared_data) if isinstance(i, Conversation)]
+    assert len(convs) == 1_129 and all([t.role for t in c.turns] == ["client", "therapist"] for c in convs)
 
 
 def test_dreaddit_invalid_utf8_replaced_with_a_warning(shared_data: Path) -> None:
@@ -140,6 +158,7 @@ def test_real_data_config_yields_10k_conversations(shared_data: Path) -> None:
             if isinstance(item, Conversation):
                 by_category[item.category] += 1
                 licences.add((source.name, item.source.license))
-    assert by_category["therapeutic"] >= 10_000
+    # Before any stage: records, not distinct dialogues (ESConv and AnnoMI are windowed).
+    assert by_category["therapeutic"] + by_category["emotional_support"] >= 10_000
     assert {name for name, _ in licences} == {s.name for s in config.sources}
     assert all(licence for _, licence in licences)

@@ -21,6 +21,7 @@ import yaml
 
 from ai.core.config import load_config
 from ai.sourcing.synthetic.audit import bias_audit
+from ai.sourcing.synthetic.demographics import dimensions
 from ai.sourcing.synthetic.options import parse_options
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -50,9 +51,10 @@ def synthetic_run(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 
 def _without_remote_generation(config: Path, target: Path) -> Path:
-    """The config minus its grounded (remote model) source, paths made absolute."""
+    """The config minus the sources a language model writes (grounded conversations, preference pairs),
+    paths made absolute."""
     raw = yaml.safe_load(config.read_text())
-    raw["sources"] = [s for s in raw["sources"] if s["name"] != "grounded"]
+    raw["sources"] = [s for s in raw["sources"] if "generation" not in (s.get("options") or {})]
     for source in raw["sources"]:
         paths = source.get("path")
         if isinstance(paths, str):
@@ -99,7 +101,7 @@ def test_no_generated_record_was_rejected_by_any_stage(synthetic_run: Path) -> N
     assert rejected == Counter()
 
 
-def test_counterfactual_sets_stay_in_one_split_and_pairs_carry_dpo_fields(synthetic_run: Path) -> None:
+def test_counterfactual_sets_cover_every_dimension_and_stay_in_one_split(synthetic_run: Path) -> None:
     from ai.core.records import Conversation, Provenance, Turn
 
     records = []
@@ -119,12 +121,14 @@ def test_counterfactual_sets_stay_in_one_split_and_pairs_carry_dpo_fields(synthe
             )
         )
     audit = bias_audit(records)
-    assert audit["counterfactual"]["variants"] >= 1000
-    assert audit["counterfactual"]["sets_spanning_splits"] == 0
-    assert set(audit["counterfactual"]["variants_by_dimension"]) == {
-        "gender", "culture", "age", "religion", "sexual_orientation", "disability",
-    }  # fmt: skip
-    assert audit["preference_pairs"]["total"] >= 1000
-    for record in records:
-        if "dpo" in record.meta:
-            assert set(record.meta["dpo"]) == {"prompt", "chosen", "rejected", "bias_type"}
+    counterfactual = audit["counterfactual"]
+    assert counterfactual["variants"] >= 5000
+    assert counterfactual["sets_spanning_splits"] == 0
+    assert set(counterfactual["dimensions_covered"]) == set(dimensions())
+    assert len(counterfactual["intersections_covered"]) >= 10
+
+
+def test_the_preference_pairs_are_written_by_the_generation_endpoint() -> None:
+    config = load_config(REPO_ROOT / "configs" / "synthetic.yaml")
+    pairs = parse_options(next(s for s in config.sources if s.name == "preference-pairs"))
+    assert pairs.mode == "preference_pairs" and pairs.target > 0 and pairs.generation.endpoint

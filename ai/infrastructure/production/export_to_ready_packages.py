@@ -27,6 +27,7 @@ import msgspec
 import yaml
 
 from ai.core.atomic import atomic_directory, atomic_write_json, atomic_write_text
+from ai.core.licences import COMMERCIAL, NON_COMMERCIAL, UNKNOWN, USES, hf_license, licence_use
 from ai.core.paths import ManifestNameError, check_manifest_name, is_inside, overlaps
 
 CARD_FILE = "README.md"
@@ -36,35 +37,6 @@ SPLIT_ORDER = ("train", "validation", "test", "unsplit")
 # Stage reports and the run report sit at the top of a run directory.
 REPORT_PATTERNS = ("*_report.json", "report.html")
 
-# Licence identifiers the Hugging Face Hub knows, for the ones sources here are likely to carry.
-HF_LICENSES = frozenset(
-    {
-        "apache-2.0",
-        "mit",
-        "bsd-2-clause",
-        "bsd-3-clause",
-        "cc0-1.0",
-        "cc-by-2.0",
-        "cc-by-3.0",
-        "cc-by-4.0",
-        "cc-by-sa-3.0",
-        "cc-by-sa-4.0",
-        "cc-by-nc-2.0",
-        "cc-by-nc-3.0",
-        "cc-by-nc-4.0",
-        "cc-by-nd-4.0",
-        "cc-by-nc-nd-4.0",
-        "cc-by-nc-sa-4.0",
-        "gpl-2.0",
-        "gpl-3.0",
-        "lgpl-3.0",
-        "agpl-3.0",
-        "odc-by",
-        "odbl",
-        "pddl",
-        "unlicense",
-    }
-)
 _SIZE_CATEGORIES = (
     (1_000, "n<1K"),
     (10_000, "1K<n<10K"),
@@ -109,12 +81,14 @@ def render_dataset_card(
         _summary_section(manifest),
         _splits_section(manifest),
         _quarantine_section(manifest),
+        _dialogues_section(manifest),
         _sources_section(manifest),
+        _licence_section(manifest),
         _provenance_section(manifest, config_summary),
         _usage_section(manifest),
         _limitations_section(manifest),
     ]
-    return f"---\n{header}---\n\n" + "\n\n".join(s.strip("\n") for s in sections) + "\n"
+    return f"---\n{header}---\n\n" + "\n\n".join(s.strip("\n") for s in sections if s.strip()) + "\n"
 
 
 def card_metadata(
@@ -140,19 +114,6 @@ def card_metadata(
     if configs:
         meta["configs"] = configs
     return meta
-
-
-def hf_license(text: str) -> str:
-    """The Hub licence id for a source's free-text licence ("CC BY-NC 4.0 (...)" -> "cc-by-nc-4.0")."""
-    head = text.split("(", 1)[0].split(";", 1)[0].strip().lower()
-    if not head or head.startswith(("no licen", "none", "unknown", "no license")):
-        return "unknown"
-    candidate = re.sub(r"[\s_]+", "-", head).replace("--", "-")
-    candidate = re.sub(r"^cc-?by", "cc-by", candidate)
-    candidate = {"apache-2": "apache-2.0", "apache": "apache-2.0", "cc0": "cc0-1.0", "cc-0": "cc0-1.0"}.get(
-        candidate, candidate
-    )
-    return candidate if candidate in HF_LICENSES else "other"
 
 
 def size_category(n: int) -> str:
@@ -273,6 +234,72 @@ def _quarantine_section(manifest: dict[str, Any]) -> str:
     return text + "\n\n" + _table(("stage", "records", "reasons"), rows)
 
 
+def dialogue_rows(manifest: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """(source, exported records, distinct source dialogues) for every source that exported records."""
+    dialogues = manifest.get("counts", {}).get("distinct_dialogues", {})
+    records = dialogues.get("records_by_source", {})
+    distinct = dialogues.get("by_source", {})
+    return [(name, int(records[name]), int(distinct.get(name, 0))) for name in sorted(records)]
+
+
+def licence_rows(manifest: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """(licence use, exported records, distinct dialogues) for each use present, commercial first."""
+    dialogues = manifest.get("counts", {}).get("distinct_dialogues", {})
+    records = dialogues.get("records_by_licence_use", {})
+    distinct = dialogues.get("by_licence_use", {})
+    return [(use, int(records[use]), int(distinct.get(use, 0))) for use in USES if use in records]
+
+
+def licence_filter_effect(manifest: dict[str, Any]) -> str:
+    """What keeping only commercially usable sources would remove, in one sentence."""
+    rows = licence_rows(manifest)
+    removed = [(use, n, d) for use, n, d in rows if use != COMMERCIAL]
+    if not removed:
+        return "Every exported record comes from a source whose licence allows commercial use."
+    total = sum(n for _, n, _ in rows)
+    n_removed, d_removed = sum(n for _, n, _ in removed), sum(d for _, _, d in removed)
+    return (
+        f"Keeping only sources whose licence allows commercial use (`stages: {{licence: {{enabled: true, allow: "
+        f"[commercial]}}}}`) would remove {n_removed:,} of {total:,} records ({n_removed / total:.0%}; "
+        f"{d_removed:,} distinct dialogues): " + ", ".join(f"{n:,} {use}" for use, n, _ in removed) + "."
+    )
+
+
+def _dialogues_section(manifest: dict[str, Any]) -> str:
+    dialogues = manifest.get("counts", {}).get("distinct_dialogues", {})
+    if not dialogues:
+        return ""
+    text = (
+        "## Records and distinct dialogues\n\nA record is one training sample; long dialogs are cut into "
+        "overlapping windows, each its own record. `metadata.source_dialogue_id` names the source dialog "
+        "a record came from (windows of one dialog share it), and the distinct dialogues below count "
+        f"those ids: {int(dialogues.get('total', 0)):,} in all."
+    )
+    by_category = [
+        (c, manifest["counts"].get("categories", {}).get(c, 0), n)
+        for c, n in dialogues.get("by_category", {}).items()
+    ]
+    return "\n\n".join(
+        [
+            text,
+            _table(("category", "records", "distinct dialogues"), by_category),
+            _table(("source", "records", "distinct dialogues"), dialogue_rows(manifest)),
+        ]
+    )
+
+
+def _licence_section(manifest: dict[str, Any]) -> str:
+    rows = licence_rows(manifest)
+    if not rows:
+        return ""
+    return (
+        "## Licence mix\n\n"
+        + _table(("licence use", "records", "distinct dialogues"), rows)
+        + "\n\n"
+        + licence_filter_effect(manifest)
+    )
+
+
 def _sources_section(manifest: dict[str, Any]) -> str:
     rows = [
         (
@@ -281,6 +308,7 @@ def _sources_section(manifest: dict[str, Any]) -> str:
             s.get("category", ""),
             s.get("license", "") or "not stated",
             hf_license(s.get("license", "")),
+            _use_label(licence_use(s.get("license", ""))),
         )
         for s in manifest.get("sources", [])
     ]
@@ -289,7 +317,15 @@ def _sources_section(manifest: dict[str, Any]) -> str:
         "line, page, PMID/DOI, video and time) in `metadata.source`. The dataset is only as open as its most "
         "restrictive source: check each licence below before use or redistribution."
     )
-    return text + "\n\n" + _table(("source", "kind", "category", "licence (as given)", "licence id"), rows)
+    return (
+        text
+        + "\n\n"
+        + _table(("source", "kind", "category", "licence (as given)", "licence id", "use"), rows)
+    )
+
+
+def _use_label(use: str) -> str:
+    return {NON_COMMERCIAL: "**non-commercial**", UNKNOWN: "unknown: ask before use"}.get(use, use)
 
 
 def _provenance_section(manifest: dict[str, Any], config_summary: dict[str, Any]) -> str:

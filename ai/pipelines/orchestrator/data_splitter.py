@@ -18,6 +18,12 @@ Validation (written to ``split_report.json``; a failed check fails the run): spl
 targets, chi-square homogeneity of category, crisis flag and source across splits, two-sample KS tests of
 turn count and length (validation and test each against train), and a leakage check that re-derives the
 groups and near-duplicate pairs and verifies none of them spans two splits.
+
+The chi-square and KS tests count each group once (its most common category, crisis flag and source,
+its mean turn count and length). Whole groups are what the splitter assigns, so they are the independent
+units: counting the 8-turn windows of one dialog as separate observations would multiply the evidence
+by the window count and fail honest splits of windowed data, while a real skew (one source's groups all
+in test) shows up just as clearly among groups.
 """
 
 from __future__ import annotations
@@ -47,6 +53,8 @@ __all__ = [
 ]
 
 SPLITS = ("train", "validation", "test")
+# A chi-square permutation test stops once this many shuffles reached the observed statistic.
+_ENOUGH_EXCEEDANCES = 20
 
 
 class SplitSummary(msgspec.Struct):
@@ -86,13 +94,21 @@ class SplitOptions(StageOptions, kw_only=True):
     min_p_value: float = 0.001
     # Chi-square cells: values expected fewer times than this in some split are pooled into "(other)".
     min_expected: float = 5.0
-    # KS tests need at least this many records in each compared split.
+    # KS tests need at least this many groups in each compared split.
     min_ks_samples: int = 20
+    # Shuffles of the groups' splits behind each chi-square p-value; the smallest p it can give is
+    # 1 / (permutations + 1), which must stay below min_p_value for a skew to fail.
+    permutations: int = 1999
 
     def __post_init__(self) -> None:
         ratios = (self.train, self.validation, self.test)
         if min(ratios) < 0 or abs(sum(ratios) - 1.0) > 1e-6:
             raise ValueError(f"train/validation/test must be >= 0 and add up to 1, got {ratios}")
+        if self.min_p_value > 0 and 1 / (self.permutations + 1) >= self.min_p_value:
+            raise ValueError(
+                f"permutations ({self.permutations}) must exceed 1/min_p_value - 1 "
+                f"({1 / self.min_p_value - 1:.0f}), or no chi-square test could ever fail"
+            )
         if not 0 < self.bands <= self.num_perm:
             raise ValueError(f"bands ({self.bands}) must be between 1 and num_perm ({self.num_perm})")
 
@@ -134,7 +150,7 @@ class SplitStage(GlobalStage[SplitOptions]):
         columns = SplitColumns.from_summaries(summaries, opts.num_perm if opts.group_near_duplicates else 0)
         near_pairs = columns.near_duplicate_pairs(opts) if opts.group_near_duplicates else []
         assignment = assign_groups(columns, near_pairs, self._ratios(), self.seed)
-        report = validate_assignment(columns, assignment, near_pairs, opts)
+        report = validate_assignment(columns, assignment, near_pairs, opts, self.seed)
         codes = "".join(map(str, assignment))
         assignments: dict[int, str] = {}
         if columns.ids:
@@ -264,16 +280,22 @@ def assign_groups(
 
 
 def validate_assignment(
-    columns: SplitColumns, assignment: list[int], near_pairs: list[tuple[int, int, float]], opts: Any
+    columns: SplitColumns,
+    assignment: list[int],
+    near_pairs: list[tuple[int, int, float]],
+    opts: Any,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """The split report: sizes, homogeneity and distribution tests, leakage; ``passed`` and ``message``."""
     ratios = (opts.train, opts.validation, opts.test)
     labels = np.array(assignment, dtype=np.int64)
     failures: list[str] = []
-    largest = int(np.bincount(components(columns, near_pairs)).max()) if columns.ids else 0
+    component = components(columns, near_pairs)
+    largest = int(np.bincount(component).max()) if columns.ids else 0
     sizes = _size_check(labels, ratios, largest, opts, failures)
+    groups = GroupValues(component, labels)
     tests = [
-        _chi_square(name, values, labels, ratios, opts, failures)
+        _chi_square(name, values, groups, ratios, opts, failures, seed)
         for name, values in (
             ("category", columns.categories),
             ("crisis", ["crisis" if c else "no_crisis" for c in columns.crisis]),
@@ -281,11 +303,13 @@ def validate_assignment(
         )
     ]
     for name, values in (("turns", columns.turns), ("length", columns.lengths)):
-        tests.extend(_ks_tests(name, np.array(values, dtype=float), labels, ratios, opts, failures))
+        tests.extend(_ks_tests(name, groups.mean(values), groups.split, ratios, opts, failures))
     leakage = _leakage_check(columns, assignment, near_pairs, failures)
     report: dict[str, Any] = {
         "passed": not failures,
         "records": len(columns.ids),
+        "groups": groups.count,
+        "test_unit": "group",
         "sizes": sizes,
         "tests": tests,
         "leakage": leakage,
@@ -298,6 +322,33 @@ def validate_assignment(
     if failures:
         report["message"] = "; ".join(failures)
     return report
+
+
+class GroupValues:
+    """Per split group (connected component): its split, counts of a variable, or a mean of one."""
+
+    def __init__(self, component: np.ndarray, labels: np.ndarray) -> None:
+        self.component = component
+        self.count = int(component.max()) + 1 if len(component) else 0
+        self.sizes = np.bincount(component, minlength=self.count)
+        self.split = self._mode_codes(labels, len(SPLITS))
+
+    def counts(self, codes: np.ndarray, width: int) -> np.ndarray:
+        """(groups x width) counts of each code among every group's records."""
+        cells = np.bincount(self.component * width + codes, minlength=self.count * width)
+        return cells.reshape(self.count, width)
+
+    def mean(self, values: list[int]) -> np.ndarray:
+        if not self.count:
+            return np.zeros(0)
+        totals = np.bincount(self.component, weights=np.asarray(values, dtype=float), minlength=self.count)
+        return totals / self.sizes
+
+    def _mode_codes(self, codes: np.ndarray, width: int) -> np.ndarray:
+        """Each group's most common code (a group's records share their split unless it leaks)."""
+        if not self.count:
+            return np.zeros(0, dtype=np.int64)
+        return self.counts(codes, width).argmax(axis=1)
 
 
 def components(columns: SplitColumns, near_pairs: list[tuple[int, int, float]]) -> np.ndarray:
@@ -374,38 +425,92 @@ def _size_check(
 def _chi_square(
     name: str,
     values: list[str],
-    labels: np.ndarray,
+    groups: GroupValues,
     ratios: tuple[float, ...],
     opts: Any,
     failures: list[str],
+    seed: int,
 ) -> dict[str, Any]:
-    """Chi-square test of homogeneity of ``values`` across the splits with a positive target."""
-    result: dict[str, Any] = {"test": "chi_square", "variable": name}
+    """Homogeneity of ``values`` across the splits with a positive target, by permuting whole groups.
+
+    The statistic is the usual chi-square of the record table (the splitter balances records, so that is
+    what should look homogeneous); its p-value is the share of random re-assignments of whole groups to
+    the splits (group split labels shuffled, up to ``opts.permutations`` times) whose statistic is at
+    least as large. Records of one group move together, so a dialog cut into many windows weighs as one
+    draw, not as many independent ones.
+    """
+    result: dict[str, Any] = {"test": "chi_square", "variable": name, "unit": "group permutation"}
     splits = [i for i, r in enumerate(ratios) if r > 0]
     totals = Counter(values)
     smallest_share = min(ratios[i] for i in splits)
     # A value must be expected at least min_expected times in the smallest split to keep its own column.
     common = sorted(v for v, c in totals.items() if c * smallest_share >= opts.min_expected)
     columns = {v: i for i, v in enumerate(common)}
-    other = len(common)
-    table = np.zeros((len(splits), other + 1), dtype=np.int64)
-    row_of = {s: i for i, s in enumerate(splits)}
-    for value, label in zip(values, labels.tolist(), strict=True):
-        if label in row_of:
-            table[row_of[label], columns.get(value, other)] += 1
-    table = table[:, table.sum(axis=0) > 0]
-    if table.shape[1] < 2 or (table.sum(axis=1) == 0).any() or len(splits) < 2:
+    codes = np.array([columns.get(v, len(common)) for v in values], dtype=np.int64)
+    per_group = groups.counts(codes, len(common) + 1)
+    used = per_group.sum(axis=0) > 0
+    per_group = per_group[:, used]
+    in_splits = np.isin(groups.split, splits)
+    per_group, group_split = per_group[in_splits], groups.split[in_splits]
+    observed = _split_tables(group_split[None, :], per_group, splits)[0]
+    if per_group.shape[1] < 2 or (observed.sum(axis=1) == 0).any() or len(splits) < 2:
         result.update(skipped=True, reason="fewer than two values or an empty split")
         return result
-    from scipy import stats as scipy_stats  # ~1 s to import: only the driver's reduce needs it
-
-    statistic, p_value, dof, _ = scipy_stats.chi2_contingency(table)
+    statistic = float(_chi_square_statistics(observed[None])[0])
+    p_value, drawn = _permutation_p_value(statistic, group_split, per_group, splits, opts.permutations, seed)
     passed = bool(p_value >= opts.min_p_value)
-    result.update(statistic=round(float(statistic), 4), p_value=float(p_value), dof=int(dof), passed=passed)
-    result["categories"] = len(common) + (1 if table.shape[1] > len(common) else 0)
+    dof = (len(splits) - 1) * (per_group.shape[1] - 1)
+    result.update(statistic=round(statistic, 4), p_value=float(p_value), dof=int(dof), passed=passed)
+    result.update(categories=int(per_group.shape[1]), groups=len(group_split))
+    result["permutations"] = drawn
     if not passed:
-        failures.append(f"{name} is not homogeneous across splits (chi-square p={p_value:.2g})")
+        failures.append(
+            f"{name} is not homogeneous across splits (chi-square over {len(group_split):,} groups, "
+            f"permutation p={p_value:.2g})"
+        )
     return result
+
+
+def _permutation_p_value(
+    statistic: float, group_split: np.ndarray, per_group: np.ndarray, splits: list[int], limit: int, seed: int
+) -> tuple[float, int]:
+    """(p-value, shuffles drawn): shuffles of the groups' split labels with a chi-square >= ``statistic``.
+
+    Sequential Monte Carlo (Besag & Clifford 1991): drawing stops at the ``_ENOUGH_EXCEEDANCES``-th
+    shuffle that reaches the statistic, with p = that count / shuffles drawn, so a balanced split costs a
+    few dozen shuffles; a skewed one draws all ``limit`` and gets (exceedances + 1) / (limit + 1).
+    """
+    rng = np.random.default_rng(seed)
+    exceed = done = 0
+    chunk = 64
+    largest_chunk = max(64, 4_000_000 // max(1, len(group_split)))  # bounds a chunk at ~32 MB
+    while done < limit:
+        size = min(chunk, limit - done)
+        shuffled = rng.permuted(np.broadcast_to(group_split, (size, len(group_split))), axis=1)
+        stats = _chi_square_statistics(_split_tables(shuffled, per_group, splits))
+        hits = np.flatnonzero(stats >= statistic * (1 - 1e-9))
+        if exceed + len(hits) >= _ENOUGH_EXCEEDANCES:
+            drawn = done + int(hits[_ENOUGH_EXCEEDANCES - exceed - 1]) + 1
+            return _ENOUGH_EXCEEDANCES / drawn, drawn
+        exceed += len(hits)
+        done += size
+        chunk = min(chunk * 2, largest_chunk)
+    return (exceed + 1) / (limit + 1), limit
+
+
+def _split_tables(labels: np.ndarray, per_group: np.ndarray, splits: list[int]) -> np.ndarray:
+    """(shuffles x splits x values) record tables from per-shuffle group labels and per-group counts."""
+    weights = per_group.astype(np.float64)
+    return np.stack([(labels == s).astype(np.float64) @ weights for s in splits], axis=1)
+
+
+def _chi_square_statistics(tables: np.ndarray) -> np.ndarray:
+    """Pearson's chi-square of each table in a (n x rows x columns) stack; empty rows add nothing."""
+    total = tables.sum(axis=(1, 2), keepdims=True)
+    expected = tables.sum(axis=2, keepdims=True) * tables.sum(axis=1, keepdims=True) / total
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cells = np.where(expected > 0, (tables - expected) ** 2 / expected, 0.0)
+    return cells.sum(axis=(1, 2))
 
 
 def _ks_tests(
@@ -424,7 +529,7 @@ def _ks_tests(
         other = values[labels == index]
         result: dict[str, Any] = {"test": "ks", "variable": name, "compare": f"train vs {SPLITS[index]}"}
         if min(len(train), len(other)) < opts.min_ks_samples:
-            result.update(skipped=True, reason=f"fewer than {opts.min_ks_samples} records in a split")
+            result.update(skipped=True, reason=f"fewer than {opts.min_ks_samples} groups in a split")
         else:
             from scipy import stats as scipy_stats
 

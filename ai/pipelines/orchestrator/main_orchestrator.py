@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import click
 import typer
@@ -271,25 +271,11 @@ def judge_eval_cmd(
 
     if not input.exists():
         raise PipelineError(f"--input {input} does not exist")
-    scorer = score_ears if judge == "ears" else None
     try:
-        report = judge_eval(
-            judge, input, Columns(text_col, label_col, context_col), positive, n_boot, seed, scorer=scorer
-        )
+        report = judge_eval(judge, input, Columns(text_col, label_col, context_col), positive, n_boot, seed)
     except EvaluationInputError as exc:
         raise PipelineError(str(exc)) from None
     typer.echo(json.dumps(report, indent=2))
-
-
-def score_ears(texts: list[str], contexts: list[list[str]]) -> tuple[Any, float, str]:
-    """``judge_eval``'s scorer for EARS: each reply against the client message in its context column."""
-    import numpy as np
-
-    from ai.pipelines.orchestrator.ears_compliance_gate import EarsComplianceGate
-
-    gate = EarsComplianceGate()
-    scores = [gate.score_response("\n".join(c), t) for t, c in zip(texts, contexts, strict=True)]
-    return np.array(scores, dtype=np.float64), float(gate.options.threshold), "rubric"
 
 
 @app.command("crisis-eval")
@@ -305,6 +291,58 @@ def crisis_eval_cmd(
 ) -> None:
     """Alias of ``judge-eval crisis``: the crisis detector on labelled data, metrics with bootstrap CIs."""
     judge_eval_cmd("crisis", input, text_col, label_col, positive, None, n_boot, seed)
+
+
+@app.command("bias-audit")
+def bias_audit_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="A finished run directory (its dataset/*.jsonl).")],
+    originals: Annotated[
+        int, typer.Option("--originals", help="Exported conversations the probe sets start from.")
+    ] = 200,
+    max_flip_rate: Annotated[
+        float, typer.Option("--max-flip-rate", help="Largest share of sets one value may flip a decision in.")
+    ] = 0.10,
+    min_sets: Annotated[int, typer.Option("--min-sets", help="Values in fewer sets are not judged.")] = 20,
+    n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap resamples for the 95% CIs.")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the sample and the bootstrap.")] = 42,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="JSON to write (default DIR/bias_judge_audit.json).")
+    ] = None,
+) -> None:
+    """Audit every judge for bias: counterfactual probe sets from the run's conversations, each judge's score
+    gap and decision flips per identity dimension and value (bootstrap CIs); exit 1 when a value flips more
+    often than --max-flip-rate. See docs/BIAS.md."""
+    from ai.pipelines.orchestrator.bias_audit import (
+        AUDIT_FILE,
+        AuditOptions,
+        audit_run_dir,
+        gate_messages,
+        summary_rows,
+    )
+
+    if not (run_dir / "dataset").is_dir():
+        raise PipelineError(f"{run_dir} is not a finished run: it has no dataset/ directory")
+    options = AuditOptions(
+        originals, bootstrap=n_boot, seed=seed, max_flip_rate=max_flip_rate, min_sets=min_sets
+    )
+    audit = audit_run_dir(run_dir, options, output=output)
+    console = _stdout_console()
+    table = Table(
+        title=f"Judge bias audit: {audit['sets']:,} probe sets, {audit['variants']:,} variants of "
+        f"{audit['originals']:,} conversations ({audit['seconds']} s)"
+    )
+    for column in ("judge", "dimension", "sets", "mean gap [95% CI]", "max gap", "flip rate [95% CI]"):
+        table.add_column(column)
+    table.add_column("worst value")
+    table.add_column("gate")
+    for row in summary_rows(audit):
+        table.add_row(*row)
+    console.print(table)
+    for message in gate_messages(audit):
+        console.print(f"FAIL {message}", markup=False, highlight=False)
+    console.print(f"written: {output or run_dir / AUDIT_FILE}", markup=False, highlight=False)
+    if not audit["gate"]["passed"]:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import msgspec
 
 from ai.core.config import PipelineConfig, load_yaml, parse_config
+from ai.core.licences import hf_license, licence_use
 from ai.core.records import Conversation
 from ai.core.stage import GlobalStage, Rejection
 from ai.infrastructure.database.persistence import Catalog
@@ -32,7 +33,11 @@ from ai.pipelines.orchestrator.checkpoint_manager import CheckpointManager, atom
 from ai.pipelines.orchestrator.ingest import Ingestor
 from ai.pipelines.orchestrator.logger import RunLogger
 from ai.pipelines.orchestrator.planner import PlannedStep, ingest_hash, plan_stages, run_hash
-from ai.pipelines.orchestrator.quality_gates import DatasetGateOptions, evaluate_dataset_gates
+from ai.pipelines.orchestrator.quality_gates import (
+    BiasAuditGateOptions,
+    DatasetGateOptions,
+    evaluate_dataset_gates,
+)
 from ai.pipelines.orchestrator.run_catalog import RunCatalog
 from ai.pipelines.orchestrator.run_output import (
     file_hashes,
@@ -105,6 +110,7 @@ class RunResult:
 RUN_FILE = "run.json"
 GATE_REPORT = "gate_report.json"
 BIAS_AUDIT = "bias_audit.json"
+BIAS_JUDGE_AUDIT = "bias_judge_audit.json"  # ai.pipelines.orchestrator.bias_audit.AUDIT_FILE
 CONFIG_FILE = "config.yaml"
 
 
@@ -372,7 +378,14 @@ class Orchestrator:
             "seed": self.config.run.seed,
             "stages": [{"name": s.name, "version": s.cls.version, "hash": s.hash} for s in self.steps],
             "sources": [
-                {"name": s.name, "kind": s.kind, "license": s.license, "category": s.category}
+                {
+                    "name": s.name,
+                    "kind": s.kind,
+                    "license": s.license,
+                    "license_id": hf_license(s.license),
+                    "license_use": licence_use(s.license),
+                    "category": s.category,
+                }
                 for s in self.config.sources
                 if s.enabled
             ],
@@ -380,7 +393,7 @@ class Orchestrator:
             "files": file_hashes(
                 self.run_dir,
                 ("dataset", "quarantine", "exports"),
-                (GATE_REPORT, BIAS_AUDIT, *(f"{s.name}_report.json" for s in self.steps)),
+                (GATE_REPORT, BIAS_AUDIT, BIAS_JUDGE_AUDIT, *(f"{s.name}_report.json" for s in self.steps)),
             ),
         }
         write_manifest(self.run_dir, manifest)
@@ -439,6 +452,8 @@ class Orchestrator:
         }
         if dataset_counts["ears_mean"] is not None:
             summary["ears_mean"] = dataset_counts["ears_mean"]
+        if options.bias_audit is not None:
+            summary["bias_flip_checks"] = self._judge_bias_audit(options.bias_audit)
         split_report = self.run_dir / "split_report.json"
         if split_report.exists():
             leakage = json.loads(split_report.read_text()).get("leakage", {})
@@ -462,6 +477,20 @@ class Orchestrator:
                 f"{hint})"
             )
 
+    def _judge_bias_audit(self, gate: BiasAuditGateOptions) -> list[dict[str, Any]]:
+        """Every judge on probe sets from the exported records, with this run's thresholds (docs/BIAS.md)."""
+        from ai.pipelines.orchestrator.bias_audit import AuditOptions, audit_run_dir, default_judges
+
+        options = {s.name: s.options for s in self.steps}
+        judges = default_judges(
+            options.get("ears", {}).get("threshold"), options.get("quality", {}).get("min_quality")
+        )
+        audit = audit_run_dir(self.run_dir, AuditOptions.from_gate(gate, self.config.run.seed), judges)
+        self.log.event(
+            "bias_audit", sets=audit["sets"], failed=audit["gate"]["failed"], seconds=audit["seconds"]
+        )
+        return audit["gate"]["checks"]
+
     def _counts(self, dataset_counts: dict[str, Any], quarantined: int) -> dict[str, Any]:
         names = ["ingest", *[s.name for s in self.steps]]
         stages = [
@@ -484,6 +513,7 @@ class Orchestrator:
             "splits": dataset_counts["splits"],
             "categories": dataset_counts["categories"],
             "split_categories": dataset_counts["split_categories"],
+            "distinct_dialogues": dataset_counts["distinct_dialogues"],
             "stages": stages,
         }
         self._check_accounting(counts)

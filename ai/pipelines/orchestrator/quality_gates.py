@@ -43,6 +43,23 @@ _PII_HINT = re.compile(r"[\d@]")
 _ASCII_LETTERS_AND_SPACES = bytes(c for c in range(128) if chr(c).isalpha() or chr(c).isspace())
 
 
+class BiasAuditGateOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """``stages.quality.dataset.bias_audit``: audit every judge on counterfactual probe sets built from the
+    exported conversations (ai.pipelines.orchestrator.bias_audit, docs/BIAS.md) and fail the dataset when
+    one marker value flips a judge's decision in more than ``max_flip_rate`` of its sets."""
+
+    originals: int = 200  # exported conversations the probe sets start from
+    max_flip_rate: float = 0.10
+    min_sets: int = 20  # values seen in fewer sets are reported, not judged
+    bootstrap: int = 1000
+
+    def __post_init__(self) -> None:
+        if self.originals < 1 or self.min_sets < 1 or self.bootstrap < 0:
+            raise ValueError("bias_audit: originals and min_sets must be >= 1 and bootstrap >= 0")
+        if not 0.0 <= self.max_flip_rate <= 1.0:
+            raise ValueError("bias_audit.max_flip_rate must be within 0..1")
+
+
 class DatasetGateOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Thresholds of the dataset-level gates (``stages.quality.dataset`` in the config)."""
 
@@ -58,6 +75,7 @@ class DatasetGateOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tru
     min_split_total: int = 20  # below this many records split ratios are not judged
     max_split_leakage: int = 0  # groups found in more than one split
     min_ears_mean: float = 0.0
+    bias_audit: BiasAuditGateOptions | None = None  # off unless configured: it scores ~17k probe records
 
 
 class QualityOptions(StageOptions, kw_only=True):
@@ -255,7 +273,8 @@ def evaluate_dataset_gates(summary: dict[str, Any], options: DatasetGateOptions 
     - ``split_leakage``: number of groups found in more than one split;
     - ``duplicate_rate``: share of exported records that duplicate another exported record;
     - ``crisis_eval``: the dict returned by ``crisis_eval`` on a labelled set (or None);
-    - ``ears_mean``: mean EARS score of the exported conversations.
+    - ``ears_mean``: mean EARS score of the exported conversations;
+    - ``bias_flip_checks``: the judge bias audit's per judge and dimension worst flip rates.
     """
     options = options or DatasetGateOptions()
     gates = [_at_least("min_total", summary.get("total", 0), options.min_total, "records exported")]
@@ -274,6 +293,8 @@ def evaluate_dataset_gates(summary: dict[str, Any], options: DatasetGateOptions 
     gates += _split_gates(summary, options)
     if options.min_ears_mean > 0 and "ears_mean" in summary:
         gates.append(_at_least("ears_mean", summary["ears_mean"], options.min_ears_mean, "mean EARS score"))
+    if options.bias_audit is not None:
+        gates += _bias_gates(summary.get("bias_flip_checks") or [], options.bias_audit)
     gates = [g for g in gates if g is not None]
     return GateReport(passed=all(g.passed for g in gates), gates=gates)
 
@@ -291,6 +312,15 @@ def _crisis_gate(crisis_eval: dict[str, Any] | None, options: DatasetGateOptions
     if value is None:
         return unmeasured("the labelled crisis set has no positive examples, so sensitivity is undefined")
     return _at_least("crisis_sensitivity", value, options.min_crisis_sensitivity, "crisis sensitivity")
+
+
+def _bias_gates(checks: list[dict[str, Any]], options: BiasAuditGateOptions) -> list[GateResult | None]:
+    """One gate per judge and dimension: its worst value's share of sets whose decision flips."""
+    gates: list[GateResult | None] = []
+    for check in checks:
+        what = f"{check['judge']} decision flips for {check['dimension']} '{check['value']}' ({check['sets']} sets)"
+        gates.append(_at_most(check["name"], check["flip_rate"], options.max_flip_rate, what))
+    return gates
 
 
 def _split_gates(summary: dict[str, Any], options: DatasetGateOptions) -> list[GateResult | None]:

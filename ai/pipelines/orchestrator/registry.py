@@ -20,8 +20,10 @@ class StageEntry(NamedTuple):
     gate: bool = False  # a safety or quality gate: shown in the report's gate table
 
 
-# Default order: preprocess -> dedup -> safety -> quality gates -> split.
+# Default order: (licence filter) -> preprocess -> dedup -> safety -> quality gates -> split. The licence
+# filter comes first so records a user may not use cost no work downstream.
 STAGES: tuple[StageEntry, ...] = (
+    StageEntry("licence", "ai.pipelines.orchestrator.licence_filter", gate=True),
     StageEntry("normalize", "ai.pipelines.orchestrator.unified_preprocessing_pipeline"),
     StageEntry("roles", "ai.pipelines.orchestrator.unified_preprocessing_pipeline"),
     StageEntry("pii", "ai.pipelines.orchestrator.unified_preprocessing_pipeline"),

@@ -8,7 +8,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ai.core.records import encode, to_openai
+from ai.core.licences import licence_use
+from ai.core.records import dialogue_id, encode, to_openai
 from ai.pipelines.orchestrator.checkpoint_manager import atomic_write_json, atomic_writer
 from ai.pipelines.orchestrator.shard_runner import read_shard
 
@@ -32,6 +33,7 @@ def write_dataset(run_dir: Path, final_shards: list[str]) -> dict[str, Any]:
     duplicates = 0
     ears_total, ears_n = 0.0, 0
     by_split_category: Counter[tuple[str, str]] = Counter()
+    dialogues = DialogueCounts()
     dataset_dir = run_dir / "dataset"
     names = list(SPLITS)
     # ExitStack closes (and on failure removes) every split's temp file even when one of them fails.
@@ -52,6 +54,7 @@ def write_dataset(run_dir: Path, final_shards: list[str]) -> dict[str, Any]:
                     ears_total += record.scores["ears"]
                     ears_n += 1
                 by_split_category[(split, record.category)] += 1
+                dialogues.add(record.category, record.source.name, record.source.license, dialogue_id(record))
     if not splits[UNSPLIT]:
         (dataset_dir / f"{UNSPLIT}.jsonl").unlink()
     per_split: dict[str, dict[str, int]] = {}
@@ -61,10 +64,41 @@ def write_dataset(run_dir: Path, final_shards: list[str]) -> dict[str, Any]:
         "splits": {name: splits[name] for name in [*names, UNSPLIT] if name in SPLITS or splits[name]},
         "categories": dict(sorted(categories.items())),
         "split_categories": per_split,
+        "distinct_dialogues": dialogues.to_dict(),
         "exported": sum(splits.values()),
         "duplicates": duplicates,
         "ears_mean": ears_total / ears_n if ears_n else None,
     }
+
+
+class DialogueCounts:
+    """Records and distinct source dialogues, per category, per source and per licence use.
+
+    A windowed dialog gives several records but one dialogue; the totals count a dialog once even when
+    two sources (two scrapes of one site) both hold it.
+    """
+
+    KINDS = ("category", "source", "licence_use")
+
+    def __init__(self) -> None:
+        self.records: dict[str, Counter[str]] = {kind: Counter() for kind in self.KINDS}
+        self.ids: dict[str, dict[str, set[str]]] = {kind: {} for kind in self.KINDS}
+        self.all_ids: set[str] = set()
+        self._uses: dict[str, str] = {}
+
+    def add(self, category: str, source: str, licence: str, dialogue: str) -> None:
+        use = self._uses.get(licence) or self._uses.setdefault(licence, licence_use(licence))
+        for kind, key in zip(self.KINDS, (category, source, use), strict=True):
+            self.records[kind][key] += 1
+            self.ids[kind].setdefault(key, set()).add(dialogue)
+        self.all_ids.add(dialogue)
+
+    def to_dict(self) -> dict[str, Any]:
+        counts: dict[str, Any] = {"total": len(self.all_ids)}
+        for kind in self.KINDS:
+            counts[f"by_{kind}"] = {k: len(v) for k, v in sorted(self.ids[kind].items())}
+            counts[f"records_by_{kind}"] = dict(sorted(self.records[kind].items()))
+        return counts
 
 
 def write_quarantine(run_dir: Path, step: str, reject_files: list[str]) -> int:

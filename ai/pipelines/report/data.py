@@ -47,7 +47,7 @@ class RunInputs:
     manifest: Loaded
     summary: Loaded
     run_info: Loaded
-    reports: dict[str, Loaded]  # "<stage>_report.json" and bias_audit.json, by stage name
+    reports: dict[str, Loaded]  # "<stage>_report.json", bias_audit.json and bias_judge_audit.json, by name
     card: str  # the dataset card's markdown, "" when absent
     card_name: str
 
@@ -67,6 +67,7 @@ class RunInputs:
             for path in sorted(run_dir.glob("*_report.json"))
         }
         reports["bias_audit"] = load_json(run_dir / "bias_audit.json")
+        reports["bias_judge_audit"] = load_json(run_dir / "bias_judge_audit.json")
         card_name, card = _read_card(run_dir)
         return cls(
             run_dir=run_dir,

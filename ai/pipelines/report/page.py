@@ -16,6 +16,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from ai.infrastructure.production.export_to_ready_packages import (
+    dialogue_rows,
+    licence_filter_effect,
+    licence_rows,
+)
 from ai.pipelines.orchestrator.registry import GATE_STAGES
 from ai.pipelines.report.charts import (
     REJECTION_PALETTE,
@@ -201,7 +206,33 @@ class ReportPage(PageSection):
         return _section(
             "overview",
             "Overview",
-            f'<div class="cards">{card_html}</div>{notes}<div class="grid">{chart}<div>{table}</div></div>',
+            f'<div class="cards">{card_html}</div>{notes}<div class="grid">{chart}<div>{table}</div></div>'
+            + self._dialogues_and_licences(),
+        )
+
+    def _dialogues_and_licences(self) -> str:
+        """Records next to the distinct source dialogues they came from, and the licence mix."""
+        manifest = _as_dict(self.inputs.manifest.data)
+        sources = dialogue_rows(manifest)
+        if not sources:
+            return ""
+        total = _int(_as_dict(self.counts.get("distinct_dialogues")).get("total"))
+        source_table = _table(
+            ["source", "records", "distinct dialogues"],
+            [(escape(name), fmt_count(n), fmt_count(d)) for name, n, d in sources],
+            numeric_from=1,
+        )
+        licence_table = _table(
+            ["licence use", "records", "distinct dialogues"],
+            [(escape(use), fmt_count(n), fmt_count(d)) for use, n, d in licence_rows(manifest)],
+            numeric_from=1,
+        )
+        return (
+            f"<h3>Records and distinct dialogues ({fmt_count(total)} dialogues)</h3>"
+            "<p>Long dialogs are cut into windows, each its own record; windows share "
+            "<code>metadata.source_dialogue_id</code>, which is what the distinct count counts.</p>"
+            f'<div class="grid"><div>{source_table}</div><div>{licence_table}'
+            f"<p>{escape(licence_filter_effect(manifest).replace('`', ''))}</p></div></div>"
         )
 
     def _input_notes(self) -> str:
@@ -604,11 +635,16 @@ class CheckSections(PageSection):
     # -- bias audit ---------------------------------------------------------------------------------------
     def bias(self) -> str:
         loaded = self.inputs.report("bias_audit")
+        judges = self.inputs.report("bias_judge_audit")
+        judged = judge_bias_html(judges.data) if isinstance(judges.data, dict) and judges.data else ""
         if not isinstance(loaded.data, dict) or not loaded.data:
-            return _section("bias", "Bias audit coverage", _missing(_absent(loaded, "The bias audit")))
+            body = judged or _missing(_absent(loaded, "The bias audit"))
+            return _section("bias", "Bias audit", body)
         audit = loaded.data
         body = bias_audit_html(audit) if isinstance(audit.get("markers"), dict) else None
-        return _section("bias", "Bias audit coverage", body or auto_render(audit, "Bias audit", self.colors))
+        return _section(
+            "bias", "Bias audit", (body or auto_render(audit, "Bias audit", self.colors)) + judged
+        )
 
     # -- split ----------------------------------------------------------------------------------------------
     def split_tests(self) -> str:
@@ -732,6 +768,52 @@ def bias_audit_html(audit: dict[str, Any]) -> str:
     return (
         f'<div class="grid"><div>{table}</div>{charts[0]}</div><div class="grid">{"".join(charts[1:])}</div>'
     )
+
+
+# -- the bias audit of the judges (ai.pipelines.orchestrator.bias_audit) ------------------------------------
+def judge_bias_html(audit: dict[str, Any]) -> str:
+    """Per judge, the worst value's decision flip rate in each dimension, against the gate's limit."""
+    gate = _as_dict(audit.get("gate"))
+    limit = float(gate.get("max_flip_rate") or 0.0)
+    verdict = "passed" if gate.get("passed") else "failed"
+    head = (
+        f'<h3>Do the judges treat groups alike?</h3><p><span class="badge {verdict}">{verdict}</span> '
+        f"{fmt_count(_int(audit.get('sets')))} counterfactual probe sets ({fmt_count(_int(audit.get('variants')))} "
+        f"variants of {fmt_count(_int(audit.get('originals')))} exported conversations): a dimension fails when "
+        f"one marker value flips a judge's decision in more than {fmt_share(limit)} of its sets "
+        f"(values in fewer than {_int(gate.get('min_sets'))} sets are not judged).</p>"
+    )
+    worst: dict[str, list[tuple[str, float]]] = {}
+    for check in gate.get("checks") or []:
+        label = f"{check['dimension']} ({check['value']})"
+        worst.setdefault(str(check["judge"]), []).append((label, float(check["flip_rate"])))
+    charts = [
+        hbar_chart(
+            f"{judge}: decision flip rate, worst value per dimension",
+            sorted(rows, key=lambda row: -row[1]),
+            fmt=fmt_share,
+            note=f"Bars above {fmt_share(limit)} fail the gate. CIs and every value: bias_judge_audit.json.",
+        )
+        for judge, rows in worst.items()
+    ]
+    failed = [
+        (
+            escape(str(c["judge"])),
+            escape(str(c["dimension"])),
+            escape(str(c["value"])),
+            f"{fmt_share(float(c['flip_rate']))} [{fmt_share(float(c['flip_rate_ci'][0]))}, "
+            f"{fmt_share(float(c['flip_rate_ci'][1]))}]",
+            fmt_count(_int(c["sets"])),
+        )
+        for c in gate.get("checks") or []
+        if not c.get("passed")
+    ]
+    table = (
+        _table(["judge", "dimension", "value", "flip rate [95% CI]", "sets"], failed, numeric_cols={3, 4})
+        if failed
+        else ""
+    )
+    return f'{head}{table}<div class="grid">{"".join(charts)}</div>'
 
 
 def _marker_balance_chart(audit: dict[str, Any]) -> str:

@@ -62,7 +62,11 @@ def make_vectorizer(
 
 def unigrams_and_bigrams(text: str) -> list[str]:
     """The model's tokens, then each adjacent pair joined by a space (scikit-learn's order)."""
-    tokens = _TOKEN.findall(normalise_for_model(text))
+    return with_bigrams(_TOKEN.findall(normalise_for_model(text)))
+
+
+def with_bigrams(tokens: list[str]) -> list[str]:
+    """The tokens, then each adjacent pair joined by a space (scikit-learn's order)."""
     return tokens + list(map(" ".join, itertools.pairwise(tokens)))
 
 
@@ -97,25 +101,29 @@ class HashedNgrams:
         return self._columns(np.array([mmh3.hash(gram)], dtype=np.int64))[0].item()
 
     def transform(self, texts: list[str]) -> csr_matrix:
+        return self.transform_grams([word_ngrams(text, self.ngram_range) for text in texts])
+
+    def transform_grams(self, grams_per_text: list[list[str]]) -> csr_matrix:
+        """The matrix of texts given as their n-grams (for callers that have tokenised already)."""
+        n_texts = len(grams_per_text)
         hashes: list[int] = []
-        lengths = np.empty(len(texts), dtype=np.int64)
-        for row, text in enumerate(texts):
-            grams = word_ngrams(text, self.ngram_range)
+        lengths = np.empty(n_texts, dtype=np.int64)
+        for row, grams in enumerate(grams_per_text):
             hashes.extend(map(mmh3.hash, grams))
             lengths[row] = len(grams)
         columns = self._columns(np.array(hashes, dtype=np.int64))
-        rows = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+        rows = np.repeat(np.arange(n_texts, dtype=np.int64), lengths)
         # One sort gives each row's distinct columns in increasing order (binary=True: presence only).
         keys = np.sort(rows * self.n_features + columns)
         if keys.size:  # np.unique is several times slower than sort-and-mask here
             keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
         rows, columns = np.divmod(keys, self.n_features)
-        per_row = np.bincount(rows, minlength=len(texts))
-        indptr = np.zeros(len(texts) + 1, dtype=np.int64)
+        per_row = np.bincount(rows, minlength=n_texts)
+        indptr = np.zeros(n_texts + 1, dtype=np.int64)
         np.cumsum(per_row, out=indptr[1:])
         # norm="l2" divides each 1.0 by the row's length in double precision and stores float32.
         data = (1.0 / np.sqrt(per_row[rows].astype(np.float64))).astype(np.float32)
-        return csr_matrix((data, columns.astype(np.int32), indptr), shape=(len(texts), self.n_features))
+        return csr_matrix((data, columns.astype(np.int32), indptr), shape=(n_texts, self.n_features))
 
     def _columns(self, hashes: np.ndarray) -> np.ndarray:
         n = self.n_features

@@ -9,7 +9,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ai.core.config import SourceConfig
-from ai.core.records import Conversation, Provenance, Turn, conversation_id, make_conversation
+from ai.core.records import (
+    SOURCE_DIALOGUE_ID,
+    Conversation,
+    Provenance,
+    Turn,
+    conversation_id,
+    make_conversation,
+)
 from ai.sourcing.datasets.errors import DatasetError
 from ai.sourcing.datasets.rows import Row
 
@@ -206,8 +213,11 @@ class ReadContext:
     ) -> list[Conversation]:
         """``conversations`` for turns already stripped, none of them empty, at least one."""
         spans = self.windowing.spans(kept)
+        # The whole dialog's content hash: shared by its windows, the same in every run and for the same
+        # dialog in two scrapes, so counting distinct values counts real dialogs, not training samples.
+        dialogue_id = conversation_id(kept) if len(spans) > 1 else ""
         if not group and len(spans) > 1:
-            group = conversation_id(kept)
+            group = dialogue_id
         all_tags = sorted({t for t in [*tags, *self.static_tags] if t})
         base_locator = {"file_line": row.locator, "row": row.index, **(locator or {})}
         if row.part:
@@ -226,11 +236,15 @@ class ReadContext:
                     tags=list(all_tags),  # records are mutable: windows must not share lists
                     group=group,
                     source_id=str(source_id) if source_id not in (None, "") else "",
-                    meta=dict(meta) if meta else {},
+                    meta={**meta, SOURCE_DIALOGUE_ID: dialogue_id}
+                    if meta
+                    else {SOURCE_DIALOGUE_ID: dialogue_id},
                 )
             )
+        if not dialogue_id:
+            # An unwindowed dialog is one record whose id is that same hash, so reuse it.
+            records[0].meta[SOURCE_DIALOGUE_ID] = records[0].id
         if not group:
-            # An unwindowed dialog is its own group; its id is that same hash, so reuse it.
             records[0].group = records[0].id
         return records
 

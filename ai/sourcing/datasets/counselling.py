@@ -51,10 +51,15 @@ class CounselChat(RowSchema, Detectable):
             [Turn("client", question), Turn("therapist", answer)],
             row,
             source_id=f"{require(data, 'questionID', (str, int))}#{row.index}",
-            group="counsel-chat:" + content_hash([normalise_for_hash(title or question)], 16),
+            group=counsel_chat_group(title or question),
             tags=[tag("topic", t) for t in topics],
             meta=meta,
         )
+
+
+def counsel_chat_group(title: str) -> str:
+    """The split group of a counsel-chat question, the same in every file that holds its answers."""
+    return "counsel-chat:" + content_hash([normalise_for_hash(title)], 16)
 
 
 class EsconvHF(RowSchema, Detectable):
@@ -219,7 +224,7 @@ class AnnoMI(UtteranceRows, Detectable):
     def matches(cls, data: dict[str, Any], options: dict[str, Any]) -> bool:
         return {"transcript_id", "utterance_id", "interlocutor", "utterance_text"} <= set(data)
 
-    def dialog_group(self, key: Any, ctx: ReadContext) -> str:
+    def dialog_group(self, key: Any, rows: list[Row], ctx: ReadContext) -> str:
         # Fixed prefix: the simple and full files hold the same transcripts and must share groups.
         return f"annomi:{key}"
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from ai.core.records import Conversation, Turn
 from ai.core.stage import Rejection
@@ -170,6 +170,8 @@ class UtteranceRows(Schema):
 
     name = "utterances"
     looks_like = "utterances: one utterance per row, given options.columns conversation+role+text"
+    # Added to every record's provenance locator (e.g. that the file's labels are automatic).
+    locator_extra: ClassVar[dict[str, str]] = {}
 
     def __init__(self, mapping: ColumnMap) -> None:
         self.mapping = mapping
@@ -193,12 +195,14 @@ class UtteranceRows(Schema):
                 continue
             if dialog is None:
                 dialog = _Dialog(key, item)
-            dialog.utterances.append(utterance)
+            if utterance is not None:
+                dialog.utterances.append(utterance)
             dialog.rows.append(item)
         if dialog is not None:
             yield from self._finish(dialog, ctx)
 
-    def utterance(self, row: Row, ctx: ReadContext) -> tuple[Any, Turn]:
+    def utterance(self, row: Row, ctx: ReadContext) -> tuple[Any, Turn] | None:
+        """(order key, turn) of a row; None for a row that describes the dialog rather than a turn."""
         m, data = self.mapping, row.data
         if data.get(m.conversation) in (None, ""):
             raise MalformedRow("malformed_record", f"the conversation column {m.conversation!r} is empty")
@@ -206,25 +210,32 @@ class UtteranceRows(Schema):
         return order, Turn(ctx.role(data.get(m.role)), text_of(data.get(m.text), repr(m.text)))
 
     def _finish(self, dialog: _Dialog, ctx: ReadContext) -> Iterator[Conversation | Rejection]:
-        unique: dict[Any, Turn] = {}
-        for order, turn in dialog.utterances:
-            unique.setdefault(order, turn)
-        turns = [unique[k] for k in sorted(unique)]
+        turns = self.dialog_turns(dialog.utterances)
         try:
             yield from ctx.conversations(
                 turns,
                 dialog.first,
                 source_id=dialog.key,
-                group=self.dialog_group(dialog.key, ctx),
+                group=self.dialog_group(dialog.key, dialog.rows, ctx),
                 tags=self.dialog_tags(dialog.rows),
-                meta=self.mapping.meta_of(dialog.first.data),
-                locator={"rows": len(dialog.rows), "utterances": len(turns)},
+                meta=self.dialog_meta(dialog.rows),
+                locator={"rows": len(dialog.rows), "utterances": len(turns), **self.locator_extra},
             )
         except MalformedRow as exc:
             yield row_rejection(dialog.first, exc)
 
-    def dialog_group(self, key: Any, ctx: ReadContext) -> str:
+    def dialog_turns(self, utterances: list[tuple[Any, Turn]]) -> list[Turn]:
+        """Turns in order; a repeated order value (one utterance, several annotators) is kept once."""
+        unique: dict[Any, Turn] = {}
+        for order, turn in utterances:
+            unique.setdefault(order, turn)
+        return [unique[k] for k in sorted(unique)]
+
+    def dialog_group(self, key: Any, rows: list[Row], ctx: ReadContext) -> str:
         return _group(ctx, key)
+
+    def dialog_meta(self, rows: list[Row]) -> dict[str, Any]:
+        return self.mapping.meta_of(rows[0].data)
 
     def dialog_tags(self, rows: list[Row]) -> list[str | None]:
         return [t for row in rows for t in self.mapping.tags_of(row.data)]

@@ -25,6 +25,7 @@ from ai.sourcing.datasets.files import (
     pattern_root,
 )
 from ai.sourcing.datasets.mapped import MappedRows, UtteranceRows, mapped_schema
+from ai.sourcing.datasets.peer_support import EmpatheticDialogues, MICounselChat
 from ai.sourcing.datasets.rows import (
     CONTAINERS,
     JsonLines,
@@ -47,6 +48,8 @@ DETECTABLE: tuple[type[Schema | Detectable], ...] = (
     EsconvOriginal,
     PsyQA,
     AnnoMI,
+    EmpatheticDialogues,
+    MICounselChat,
     OpenAIMessages,
     ShareGPT,
     Alpaca,

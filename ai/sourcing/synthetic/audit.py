@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ai.core.records import Conversation
-from ai.sourcing.synthetic.demographics import MARKERS, detect_markers
+from ai.sourcing.synthetic.demographics import detect_markers, marker_inventory
 from ai.sourcing.synthetic.text import client_texts
 
 
@@ -83,7 +83,8 @@ class _Audit:
     def _coverage(self) -> dict[str, Any]:
         originals = self.records - self.variants - sum(self.pairs.values())
         covered_values = {key for key, n in self.variant_values.items() if n}
-        all_values = {(d, m.value) for d, markers in MARKERS.items() for m in markers}
+        inventory = marker_inventory()
+        all_values = {(d, v) for d, dimension in inventory.dimensions.items() for v in dimension.values}
         spanning = sorted(s for s, splits in self.set_splits.items() if len(splits) > 1)
         by_dimension: Counter[str] = Counter()
         for (dimension, _), n in self.variant_values.items():
@@ -97,6 +98,8 @@ class _Audit:
             "variants_by_value": _nested(self.variant_values),
             "marker_values_covered": len(covered_values & all_values),
             "marker_values_total": len(all_values),
+            "dimensions_covered": sorted(d for d in by_dimension if d in inventory.dimensions),
+            "intersections_covered": sorted(d for d in by_dimension if d not in inventory.dimensions),
             "sets_spanning_splits": len(spanning),
             "examples_spanning_splits": spanning[:10],
         }

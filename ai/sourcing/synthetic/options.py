@@ -5,10 +5,10 @@
       options: {mode: grounded, target: 5000, generation: {endpoint: local}}
     - name: counterfactual
       kind: synthetic
-      options: {mode: counterfactual, target: 3500, dimensions: [gender, age, religion]}
+      options: {mode: counterfactual, target: 3500, dimensions: [gender_identity, age, religion]}
     - name: preference-pairs
       kind: synthetic
-      options: {mode: preference_pairs, target: 1500}
+      options: {mode: preference_pairs, target: 1500, generation: {endpoint: local}}
 
 Every mode generates until ``target`` candidates (or each stratum's quota) pass the run's gates, or
 until ``budget * target`` candidates have been tried, and reports which of the two happened.
@@ -23,8 +23,9 @@ import msgspec
 from ai.core.config import ConfigError, SourceConfig
 from ai.sourcing.academic.topics import Topic, TriggerOptions, academic_options
 from ai.sourcing.generation.options import EndpointOptions
+from ai.sourcing.synthetic.demographics import dimensions
 
-DIMENSIONS = ("gender", "culture", "age", "religion", "sexual_orientation", "disability")
+DIMENSIONS = dimensions()
 Mode = Literal["grounded", "counterfactual", "preference_pairs"]
 
 
@@ -99,26 +100,40 @@ def _check_trigger(trigger: TriggerOptions) -> None:
 
 class CounterfactualOptions(_Common, kw_only=True, forbid_unknown_fields=True):
     dimensions: list[str] = msgspec.field(default_factory=lambda: list(DIMENSIONS))
+    intersections: bool = True  # also sets that vary two dimensions at once (bias/markers.json lists them)
     variants_per_original: int = 3  # variants of one original, each with a different marker value
+    # Names are replaced by the PII stage, which would make every name variant of a set the same text;
+    # the judge audit (bias-audit) still uses them.
+    exclude_kinds: list[str] = msgspec.field(default_factory=lambda: ["name"])
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        unknown = sorted(set(self.dimensions) - set(DIMENSIONS))
-        if unknown:
-            raise ValueError(f"unknown dimensions {unknown}; known: {', '.join(DIMENSIONS)}")
-        if self.variants_per_original < 1:
-            raise ValueError("variants_per_original must be >= 1")
+        _check_dimensions(self.dimensions)
+        if self.variants_per_original < 2:
+            raise ValueError("variants_per_original must be >= 2 (a set compares values)")
 
 
 class PreferenceOptions(_Common, kw_only=True, forbid_unknown_fields=True):
     dimensions: list[str] = msgspec.field(default_factory=lambda: list(DIMENSIONS))
-    dismissive_share: float = 0.2  # pairs whose rejected reply is dismissive rather than stereotyping
+    # The model that writes both replies: ``endpoint: local`` (SmolLM2 through llama.cpp, extra
+    # generate-local) or ``endpoint: openai`` with base_url and model (ai.sourcing.generation).
+    generation: EndpointOptions = msgspec.field(default_factory=EndpointOptions)
+    # What makes a pair worth training on (see ai.sourcing.synthetic.preference.check_pair).
+    max_length_ratio: float = 1.8
+    min_topic_overlap: float = 0.2
+    min_words: int = 12
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        unknown = sorted(set(self.dimensions) - set(DIMENSIONS))
-        if unknown:
-            raise ValueError(f"unknown dimensions {unknown}; known: {', '.join(DIMENSIONS)}")
+        _check_dimensions(self.dimensions)
+        if self.max_length_ratio < 1.0 or not 0.0 <= self.min_topic_overlap <= 1.0:
+            raise ValueError("max_length_ratio must be >= 1 and min_topic_overlap within 0..1")
+
+
+def _check_dimensions(chosen: list[str]) -> None:
+    unknown = sorted(set(chosen) - set(DIMENSIONS))
+    if unknown:
+        raise ValueError(f"unknown dimensions {unknown}; known: {', '.join(DIMENSIONS)}")
 
 
 _BY_MODE: dict[str, type[_Common]] = {

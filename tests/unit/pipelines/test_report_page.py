@@ -179,7 +179,16 @@ def build_run(run_dir: Path) -> Path:
         "version": "9.9.9",
         "config_hash": "abcdef0123456789",
         "seed": 7,
-        "counts": counts,
+        "counts": {
+            **counts,
+            "distinct_dialogues": {
+                "total": 30,
+                "by_source": {"esconv": 6, "counsel-chat": 24},
+                "records_by_source": {"esconv": 21, "counsel-chat": 24},
+                "by_licence_use": {"commercial": 24, "non-commercial": 6},
+                "records_by_licence_use": {"commercial": 24, "non-commercial": 21},
+            },
+        },
         "files": {"dataset/train.jsonl": "0" * 64},
     }
     (run_dir / "manifest.json").write_text(json.dumps(manifest))
@@ -276,7 +285,12 @@ def audited_records(records: dict[str, list]) -> list:
             category="bias",
             split="train",
             meta={
-                "counterfactual": {"set": "cf_1", "dimension": "gender", "value": value, "original_id": "c_x"}
+                "counterfactual": {
+                    "set": "cf_1",
+                    "dimension": "gender_identity",
+                    "value": value,
+                    "original_id": "c_x",
+                }
             },
         )
         extra.append(variant)
@@ -422,7 +436,7 @@ def test_bias_audit_coverage(page: str) -> None:
         "Preference pairs by bias type",
     ):
         assert f"<figcaption>{title}</figcaption>" in bias, title
-    assert "gender (2 values)" in bias  # both gender variants of the one set
+    assert "gender_identity (2 values)" in bias  # both gender variants of the one set
     assert '<span class="badge passed">0</span>' in bias  # no counterfactual set spans two splits
     assert "2 of " in bias and "marker values have counterfactual variants" in bias
     assert "stereotype: 1" in bias
@@ -546,3 +560,45 @@ def test_python_dash_m_runs_the_package() -> None:
         [sys.executable, "-m", "ai.pipelines.report"], capture_output=True, text=True, check=False
     )
     assert done.returncode == 2 and "usage: python -m ai.pipelines.report RUN_DIR" in done.stderr
+
+
+def test_the_judge_bias_audit_is_charted_with_its_failures(run_dir: Path) -> None:
+    from ai.pipelines.orchestrator.bias_audit import (
+        AuditOptions,
+        Judgement,
+        audit_judges,
+        client_text,
+        probe_sets,
+    )
+
+    def penalise_muslim_clients(records: list) -> list:
+        return [Judgement(0.5, "Muslim" not in client_text(r)) for r in records]
+
+    originals = [
+        make_conversation(
+            [
+                Turn("client", f"I keep worrying about work ({n}). I can't sleep."),
+                Turn("therapist", "Tell me more."),
+            ],
+            Provenance("dataset", "esconv"),
+        )
+        for n in range(6)
+    ]
+    options = AuditOptions(originals=6, min_sets=2, bootstrap=20)
+    audit = audit_judges(probe_sets(originals, options), {"planted": penalise_muslim_clients}, options)
+    (run_dir / "bias_judge_audit.json").write_text(json.dumps(audit))
+    bias = section(write_report(run_dir).read_text(), "bias")
+    assert '<span class="badge failed">failed</span>' in bias
+    assert "<figcaption>planted: decision flip rate, worst value per dimension</figcaption>" in bias
+    assert "<td>religion</td><td>Muslim</td>" in bias
+    assert "Demographic markers per split" in bias  # the coverage part stays
+    (run_dir / "bias_audit.json").unlink()  # a run without synthetic sources has only the judge audit
+    bias = section(write_report(run_dir).read_text(), "bias")
+    assert "Do the judges treat groups alike?" in bias and "Demographic markers per split" not in bias
+
+
+def test_overview_shows_records_next_to_distinct_dialogues_and_the_licence_mix(page: str) -> None:
+    assert "Records and distinct dialogues (30 dialogues)" in page
+    assert '<td>esconv</td><td class="num">21</td><td class="num">6</td>' in page
+    assert '<td>non-commercial</td><td class="num">21</td><td class="num">6</td>' in page
+    assert "would remove 21 of 45 records (47%; 6 distinct dialogues): 21 non-commercial." in page

@@ -303,3 +303,62 @@ def test_reused_rows_come_from_the_stored_summary() -> None:
     stored = msgspec.structs.replace(stored, signatures=marked.tobytes())
     out = signatures_reusing(records[1:3], 128, 0, size, stored)
     assert (out[0] == 7).all() and np.array_equal(out[1], marked[2])
+
+
+def windowed_corpus(dialogues: int, seed: int = 3) -> list[Conversation]:
+    """Dialogs cut into 1-24 windows each; a dialog's windows share its group, source and length."""
+    rng = random.Random(seed)
+    records = []
+    for d in range(dialogues):
+        source = rng.choice(SOURCES)
+        words = rng.randint(10, 120)  # one dialog is long or short in all its windows
+        for w in range(rng.choice([1, 2, 6, 12, 24])):
+            turns = [
+                Turn("client", f"dialog {d} window {w} " + " ".join(rng.choice(WORDS) for _ in range(words))),
+                Turn("therapist", " ".join(rng.choice(WORDS) for _ in range(words))),
+            ]
+            provenance = Provenance(kind="dataset", name=source, locator={"row": d, "window": w})
+            records.append(make_conversation(turns, provenance, group=f"dialog-{d}"))
+    return records
+
+
+def test_windowed_dialogs_pass_the_group_level_tests() -> None:
+    records = windowed_corpus(600)
+    stage = SplitStage(SplitStage.Options(group_near_duplicates=False), seed=5)
+    plan, _ = run(stage, [records[: len(records) // 2], records[len(records) // 2 :]])
+    assert plan.report["passed"] is True, plan.report.get("message")
+    assert plan.report["groups"] == 600 and plan.report["records"] == len(records)
+    chi = [t for t in plan.report["tests"] if t["test"] == "chi_square" and not t.get("skipped")]
+    # A balanced split stops after 20 shuffles reach its statistic: a few dozen draws, not 1,999.
+    assert chi and all(t["groups"] == 600 and t["permutations"] < 200 for t in chi)
+
+
+def test_a_source_planted_in_test_fails_the_split_gate() -> None:
+    records = windowed_corpus(600)
+    stage = SplitStage(SplitStage.Options(group_near_duplicates=False), seed=5)
+    columns = SplitColumns.from_summaries([stage.summarise(records, 0)], 0)
+    honest = stage.reduce([stage.summarise(records, 0)])
+    assignment = [int(c) for c in honest.assignments[0]]
+    # Every group of source "gamma" moved to test; the other groups keep their honest splits.
+    skewed = [2 if columns.sources[i] == "gamma" else a for i, a in enumerate(assignment)]
+    report = validate_assignment(columns, skewed, [], stage.options, seed=5)
+    assert report["passed"] is False
+    assert "source is not homogeneous across splits (chi-square over 600 groups" in report["message"]
+    source_test = next(t for t in report["tests"] if t.get("variable") == "source")
+    assert source_test["p_value"] == pytest.approx(1 / 2000) and source_test["permutations"] == 1999
+
+
+def test_the_group_permutation_p_value_is_reproducible_for_a_seed() -> None:
+    records = windowed_corpus(200, seed=8)
+    stage = SplitStage(SplitStage.Options(group_near_duplicates=False), seed=2)
+    first = stage.reduce([stage.summarise(records, 0)]).report["tests"]
+    again = SplitStage(SplitStage.Options(group_near_duplicates=False), seed=2).reduce(
+        [stage.summarise(records, 0)]
+    )
+    assert first == again.report["tests"]
+
+
+def test_too_few_permutations_for_the_p_value_floor_are_refused() -> None:
+    with pytest.raises(ValueError, match="permutations"):
+        SplitStage.Options(permutations=99, min_p_value=0.001)
+    assert SplitStage.Options(permutations=99, min_p_value=0.05).permutations == 99

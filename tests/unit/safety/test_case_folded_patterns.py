@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ai.pipelines.orchestrator.ears_compliance_gate import _RUBRIC
 from ai.safety.case_folded import CaseFoldedPattern, RuleSet, first_char_alternation, matched_text
 from ai.safety.content_filter import RULES
 from ai.safety.content_filter import TRIGGERS as CONTENT_TRIGGERS
 from ai.safety.crisis_detection.corpora import read_diasafety
 from ai.safety.crisis_detection.patterns import IDIOM_PATTERNS, PATTERNS, THIRD_PERSON_PATTERNS, PatternLayer
+from ai.safety.ears.rules import RUBRIC as _RUBRIC
 
 
 def _top_level_alternatives(regex: str) -> list[str]:

@@ -55,8 +55,6 @@ def test_judge_eval_names_what_is_wrong(tmp_path: Path) -> None:
         judge_eval("vibes", path, Columns("reply", "label"), ["1"])
     with pytest.raises(EvaluationInputError, match="needs the client's message"):
         judge_eval("ears", path, Columns("reply", "label"), ["1"])
-    with pytest.raises(EvaluationInputError, match="no scorer for the ears judge"):
-        judge_eval("ears", path, Columns("reply", "label", "client"), ["1"])
     with pytest.raises(EvaluationInputError, match="no column 'context'"):
         judge_eval("content", path, Columns("reply", "label", "context"), ["1"], scorer=length_scorer)
 
@@ -84,8 +82,6 @@ def test_ears_judge_scores_client_and_reply(tmp_path: Path) -> None:
     lines += [f'"I lost my job and I am scared about rent.","{good}",high'] * 3
     lines += ['"I lost my job and I am scared about rent.","ok.",low'] * 3
     path.write_text("\n".join(lines), encoding="utf-8")
-    from ai.pipelines.orchestrator.main_orchestrator import score_ears
-
     columns = Columns("reply", "quality", "client")
-    report = judge_eval("ears", path, columns, ["high"], n_boot=20, scorer=score_ears)
+    report = judge_eval("ears", path, columns, ["high"], n_boot=20)
     assert report["n"] == 6 and report["roc_auc"]["value"] == 1.0

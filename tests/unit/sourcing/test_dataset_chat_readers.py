@@ -158,7 +158,7 @@ def test_csv_with_column_mapping(tmp_path: Path) -> None:
     items = read(tmp_path, "qa.csv", options={"columns": columns})
     [conv] = conversations(items)
     assert conv.turns[0].text == "I feel\nalone" and conv.source_id == "7" and conv.group == "src:7"
-    assert conv.tags == ["topic:loneliness"] and conv.meta == {"views": "12"}
+    assert conv.tags == ["topic:loneliness"] and conv.meta == {"views": "12", "source_dialogue_id": conv.id}
     assert conv.source.locator["file_line"].endswith("qa.csv:2")
     [bad] = rejections(items)
     assert bad.reason == "malformed_csv" and bad.locator.endswith("qa.csv:4") and bad.raw == "8,short\n"
@@ -177,7 +177,7 @@ def test_parquet_with_messages_column(tmp_path: Path) -> None:
     pq.write_table(table, tmp_path / "d.parquet")
     items = read(tmp_path, "d.parquet", options={"columns": {"messages": "conv", "meta": "lang"}})
     [conv] = conversations(items)
-    assert len(conv.turns) == 3 and conv.meta == {"lang": "en"}
+    assert len(conv.turns) == 3 and conv.meta == {"lang": "en", "source_dialogue_id": conv.id}
     assert conv.source.locator["file_line"] == f"{tmp_path / 'd.parquet'}#row=0"
     [bad] = rejections(items)
     assert bad.reason == "malformed_json" and bad.locator.endswith("#row=1")

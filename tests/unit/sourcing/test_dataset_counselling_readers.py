@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
 import pytest
+from pipeline_helpers import write_csv
 
 from ai.core.config import SourceConfig
 from ai.core.records import Conversation, Turn
@@ -18,14 +18,6 @@ from ai.sourcing.datasets.counselling import html_to_text
 
 def read(tmp_path: Path, path: str, **fields) -> list[Conversation | Rejection]:
     return list(read_source(SourceConfig(name="src", path=path, **fields), tmp_path))
-
-
-def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
 
 
 COUNSEL_HEADER = [
@@ -88,6 +80,7 @@ def test_counsel_chat_one_sample_per_answer_grouped_by_question(tmp_path: Path) 
         "views": "40",
         "question_url": "https://x/q5",
         "upstream_split": "train",
+        "source_dialogue_id": first.id,
     }
     assert (
         isinstance(bad, Rejection) and bad.reason == "empty_conversation" and bad.locator.endswith("cc.csv:4")
@@ -264,7 +257,12 @@ def test_annomi_groups_orders_deduplicates_and_windows(tmp_path: Path) -> None:
     assert [t.text for t in whole.turns] == [f"u{i}" for i in range(11)]
     assert whole.group == "annomi:0" and whole.source_id == "0" and whole.source.locator["rows"] == 22
     assert whole.tags == ["behaviour:reflection", "quality:high", "talk:change", "topic:smoking"]
-    assert whole.meta == {"mi_quality": "high", "video_title": "Video", "video_url": "https://y/v"}
+    assert whole.meta == {
+        "mi_quality": "high",
+        "video_title": "Video",
+        "video_url": "https://y/v",
+        "source_dialogue_id": whole.id,
+    }
     assert short.group == "annomi:1"
     windows = read(tmp_path, "annomi.csv", options={"max_turns": 4, "stride": 2})
     first = [w for w in windows if w.group == "annomi:0"]

@@ -56,7 +56,6 @@ sources:
       target: 6
       generation: {endpoint: openai, base_url: "MODEL_URL", model: stub}
   - {name: counterfactual, kind: synthetic, options: {mode: counterfactual, target: 6}}
-  - {name: pairs, kind: synthetic, options: {mode: preference_pairs, target: 4}}
 """
     path = tmp_path / "synthetic.yaml"
     path.write_text(config.replace("MODEL_URL", model_url))
@@ -69,16 +68,16 @@ def test_script_writes_records_audit_and_summary(tmp_path: Path, capsys, model: 
     assert main(["--config", str(config), "--out", str(out)]) == 0
     lines = [json.loads(line) for line in (out / "synthetic.jsonl").read_text().splitlines()]
     categories = [line["metadata"]["category"] for line in lines]
-    assert categories.count("grounded") == 6 and categories.count("bias") == 10
+    assert categories.count("grounded") == 6 and categories.count("bias") == 6
     assert all(m["role"] in ("user", "assistant") for line in lines for m in line["messages"])
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["categories"] == {"grounded": 6, "bias": 10}
+    assert summary["categories"] == {"grounded": 6, "bias": 6}
     assert 0 < summary["groundedness_pass_rate"] <= 1
     assert summary["grounded_repetition"]["turns"] >= 6
     assert any("target met: 6/6" in m for m in summary["quotas"])
     audit = json.loads((out / "bias_audit.json").read_text())
     assert audit["counterfactual"]["variants"] == 6
-    assert audit["preference_pairs"]["total"] == 4
+    assert audit["preference_pairs"]["total"] == 0  # pairs need the generation endpoint (test_bias_samples)
     assert json.loads(capsys.readouterr().out) == summary
 
 
@@ -86,8 +85,8 @@ def test_script_runs_only_the_named_source_and_rejects_unknown_names(
     tmp_path: Path, capsys, model: OpenAIStub
 ) -> None:  # type: ignore[no-untyped-def]
     config = _write_inputs(tmp_path, model.base_url)
-    assert main(["--config", str(config), "--out", str(tmp_path / "o1"), "--source", "pairs"]) == 0
+    assert main(["--config", str(config), "--out", str(tmp_path / "o1"), "--source", "counterfactual"]) == 0
     summary = json.loads((tmp_path / "o1" / "summary.json").read_text())
-    assert summary["categories"] == {"bias": 4}
+    assert summary["categories"] == {"bias": 6}
     assert main(["--config", str(config), "--out", str(tmp_path / "o2"), "--source", "nope"]) == 2
     assert "no synthetic source named nope" in capsys.readouterr().err

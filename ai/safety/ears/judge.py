@@ -1,0 +1,315 @@
+"""The EARS judge: how well does a reply empathize, acknowledge, reflect and support the client?
+
+    judge = EarsJudge()
+    judge.score_response(client_text, reply)          # one reply, 0..1
+    judge.score_conversation(messages)                # OpenAI-format messages, 0..1
+    judge.judge_conversations([messages, ...], explain=True)   # per reply parts, evidence, safety steps
+
+Each EARS part is a logistic regression over (client text, reply) features (``features.py``) fitted on
+human labels (``corpora.py``; ``python -m ai.safety.ears.train`` rebuilds the artifact and its model
+card). A reply's score is
+
+    engagement x (weighted mean of the four part probabilities) x (1 - penalty x P(directive)) x 0.5^cues
+
+where P(directive) is the learned probability that the reply advises without permission, directs, warns
+or confronts (MI-inconsistent), and ``engagement`` runs from 0.15 (the reply takes up none of the
+client's own content words) to 1 (two or more). Engagement is what keeps stock empathy down: "that
+sounds really hard, would you like to explore this together?" says all the right things to nobody in
+particular, and a reply that refers to nothing the client said keeps only a sixth of its credit,
+however warm its wording. (The floor is not 0 because short supportive turns, "that must be hard",
+are still better than dismissive ones.) ``cues`` counts the kinds of dismissal the rubric rules find
+(minimising: "you'll be fine", "get over it"; judgement: "you're overreacting"): the labelled sets hold
+too few of these for a model to learn, and each halves what the reply earns.
+
+A conversation's score is the engagement-weighted mean of its replies (those answering a client turn):
+the sum of reply scores over the sum of engagements, or over 1 when the engagements add up to less. Short acknowledgements ("Mm-hmm", "Okay") then neither lift nor sink a session;
+the replies that take up what the client said decide it. A reply's engagement counts every client turn
+so far (a reflection often takes up something said several turns earlier). The rubric rules quote the words behind each
+part as evidence, and find the safety step a crisis conversation needs; they do not set the score.
+
+The judge knows nothing of pipeline records or configs: the EARS stage hands it messages.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ai.safety.ears.corpora import ALL_COMPONENTS, COMPONENTS
+from ai.safety.ears.features import PairFeaturizer
+from ai.safety.ears.rules import content_stems, quote
+
+MODEL_DIR = Path(__file__).resolve().parent / "model"
+MODEL_NAME = "ears_linear"
+DEFAULT_WEIGHTS: Mapping[str, float] = {
+    "empathize": 0.25,
+    "acknowledge": 0.25,
+    "reflect": 0.25,
+    "support": 0.25,
+}
+DEFAULT_DIRECTIVE_PENALTY = 0.5
+# Shared content words (5-letter stems) with the client's text at which a reply counts as fully engaged,
+# and the engagement of a reply that shares none.
+ENGAGEMENT_WORDS = 2
+ENGAGEMENT_FLOOR = 0.15
+# Rubric rules that mark a dismissive reply, and what each kind found leaves of the reply's score.
+DISMISSAL_RULES = ("minimising", "judgement")
+DISMISSAL_FACTOR = 0.5
+# A conversation scoring below this fails the EARS gate (see the model card for the pass rates of real
+# counselling at this value; every shipped config uses it).
+DEFAULT_THRESHOLD = 0.03
+
+# The rules quoted as evidence for each part, and the cues a reviewer should see against a reply.
+EVIDENCE_RULES: Mapping[str, tuple[str, ...]] = {
+    "empathize": ("empathy_framed", "emotion"),
+    "acknowledge": ("acknowledge",),
+    "reflect": ("reflection_stem",),
+    "support": ("open_question", "autonomy", "next_step", "safety_step"),
+    "directive": ("prescriptive", "hotline"),
+}
+
+Message = Mapping[str, Any]
+
+
+class EarsModelError(RuntimeError):
+    """The EARS model artifact is missing or unreadable."""
+
+
+@dataclass(slots=True)
+class ReplyJudgement:
+    score: float
+    components: dict[str, float]  # probability of each part, and of "directive"
+    engagement: float = 0.0  # share of the client's content the reply takes up (see the module doc)
+    turn: int = -1  # index of the reply among the conversation's messages
+    safety_step: bool = False  # the reply offers a collaborative safety step (rubric rule)
+    evidence: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ConversationJudgement:
+    score: float
+    replies: list[ReplyJudgement]
+
+    def safety_step_after(self, turn: int) -> bool:
+        return any(r.safety_step for r in self.replies if r.turn > turn)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "score": self.score,
+            "replies": [
+                {
+                    "turn": r.turn,
+                    "score": r.score,
+                    "components": r.components,
+                    "engagement": r.engagement,
+                    "evidence": r.evidence,
+                }
+                for r in self.replies
+            ],
+        }
+
+
+class LinearEarsModel:
+    """One logistic regression per part over the pair features, stored as ``<name>.npz`` + ``<name>.json``:
+    the weights of the feature columns the training data used (``columns``), one column per part."""
+
+    def __init__(
+        self, meta: dict[str, Any], columns: np.ndarray, weights: np.ndarray, intercepts: np.ndarray
+    ):
+        self.meta = meta
+        self.components = tuple(meta["components"])
+        if self.components != ALL_COMPONENTS or weights.shape != (columns.size, len(self.components)):
+            raise EarsModelError(f"the EARS model does not hold weights for the parts {ALL_COMPONENTS}")
+        self.featurizer = PairFeaturizer(int(meta["n_features"]))
+        self.weights = np.zeros((self.featurizer.n_columns, len(self.components)), dtype=np.float32)
+        self.weights[columns] = weights
+        self.intercepts = intercepts.astype(np.float32)
+        self.version = str(meta.get("version", ""))
+
+    @classmethod
+    def load(cls, model_dir: Path = MODEL_DIR, name: str = MODEL_NAME) -> LinearEarsModel:
+        meta_path, weights_path = model_dir / f"{name}.json", model_dir / f"{name}.npz"
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            with np.load(weights_path, allow_pickle=False) as arrays:
+                return cls(meta, arrays["columns"], arrays["weights"], arrays["intercepts"])
+        except (OSError, KeyError, ValueError) as exc:
+            raise EarsModelError(f"EARS model artifact in {model_dir} is unreadable: {exc}") from exc
+
+    def probabilities(
+        self, clients: list[str], replies: list[str], rule_hits: list[set[str]] | None = None
+    ) -> np.ndarray:
+        """(n replies, n parts) probabilities."""
+        if not replies:
+            return np.zeros((0, len(self.components)), dtype=np.float32)
+        logits = self.featurizer.transform(clients, replies, rule_hits) @ self.weights + self.intercepts
+        return 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
+
+
+class EarsJudge:
+    """Scores replies and conversations; ``weights`` and ``directive_penalty`` combine the parts."""
+
+    def __init__(
+        self,
+        weights: Mapping[str, float] | None = None,
+        directive_penalty: float = DEFAULT_DIRECTIVE_PENALTY,
+        model: LinearEarsModel | None = None,
+    ) -> None:
+        weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
+        unknown = set(weights) - set(COMPONENTS)
+        if unknown:
+            raise ValueError(f"unknown EARS parts {sorted(unknown)}; use {COMPONENTS}")
+        if sum(weights.values()) <= 0 or min(weights.values()) < 0:
+            raise ValueError("EARS weights must be non-negative and add up to more than 0")
+        self.model = model or LinearEarsModel.load()
+        total = sum(weights.values())
+        self._part_weights = np.array([weights.get(c, 0.0) / total for c in COMPONENTS], dtype=np.float32)
+        self.directive_penalty = float(directive_penalty)
+        self.rules = self.model.featurizer.rules
+        self.version = self.model.version
+
+    def score_response(self, client_text: str, therapist_text: str) -> float:
+        return self.judge_replies([client_text], [therapist_text])[0].score
+
+    def score_conversation(self, messages: Sequence[Message]) -> float:
+        return self.judge_conversations([messages])[0].score
+
+    def judge_replies(
+        self,
+        clients: list[str],
+        replies: list[str],
+        explain: bool = False,
+        client_words: list[frozenset[str]] | None = None,
+        probabilities: np.ndarray | None = None,
+    ) -> list[ReplyJudgement]:
+        """Each reply against the client text it answers. Engagement is measured against
+        ``client_words`` (the content stems of all client text so far; by default those of ``clients``).
+        ``probabilities`` (replies x parts) replaces the model's, for training to score replies with
+        held-out folds."""
+        words = [content_stems(c) for c in clients] if client_words is None else client_words
+        hits = [self.rules.matching(reply) for reply in replies]
+        if probabilities is None:
+            probabilities = self.model.probabilities(clients, replies, hits)
+        shared, engagement, dismissal = self._factors(words, replies, hits)
+        scores = self.combine(probabilities, engagement, dismissal)
+        judgements = []
+        for row, reply in enumerate(replies):
+            components = {
+                c: round(float(p), 4) for c, p in zip(ALL_COMPONENTS, probabilities[row], strict=True)
+            }
+            judgement = ReplyJudgement(
+                round(float(scores[row]), 4), components, round(float(engagement[row]), 4)
+            )
+            judgement.safety_step = "safety_step" in hits[row]
+            if explain:
+                judgement.evidence = self._evidence(
+                    reply, hits[row], components, shared[row], engagement[row]
+                )
+            judgements.append(judgement)
+        return judgements
+
+    def _factors(
+        self, client_words: list[frozenset[str]], replies: list[str], hits: list[set[str]]
+    ) -> tuple[list[frozenset[str]], np.ndarray, np.ndarray]:
+        """Per reply: the client words it takes up, its engagement, and the factor dismissive cues leave."""
+        shared = [words & content_stems(reply) for words, reply in zip(client_words, replies, strict=True)]
+        engagement = np.array([_engagement(len(words)) for words in shared], dtype=np.float32)
+        dismissal = np.array(
+            [DISMISSAL_FACTOR ** len(found & _DISMISSAL) for found in hits], dtype=np.float32
+        )
+        return shared, engagement, dismissal
+
+    def combine(
+        self, probabilities: np.ndarray, engagement: np.ndarray, dismissal: np.ndarray | float = 1.0
+    ) -> np.ndarray:
+        """Reply scores from part probabilities (n x parts, in ``ALL_COMPONENTS`` order), engagement and
+        the factor left by dismissive cues."""
+        parts = probabilities[:, : len(COMPONENTS)] @ self._part_weights
+        directive = probabilities[:, ALL_COMPONENTS.index("directive")]
+        return engagement * parts * np.clip(1.0 - self.directive_penalty * directive, 0.0, 1.0) * dismissal
+
+    def judge_conversations(
+        self, conversations: Sequence[Sequence[Message]], explain: bool = False
+    ) -> list[ConversationJudgement]:
+        """All replies of all conversations are scored in one batch (one feature matrix, one product)."""
+        owners, answered = [], []
+        for owner, messages in enumerate(conversations):
+            for reply in answered_replies(messages):
+                owners.append(owner)
+                answered.append(reply)
+        judged = self.judge_replies(
+            [a.client for a in answered],
+            [a.reply for a in answered],
+            explain,
+            [a.client_words for a in answered],
+        )
+        per_conversation: list[list[ReplyJudgement]] = [[] for _ in conversations]
+        for owner, reply, judgement in zip(owners, answered, judged, strict=True):
+            judgement.turn = reply.turn
+            per_conversation[owner].append(judgement)
+        return [
+            ConversationJudgement(conversation_score([r.score for r in rs], [r.engagement for r in rs]), rs)
+            for rs in per_conversation
+        ]
+
+    def _evidence(
+        self, reply: str, hits: set[str], components: dict[str, float], shared: set[str], engagement: float
+    ) -> list[str]:
+        mirrored = (
+            f"mirrors {', '.join(sorted(shared)[:5])}" if shared else "mirrors none of the client's words"
+        )
+        evidence = [f"engagement {engagement:.2f}: {mirrored}"]
+        for name in DISMISSAL_RULES:
+            if name in hits:
+                evidence.append(
+                    f"dismissal x{DISMISSAL_FACTOR}: {name} {quote(self.rules, name, reply, 60)!r}"
+                )
+        for part, rules in EVIDENCE_RULES.items():
+            quoted = [f"{name} {quote(self.rules, name, reply, 60)!r}" for name in rules if name in hits]
+            if quoted or components[part] >= 0.5:
+                evidence.append(
+                    f"{part} {components[part]:.2f}: {'; '.join(quoted) or 'learned from wording'}"
+                )
+        return evidence
+
+
+def conversation_score(reply_scores: list[float], engagement: list[float]) -> float:
+    """Engagement-weighted mean of the replies' EARS quality (a reply's score is already its engagement
+    times its quality), shrunk when the replies' engagement adds up to less than 1."""
+    return round(sum(reply_scores) / max(1.0, sum(engagement)), 4)
+
+
+_DISMISSAL = frozenset(DISMISSAL_RULES)
+
+
+def _engagement(mirrored: int) -> float:
+    return ENGAGEMENT_FLOOR + (1.0 - ENGAGEMENT_FLOOR) * min(1.0, mirrored / ENGAGEMENT_WORDS)
+
+
+class AnsweredReply(NamedTuple):
+    turn: int  # index of the reply among the messages
+    client: str  # client text since the previous reply
+    reply: str
+    client_words: frozenset[str]  # content stems of all client text so far
+
+
+def answered_replies(messages: Sequence[Message]) -> list[AnsweredReply]:
+    """Each assistant message that answers at least one user message; system messages neither answer
+    nor count as client text."""
+    pairs, pending = [], []
+    words: frozenset[str] = frozenset()
+    for index, message in enumerate(messages):
+        role, text = message.get("role"), str(message.get("content") or "")
+        if role == "user":
+            pending.append(text)
+            # Stems of joined text are the union of each part's: words never cross a line break.
+            words = words | content_stems(text)
+        elif role == "assistant" and pending:
+            pairs.append(AnsweredReply(index, "\n".join(pending), text, words))
+            pending = []
+    return pairs

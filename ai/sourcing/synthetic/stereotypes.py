@@ -1,0 +1,75 @@
+"""The inventory of mental-health-specific stereotypes and microaggressions, and the check that finds them.
+
+Each entry of ``bias/stereotypes.json`` names one documented bias a counsellor's reply can carry ("men
+don't get depressed", "anxiety is a lack of faith", "people like you are usually more resilient"), the
+marker values it targets, where it is documented, phrasings of it for the generator, and the cue
+patterns of its check. A preference pair is kept only when this check finds its stereotype in the
+rejected reply and finds no stereotype at all in the chosen one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+
+from ai.sourcing.synthetic.demographics import INVENTORY_DIR, marker_inventory
+
+
+@dataclass(frozen=True)
+class Stereotype:
+    id: str
+    dimension: str
+    applies_to: tuple[str, ...]  # marker values it targets
+    kind: str  # stereotype | microaggression | assumption | pathologising
+    beliefs: tuple[str, ...]
+    source: str
+    cues: tuple[re.Pattern[str], ...]
+
+    def found_in(self, text: str) -> list[str]:
+        """The cue texts of this stereotype in ``text`` (empty when the reply does not carry it)."""
+        return [m.group(0) for cue in self.cues for m in [cue.search(text)] if m]
+
+
+@cache
+def stereotype_inventory() -> dict[str, Stereotype]:
+    raw = json.loads((INVENTORY_DIR / "stereotypes.json").read_text(encoding="utf-8"))
+    markers = marker_inventory().dimensions
+    out: dict[str, Stereotype] = {}
+    for entry in raw["stereotypes"]:
+        dimension = markers.get(entry["dimension"])
+        if dimension is None:
+            raise ValueError(
+                f"stereotypes.json: {entry['id']} names unknown dimension {entry['dimension']!r}"
+            )
+        applies_to = tuple(entry["applies_to"]) or dimension.values
+        unknown = set(applies_to) - set(dimension.values)
+        if unknown or entry["id"] in out:
+            raise ValueError(
+                f"stereotypes.json: {entry['id']} is repeated or targets unknown values {sorted(unknown)}"
+            )
+        out[entry["id"]] = Stereotype(
+            entry["id"],
+            entry["dimension"],
+            applies_to,
+            entry["kind"],
+            tuple(entry["beliefs"]),
+            entry["source"],
+            tuple(re.compile(c, re.IGNORECASE) for c in entry["cues"]),
+        )
+    return out
+
+
+def stereotypes_in(text: str, prompt: str = "") -> dict[str, list[str]]:
+    """Stereotype id -> its cues found in ``text``; a cue the client's own ``prompt`` already says does not count.
+
+    The exception keeps a reply that takes up the client's words ("you mentioned your faith") from
+    being read as a reply that brings a stereotype in.
+    """
+    found: dict[str, list[str]] = {}
+    for stereotype in stereotype_inventory().values():
+        cues = [c for c in stereotype.found_in(text) if c.lower() not in prompt.lower()]
+        if cues:
+            found[stereotype.id] = cues
+    return found
