@@ -10,7 +10,7 @@ import hashlib
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 import yaml
@@ -26,9 +26,10 @@ class ConfigError(ValueError):
 
 class RunOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     name: str = "run"
-    seed: int = 42
-    shard_size: int = 2000
-    workers: int = 0  # 0 = one per core
+    # numpy's and Python's seeded generators take 0 .. 2**32-1; outside it they fail deep in a stage.
+    seed: Annotated[int, msgspec.Meta(ge=0, le=2**32 - 1)] = 42
+    shard_size: Annotated[int, msgspec.Meta(ge=1, le=10_000_000)] = 2000
+    workers: Annotated[int, msgspec.Meta(ge=0, le=4096)] = 0  # 0 = one per core
     on_error: Literal["quarantine", "fail"] = "quarantine"
     executor: Literal["local", "ray"] = "local"
     ray_address: str = ""
@@ -130,6 +131,59 @@ def parse_config(data: Any, base_dir: str | Path = ".", origin: str = "<config>"
         raise ConfigError(f"{origin}: {_humanise(str(exc))}") from None
 
 
+# A config file is a few hundred nodes; YAML aliases can make a 500-byte file expand to billions.
+MAX_EXPANDED_NODES = 100_000
+
+
+def load_yaml(text: str, origin: str) -> Any:
+    """``yaml.safe_load`` that first refuses aliases expanding past ``MAX_EXPANDED_NODES`` nodes.
+
+    Aliases share one node in the composed graph, so its expanded size is counted without expanding
+    it: each node once, memoised. Interpolation would otherwise copy every shared reference.
+    """
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, origin) from None
+    if root is not None:
+        size = _expanded_size(root, {}, set(), origin)
+        if size > MAX_EXPANDED_NODES:
+            raise ConfigError(
+                f"{origin}: YAML aliases expand to {size:,} nodes, over the limit of {MAX_EXPANDED_NODES:,} "
+                "(an alias bomb?); write the values out instead"
+            )
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, origin) from None
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_nodes: set[int], origin: str) -> int:
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    if key in open_nodes:
+        raise ConfigError(f"{origin}: a YAML alias refers to a node that contains it (a cycle)")
+    open_nodes.add(key)
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(child, sizes, open_nodes, origin) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            size += _expanded_size(k, sizes, open_nodes, origin) + _expanded_size(
+                v, sizes, open_nodes, origin
+            )
+    open_nodes.discard(key)
+    sizes[key] = min(size, MAX_EXPANDED_NODES + 1)  # capped: the sum cannot grow without bound either
+    return sizes[key]
+
+
+def _yaml_error(exc: yaml.YAMLError, origin: str) -> ConfigError:
+    mark = getattr(exc, "problem_mark", None)
+    where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    return ConfigError(f"{origin}:{where}: invalid YAML: {getattr(exc, 'problem', exc)}")
+
+
 def load_config(path: str | Path) -> PipelineConfig:
     path = Path(path)
     try:
@@ -138,12 +192,7 @@ def load_config(path: str | Path) -> PipelineConfig:
         raise ConfigError(f"config file not found: {path}") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}:{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    data = load_yaml(text, str(path))
     return parse_config(data, base_dir=path.resolve().parent, origin=str(path))
 
 

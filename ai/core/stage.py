@@ -43,7 +43,8 @@ class Rejection(msgspec.Struct, omit_defaults=True):
     reason: str  # machine-readable reason code, e.g. "malformed_json"
     message: str  # a sentence a person can act on
     record: Conversation | None = None
-    raw: str = ""  # the raw line or row when no record could be built
+    raw: str = ""  # the raw line or row when no record could be built (a bounded excerpt of it)
+    raw_size: int = 0  # characters in the whole raw input when ``raw`` is only an excerpt of it
     locator: str = ""  # "file:line" (or file:page, ...) when the input came from a file
     record_id: str = ""
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ai.infrastructure.database.persistence import AuditEntry, Catalog, RunInfo
@@ -22,7 +23,7 @@ def show_status(url: str | None = None, limit: int = 20, console: Console | None
         if runs:
             console.print(format_runs_table(runs))
         else:
-            console.print(f"No runs in the catalog at {catalog.display_url} yet.")
+            console.print(f"No runs in the catalog at {catalog.display_url} yet.", markup=False)
     return runs
 
 
@@ -32,15 +33,16 @@ def format_runs_table(runs: Sequence[RunInfo]) -> Table:
         table.add_column(column, overflow="fold")
     for run in runs:
         style = STATUS_STYLE.get(run.status, "")
+        # Names and paths are user strings: escaped, so "[/bold]" in a run name is text, not markup.
         table.add_row(
-            run.run_id,
-            run.name,
-            f"[{style}]{run.status}[/]" if style else run.status,
+            escape(run.run_id),
+            escape(run.name),
+            f"[{style}]{escape(run.status)}[/]" if style else escape(run.status),
             _timestamp(run.started_at),
             _duration(run.seconds),
-            _counts(run.counts),
-            run.config_hash[:12],
-            run.output_dir,
+            escape(_counts(run.counts)),
+            escape(run.config_hash[:12]),
+            escape(run.output_dir),
         )
     return table
 
@@ -52,7 +54,12 @@ def format_audit_table(entries: Sequence[AuditEntry]) -> Table:
     for entry in entries:
         details = ", ".join(f"{key}={value}" for key, value in sorted(entry.details.items()))
         table.add_row(
-            str(entry.id), _timestamp(entry.at), entry.actor, entry.action, entry.run_id or "", details
+            str(entry.id),
+            _timestamp(entry.at),
+            escape(entry.actor),
+            escape(entry.action),
+            escape(entry.run_id or ""),
+            escape(details),
         )
     return table
 

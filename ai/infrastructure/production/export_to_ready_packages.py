@@ -28,6 +28,7 @@ import yaml
 
 from ai.core.atomic import atomic_directory, atomic_write_json, atomic_write_text
 from ai.core.licences import COMMERCIAL, NON_COMMERCIAL, UNKNOWN, USES, hf_license, licence_use
+from ai.core.paths import ManifestNameError, check_manifest_name, is_inside, overlaps
 
 CARD_FILE = "README.md"
 MANIFEST_FILE = "manifest.json"
@@ -441,6 +442,7 @@ def build_ready_package(run_dir: Path, dest: Path | None = None, include_quarant
     name = package_name(run_dir)
     version = package_version(manifest)
     target = Path(dest) if dest is not None else run_dir / "package" / f"{name}-v{version}"
+    check_package_target(run_dir, target, manifest)
     files = _files_to_package(run_dir, manifest, include_quarantine)
     with atomic_directory(target) as building:
         entries = {
@@ -456,6 +458,45 @@ def build_ready_package(run_dir: Path, dest: Path | None = None, include_quarant
             entries[CARD_FILE] = file_entry(card)
         atomic_write_json(building / MANIFEST_FILE, package_manifest(manifest, name, version, entries))
     return target
+
+
+def check_package_target(run_dir: Path, target: Path, manifest: dict[str, Any]) -> None:
+    """The package replaces ``target`` whole, so it must be new, empty, or an earlier package of this run.
+
+    Anything else (the run itself, a directory holding it, inside its outputs, a user's folder) would
+    be deleted by the swap.
+    """
+    package_root = run_dir / "package"
+    if overlaps(target, run_dir) and not (
+        is_inside(target, package_root) and not is_inside(package_root, target)
+    ):
+        raise PackageError(
+            f"--dest {target} overlaps the run directory {run_dir}; choose a directory outside it "
+            f"(or leave --dest out to build under {package_root})"
+        )
+    if not target.exists() and not target.is_symlink():
+        return
+    if not target.is_dir() or target.is_symlink():
+        raise PackageError(f"--dest {target} exists and is not a directory; choose a new directory")
+    if not any(target.iterdir()) or _is_package_of(target, manifest):
+        return
+    raise PackageError(
+        f"--dest {target} is not empty and is not an earlier package of run {manifest.get('run_id', '?')}; "
+        "choose a new or empty directory (nothing was changed)"
+    )
+
+
+def _is_package_of(directory: Path, manifest: dict[str, Any]) -> bool:
+    try:
+        existing = json.loads((directory / MANIFEST_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (
+        isinstance(existing, dict)
+        and "name" in existing
+        and "code_version" in existing
+        and existing.get("run_id") == manifest.get("run_id")
+    )
 
 
 def read_run_manifest(run_dir: Path) -> dict[str, Any]:
@@ -524,8 +565,10 @@ def _files_to_package(
             rel.startswith(QUARANTINE_DIR + "/") and not include_quarantine
         ):
             continue
-        if Path(rel).is_absolute() or ".." in Path(rel).parts:
-            raise PackageError(f"manifest lists {rel!r}, which is outside the run directory")
+        try:
+            check_manifest_name(rel)
+        except ManifestNameError as exc:
+            raise PackageError(f"{run_dir / MANIFEST_FILE}: {exc}") from None
         files[rel] = digest if isinstance(digest, str) else None
     for pattern in REPORT_PATTERNS:
         for path in sorted(run_dir.glob(pattern)):

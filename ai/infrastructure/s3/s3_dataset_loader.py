@@ -29,15 +29,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, TypeVar
 
 from boto3.exceptions import S3TransferFailedError, S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ai.core.atomic import atomic_write_bytes, commit_file
+from ai.core.paths import ManifestNameError, check_manifest_name
 from ai.infrastructure.database import Catalog, CatalogError
 from ai.infrastructure.s3.settings import S3ConfigError, S3Settings
 from ai.infrastructure.s3.validation import run_validation
@@ -171,13 +173,13 @@ def format_versions_table(versions: list[PackageVersion]) -> Table:
         table.add_column(column, overflow="fold")
     for version in versions:
         table.add_row(
-            version.run_id,
+            escape(version.run_id),
             "[green]complete[/]" if version.complete else "[yellow]incomplete[/]",
-            version.version,
+            escape(version.version),
             str(version.objects),
             _human_bytes(version.bytes),
             version.uploaded_at.strftime("%Y-%m-%d %H:%M:%S") if version.uploaded_at else "-",
-            version.uri,
+            escape(version.uri),
         )
     return table
 
@@ -587,10 +589,12 @@ def _check_run_id(run_id: str, where: str = "") -> None:
 
 def _safe_relpath(relpath: str, where: str) -> str:
     """Manifest paths come from a remote object too: refuse anything that could escape the package."""
-    path = PurePosixPath(relpath)
-    if path.is_absolute() or ".." in path.parts or "\\" in relpath or not path.parts or relpath == MANIFEST:
-        raise S3PackageError(f"{where}: file path {relpath!r} must be relative, inside the package")
-    return str(path)
+    if relpath == MANIFEST:
+        raise S3PackageError(f"{where}: the manifest may not list itself")
+    try:
+        return check_manifest_name(relpath)
+    except ManifestNameError as exc:
+        raise S3PackageError(f"{where}: {exc}; a file name must be relative, inside the package") from None
 
 
 def _sha256_file(path: Path) -> str:
@@ -667,7 +671,7 @@ def delete_command(run_id: str, prefix: str | None = None, *, use_catalog: bool 
 
 
 def report_command_error(exc: BaseException, console: Console) -> int:
-    console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     return 1
 
 

@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from ai.core.config import PipelineConfig, SourceConfig
 from ai.core.context import SourceContext
 from ai.core.records import Conversation, Passage, decode_passage, encode
@@ -85,9 +87,16 @@ class RunSourceContext:
 
 class Ingestor:
     def __init__(
-        self, config: PipelineConfig, run_dir: Path, log: RunLogger, step_hash: str, gate: GateFn
+        self,
+        config: PipelineConfig,
+        run_dir: Path,
+        log: RunLogger,
+        step_hash: str,
+        gate: GateFn,
+        scrub_excerpt: Callable[[str], str] | None = None,
     ) -> None:
         self.config = config
+        self.scrub_excerpt = scrub_excerpt
         self.gate = gate
         self.run_dir = run_dir
         self.log = log
@@ -138,6 +147,9 @@ class Ingestor:
             if len(self._batch) >= self.config.run.shard_size:
                 self._flush()
         else:
+            if item.raw and self.scrub_excerpt is not None:
+                # The raw excerpt may hold whatever the input did (names, a stray secret): scrub it as content.
+                item = msgspec.structs.replace(item, raw=self.scrub_excerpt(item.raw))
             self._rejects.append(item)
             self._check_on_error(item)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -13,9 +12,10 @@ import click
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from ai.core.config import ConfigError, load_config, parse_config
+from ai.core.config import ConfigError, load_config, load_yaml, parse_config
 from ai.infrastructure.database.persistence import Catalog, CatalogError
 from ai.infrastructure.database.status import show_status
 from ai.infrastructure.distributed.local_executor import LocalExecutor
@@ -28,6 +28,13 @@ from ai.pipelines.orchestrator.pipeline import (
     load_run_config,
 )
 from ai.pipelines.orchestrator.planner import plan_stages
+from ai.pipelines.orchestrator.run_directory import (
+    RunDirectoryError,
+    check_clear_of_inputs,
+    check_reusable,
+    clear_previous_run,
+    run_lock,
+)
 
 app = typer.Typer(
     name="dataset-pipeline",
@@ -82,19 +89,18 @@ def run(
         text = yaml.safe_dump(data, sort_keys=False)
     overrides = _overrides(seed, workers, executor, ray_address)
     if overrides:
-        data = yaml.safe_load(text) or {}
+        data = load_yaml(text, "config") or {}
         data.setdefault("run", {}).update(overrides)
         text = yaml.safe_dump(data, sort_keys=False)
         cfg = parse_config(data, base_dir=cfg.base_dir, origin=str(config or "--input"))
     run_dir = output or Path("runs") / cfg.run.name
-    if (run_dir / "run.json").exists():
-        if not overwrite:
-            raise PipelineError(
-                f"{run_dir} already holds a run. Continue it with `dataset-pipeline resume {run_dir}`, "
-                "or pass --overwrite to start again."
-            )
-        shutil.rmtree(run_dir)
-    _execute(cfg, run_dir, text, quiet)
+    check_clear_of_inputs(run_dir, cfg)
+    check_reusable(run_dir, overwrite)
+    with run_lock(run_dir):
+        # Checked again under the lock: another command may have written here in between.
+        check_reusable(run_dir, overwrite)
+        clear_previous_run(run_dir)
+        _execute(cfg, run_dir, text, quiet)
 
 
 @app.command()
@@ -117,7 +123,8 @@ def resume(
     cfg, text = load_run_config(run_dir)
     if config is not None:
         text = config.read_text(encoding="utf-8")
-        cfg = parse_config(yaml.safe_load(text), base_dir=load_config(config).base_dir, origin=str(config))
+        base_dir = load_config(config).base_dir
+        cfg = parse_config(load_yaml(text, str(config)), base_dir=base_dir, origin=str(config))
         # Relative source paths now resolve against the new config's directory.
         info = json.loads((run_dir / "run.json").read_text())
         if info.get("base_dir") != cfg.base_dir:
@@ -125,10 +132,12 @@ def resume(
             atomic_write_json(run_dir / "run.json", info)
     overrides = _overrides(None, workers, executor, ray_address)
     if overrides:
-        data = yaml.safe_load(text) or {}
+        data = load_yaml(text, "config") or {}
         data.setdefault("run", {}).update(overrides)
         cfg = parse_config(data, base_dir=cfg.base_dir, origin=str(run_dir / "config.yaml"))
-    _execute(cfg, run_dir, text if config is not None else None, quiet)
+    check_clear_of_inputs(run_dir, cfg)
+    with run_lock(run_dir):
+        _execute(cfg, run_dir, text if config is not None else None, quiet)
 
 
 @app.command("validate-config")
@@ -148,9 +157,11 @@ def validate_config(config: Annotated[Path, typer.Argument(help="Pipeline YAML c
                     f"{config}: sources[{source.name}].path: {cfg.resolve_path(path)} does not exist"
                 )
     console = Console()
-    console.print(f"[green]OK[/green] {config}")
-    console.print(f"sources: {', '.join(f'{s.name} ({s.kind})' for s in cfg.sources if s.enabled) or 'none'}")
-    console.print(f"stages:  {' -> '.join(['ingest', *[s.name for s in steps], 'export'])}")
+    # Names come from the user's config: printed as text, never parsed as rich markup.
+    console.print(f"[green]OK[/green] {escape(str(config))}")
+    sources = ", ".join(f"{s.name} ({s.kind})" for s in cfg.sources if s.enabled) or "none"
+    console.print(f"sources: {sources}", markup=False, highlight=False)
+    console.print(f"stages:  {' -> '.join(['ingest', *[s.name for s in steps], 'export'])}", markup=False)
 
 
 def adhoc_config(inputs: list[Path]) -> dict:
@@ -575,6 +586,10 @@ def _execute(cfg, run_dir: Path, config_text: str | None, quiet: bool) -> RunRes
     try:
         orchestrator = Orchestrator(cfg, run_dir, executor, log, config_text=config_text, catalog=catalog)
         result = orchestrator.run()
+    except KeyboardInterrupt:
+        log.error("run_interrupted")
+        # Typer would turn a KeyboardInterrupt into a silent exit 130; this one carries the message.
+        raise RunInterrupted(run_dir) from None
     except BaseException as exc:
         log.error("run_failed", error=f"{type(exc).__name__}: {exc}")
         raise
@@ -587,6 +602,13 @@ def _execute(cfg, run_dir: Path, config_text: str | None, quiet: bool) -> RunRes
     return result
 
 
+class RunInterrupted(Exception):
+    """Ctrl-C during a run: finished shards are durable, so the run can be resumed."""
+
+    def __init__(self, run_dir: Path) -> None:
+        super().__init__(f"interrupted; continue with `dataset-pipeline resume {run_dir}`")
+
+
 def print_summary(result: RunResult, console: Console) -> None:
     table = Table(title=f"run {result.run_id}", title_justify="left")
     for column in ("stage", "in", "kept", "rejected", "top reasons", "time (s)", "records/s"):
@@ -596,11 +618,11 @@ def print_summary(result: RunResult, console: Console) -> None:
         rate = f"{t.n_in / t.seconds:,.0f}" if t.seconds > 0 else "-"
         resumed = " (resumed)" if t.resumed_shards and t.seconds == 0 else ""
         table.add_row(
-            t.name + resumed,
+            escape(t.name + resumed),
             f"{t.n_in:,}",
             f"{t.kept:,}",
             f"{t.n_rejected:,}",
-            reasons,
+            escape(reasons),
             f"{t.seconds:.2f}",
             rate,
         )
@@ -610,9 +632,12 @@ def print_summary(result: RunResult, console: Console) -> None:
     categories = ", ".join(f"{k} {v:,}" for k, v in counts["categories"].items())
     console.print(
         f"input {counts['input']:,} = exported {counts['exported']:,} + quarantined {counts['quarantined']:,}  |  "
-        f"splits: {splits}  |  categories: {categories}  |  wall {result.wall_seconds:.1f}s"
+        f"splits: {splits}  |  categories: {categories}  |  wall {result.wall_seconds:.1f}s",
+        markup=False,
     )
-    console.print(f"dataset: {result.run_dir / 'dataset'}   manifest: {result.run_dir / 'manifest.json'}")
+    console.print(
+        f"dataset: {result.run_dir / 'dataset'}   manifest: {result.run_dir / 'manifest.json'}", markup=False
+    )
 
 
 def _usage(message: str) -> typer.BadParameter:
@@ -627,13 +652,16 @@ def main(argv: list[str] | None = None) -> None:
         code = app(args=argv, standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
-    except (ConfigError, PipelineError) as exc:
+    except (ConfigError, PipelineError, RunDirectoryError) as exc:
         _print_error(redactor.text(str(exc)))
         sys.exit(2 if isinstance(exc, ConfigError) else 1)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
+    except RunInterrupted as exc:
+        stderr_console().print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        sys.exit(130)
     except (typer.Abort, KeyboardInterrupt):
-        stderr_console().print("interrupted; continue with `dataset-pipeline resume DIR`")
+        stderr_console().print("interrupted", markup=False)
         sys.exit(130)
     except Exception as exc:
         if isinstance(exc, click.ClickException):

@@ -14,16 +14,15 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Protocol
 
 import msgspec
-import yaml
 
-from ai.core.config import PipelineConfig, parse_config
+from ai.core.config import PipelineConfig, load_yaml, parse_config
 from ai.core.licences import hf_license, licence_use
 from ai.core.records import Conversation
 from ai.core.stage import GlobalStage, Rejection
@@ -54,6 +53,7 @@ from ai.pipelines.orchestrator.shard_runner import (
     read_shard,
     run_segment,
     shard_rejects,
+    shard_summary,
 )
 from ai.pipelines.report import write_report
 
@@ -226,7 +226,9 @@ class Orchestrator:
     # -- ingest ------------------------------------------------------------------------------------
     def _ingest(self) -> list[str]:
         started = time.perf_counter()
-        ingestor = Ingestor(self.config, self.run_dir, self.log, ingest_hash(self.config), self.gate)
+        ingestor = Ingestor(
+            self.config, self.run_dir, self.log, ingest_hash(self.config), self.gate, self._excerpt_scrubber()
+        )
         marker = ingestor.run()
         totals = self.totals.setdefault("ingest", StepTotals("ingest"))
         for shard in marker["shards"]:
@@ -241,6 +243,15 @@ class Orchestrator:
             passages=self.passages,
         )
         return [shard["output"] for shard in marker["shards"]]
+
+    def _excerpt_scrubber(self) -> Callable[[str], str]:
+        """Scrub quarantined raw input as the pii stage scrubs content (when it runs), and redact secrets."""
+        redact = self.log.redactor.text
+        pii = next((step for step in self.steps if step.name == "pii"), None)
+        if pii is None:
+            return redact
+        scrubber = load_stage(pii.step_run(self.config.run.seed))
+        return lambda text: redact(scrubber.scrub_text(text))
 
     def gate(self, batch: list[Conversation]) -> list[Rejection | None]:
         """Run the plan's per-record stages in this process: None where a record passes them all.
@@ -270,7 +281,7 @@ class Orchestrator:
         for step in self.steps:
             if step.is_global:
                 inputs = self._run_segment(inputs, segment, summarise=step.step_run(seed))
-                plan_path = self._reduce(step)
+                plan_path = self._reduce(step, len(inputs))
                 segment = [step.step_run(seed, mode="apply", plan_path=plan_path)]
             else:
                 segment.append(step.step_run(seed))
@@ -284,8 +295,11 @@ class Orchestrator:
         label = "+".join(s.name for s in steps) or summarise.name  # type: ignore[union-attr]
         if summarise is not None:
             label += f" ({summarise.name} summary)" if steps else " summary"
+        # Earlier summaries are only trusted when written under this plan's hash for their stage.
+        summary_hashes = {step.name: step.hash for step in self.steps if step.is_global}
         tasks = [
-            SegmentTask(str(self.run_dir), shard, path, steps, summarise) for shard, path in enumerate(inputs)
+            SegmentTask(str(self.run_dir), shard, path, steps, summarise, summary_hashes)
+            for shard, path in enumerate(inputs)
         ]
         outcomes: dict[int, ShardOutcome] = {}
         with self.log.progress(label, len(tasks)) as progress:
@@ -307,16 +321,21 @@ class Orchestrator:
                 )
         return [outcomes[shard].output_path for shard in range(len(tasks))]
 
-    def _reduce(self, step: PlannedStep) -> str:
+    def _reduce(self, step: PlannedStep, n_shards: int) -> str:
         plan_rel = f"work/{step.name}/plan.msgpack"
         report_rel = f"{step.name}_report.json"
         stage = load_stage(step.step_run(self.config.run.seed))
         assert isinstance(stage, GlobalStage)  # nosec B101  # type narrowing; the planner marks global steps
         if self.checkpoints.valid(step.name + ".reduce", "plan", step.hash, self.run_dir) is None:
             started = time.perf_counter()
-            summaries = []
-            for path in sorted((self.run_dir / "work" / step.name).glob("summary-*.msgpack")):
-                summaries.append(msgspec.msgpack.decode(path.read_bytes(), type=stage.summary_type))
+            # Exactly this run's shards: a run resumed with a changed config may have left summaries of
+            # shards that no longer exist, and they describe records that are no longer in the data.
+            summaries = [
+                msgspec.msgpack.decode(
+                    (self.run_dir / shard_summary(step.name, i)).read_bytes(), type=stage.summary_type
+                )
+                for i in range(n_shards)
+            ]
             plan = stage.reduce(summaries)
             with atomic_writer(self.run_dir / plan_rel) as handle:
                 handle.write(msgspec.msgpack.encode(plan))
@@ -568,5 +587,5 @@ def load_run_config(run_dir: Path) -> tuple[PipelineConfig, str]:
     info = json.loads(run_file.read_text())
     text = config_file.read_text(encoding="utf-8")
     return parse_config(
-        yaml.safe_load(text), base_dir=info.get("base_dir", "."), origin=str(config_file)
+        load_yaml(text, str(config_file)), base_dir=info.get("base_dir", "."), origin=str(config_file)
     ), text

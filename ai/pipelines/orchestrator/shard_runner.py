@@ -46,6 +46,8 @@ class SegmentTask(msgspec.Struct, frozen=True):
     steps: list[StepRun]
     # A global stage whose per-shard summary is computed from this segment's final output.
     summarise: StepRun | None = None
+    # Global stage name -> its hash in this plan; a stored summary under another hash is stale.
+    summary_hashes: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 class StepStats(msgspec.Struct):
@@ -117,7 +119,7 @@ def run_segment(task: SegmentTask) -> ShardOutcome:
         if not summary_done:
             stage = load_stage(task.summarise)
             assert isinstance(stage, GlobalStage)  # nosec B101  # type narrowing; only global steps summarise
-            earlier = earlier_summaries(stage, run_dir, task.shard)
+            earlier = earlier_summaries(stage, run_dir, task.shard, task.summary_hashes)
             summary = stage.summarise(batch, task.shard, earlier)
             with atomic_writer(run_dir / summary_path) as handle:
                 handle.write(msgspec.msgpack.encode(summary))
@@ -127,14 +129,21 @@ def run_segment(task: SegmentTask) -> ShardOutcome:
     return ShardOutcome(shard=task.shard, steps=stats, output_path=current, summary_path=summary_path)
 
 
-def earlier_summaries(stage: GlobalStage, run_dir: Path, shard: int) -> dict[str, Any]:
-    """The summaries of ``shard`` that ``stage.needs_summaries`` names, None where none can be read."""
-    return {name: _stored_summary(name, run_dir, shard) for name in stage.needs_summaries}
+def earlier_summaries(
+    stage: GlobalStage, run_dir: Path, shard: int, hashes: dict[str, str]
+) -> dict[str, Any]:
+    """The summaries of ``shard`` that ``stage.needs_summaries`` names, None where none can be trusted."""
+    return {name: _stored_summary(name, run_dir, shard, hashes.get(name)) for name in stage.needs_summaries}
 
 
-def _stored_summary(name: str, run_dir: Path, shard: int) -> Any:
-    # A stage that is not in this run (or an unreadable summary) leaves the needing stage to do the
-    # work itself, which gives the same result, only slower.
+def _stored_summary(name: str, run_dir: Path, shard: int, step_hash: str | None) -> Any:
+    # A stage that is not in this run, a summary left by an earlier config (its marker's hash differs)
+    # or an unreadable one leaves the needing stage to do the work itself: the same result, only slower.
+    if (
+        step_hash is None
+        or CheckpointManager(run_dir).valid(name + ".summarise", shard, step_hash, run_dir) is None
+    ):
+        return None
     try:
         data = (run_dir / shard_summary(name, shard)).read_bytes()
         return msgspec.msgpack.decode(data, type=stage_class(name).summary_type)

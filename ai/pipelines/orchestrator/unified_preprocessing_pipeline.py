@@ -48,7 +48,7 @@ class NormalizeStage(Stage[NormalizeOptions]):
     """Unicode NFC, mojibake repair, control characters, whitespace, stray HTML and markdown."""
 
     name = "normalize"
-    version = "1"
+    version = "2"  # 2: bidirectional controls removed, the zero-width joiner kept inside emoji
     Options = NormalizeOptions
 
     def process(self, batch: list[Conversation]) -> StageResult:
@@ -78,6 +78,8 @@ def normalise_text(
             fixes.append("mojibake_fixed")
         text = unicodedata.normalize("NFC", text)
         text = _INVISIBLE.sub("", text)
+        if "\u200d" in text:
+            text = _STRAY_ZWJ.sub("", text)
     if not _printable_apart_from_tab_and_newline(text) and _CONTROL.search(text):
         text = _CONTROL.sub("", text)
         fixes.append("control_removed")
@@ -97,7 +99,16 @@ def normalise_text(
     return spaced, fixes
 
 
-_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+# Zero-width characters, and bidirectional controls (U+202A-U+202E embeddings and overrides, U+2066-U+2069
+# isolates, U+200E/U+200F marks, U+061C Arabic letter mark) that can make a text display differently from
+# what it says; U+180E, the old Mongolian vowel separator, is invisible too.
+_INVISIBLE = re.compile("[\u200b\u200c\u2060\ufeff\u00ad\u200e\u200f\u202a-\u202e\u2066-\u2069\u061c\u180e]")
+# The zero-width joiner joins emoji into one (👨‍👩‍👧, 🏳️‍🌈): kept between two emoji parts, removed elsewhere.
+# Emoji parts: pictographs, dingbats and symbols, variation selector 16, skin tones and tag characters.
+_EMOJI_PART = (
+    "\u2190-\u21ff\u2300-\u23ff\u2600-\u27bf\u2b00-\u2bff\ufe0f\U0001f000-\U0001faff\U000e0020-\U000e007f"
+)
+_STRAY_ZWJ = re.compile(f"(?<![{_EMOJI_PART}])\u200d|\u200d(?![{_EMOJI_PART}])")
 # C0 controls except tab and newline, DEL, and C1 controls (mojibake leftovers).
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _HTML_BREAK = re.compile(r"<\s*(?:br\s*/?|/p|/div|/li|/h[1-6])\s*>", re.IGNORECASE)
@@ -328,6 +339,10 @@ class PiiStage(Stage[PiiOptions]):
         super().__init__(options, seed)
         opts = self.options
         self._scrubber = PiiScrubber(opts.keep_numbers, opts.keep_domains, opts.types, opts.keep_toll_free)
+
+    def scrub_text(self, text: str) -> str:
+        """One free-standing text (a quarantined raw row) scrubbed with this stage's settings."""
+        return self._scrubber.scrub([text]).texts[0]
 
     def process(self, batch: list[Conversation]) -> StageResult:
         totals: Counter[str] = Counter()

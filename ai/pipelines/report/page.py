@@ -157,7 +157,7 @@ class ReportPage(PageSection):
 
     def footer(self) -> str:
         files = _as_dict(_as_dict(self.inputs.manifest.data).get("files"))
-        rows = [(name, f"<code>{escape(str(digest))}</code>") for name, digest in files.items()]
+        rows = [(escape(str(name)), f"<code>{escape(str(digest))}</code>") for name, digest in files.items()]
         listing = (
             f"<details><summary>{len(rows)} files with SHA-256 checksums (from manifest.json)</summary>"
             f"{_table(['file', 'sha256'], rows)}</details>"

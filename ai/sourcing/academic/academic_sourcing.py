@@ -26,6 +26,7 @@ from typing import Any, Literal
 import msgspec
 
 from ai.core.config import ConfigError, SourceConfig
+from ai.core.paths import is_inside
 from ai.core.records import Passage, encode
 from ai.core.stage import Rejection
 from ai.sourcing.academic.passages import DEFAULT_CHUNK_CHARS, article_passages
@@ -136,7 +137,12 @@ def xml_files(pattern: str | Path) -> list[Path]:
     if path.is_file():
         return [path]
     if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(XML_SUFFIXES))
+        # A symlink leading out of the directory (say, to a secrets file) is not followed.
+        return sorted(
+            p
+            for p in path.rglob("*")
+            if p.is_file() and p.name.lower().endswith(XML_SUFFIXES) and is_inside(p, path)
+        )
     return sorted(Path(p) for p in glob.glob(str(pattern), recursive=True) if Path(p).is_file())
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 
 from ai.core.config import ConfigError, SourceConfig
+from ai.core.paths import is_inside
 from ai.core.records import Passage
 from ai.core.stage import Rejection
 from ai.sourcing.books.extract import STAGE, BookFile, extract_book
@@ -78,7 +79,8 @@ def find_book_files(root: Path, extensions: Iterable[str]) -> list[tuple[Path, s
         return [(root, root.name)]
     if not root.is_dir():
         return []
-    found = (p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in wanted)
+    # A symlink leading out of the directory (say, to a secrets file) is not followed.
+    found = (p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in wanted and is_inside(p, root))
     return [(p, p.relative_to(root).as_posix()) for p in sorted(found)]
 
 

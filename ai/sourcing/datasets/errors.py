@@ -11,6 +11,10 @@ class UnknownFormatError(DatasetError):
     """No reader recognised the input; the message names the file and every format that was tried."""
 
 
+class NotRegularFileError(DatasetError):
+    """An input path is a named pipe, socket or device: reading it could block forever or never end."""
+
+
 class InvalidUtf8Warning(UserWarning):
     """Undecodable bytes were replaced with U+FFFD (``on_invalid_utf8: replace``).
 

@@ -12,7 +12,8 @@ from typing import IO
 
 import zstandard
 
-from ai.sourcing.datasets.errors import DatasetError
+from ai.core.paths import glob_root, input_problem, not_regular_message
+from ai.sourcing.datasets.errors import DatasetError, NotRegularFileError
 
 COMPRESSIONS = (".gz", ".zst")
 # File extensions a directory scan picks up; READMEs, licences and notes next to the data are skipped.
@@ -32,7 +33,8 @@ def expand_paths(patterns: list[str], base_dir: Path) -> Iterator[tuple[Path, bo
         resolved = Path(os.path.normpath(Path(base_dir) / os.path.expanduser(pattern)))
         if glob.has_magic(str(resolved)):
             matches = sorted(Path(p) for p in glob.glob(str(resolved), recursive=True))
-            files = [p for p in matches if p.is_file() or is_hf_dataset_dir(p)]
+            # Not only regular files: a pipe or a dangling link must reach the reader to be quarantined.
+            files = [p for p in matches if not p.is_dir() or is_hf_dataset_dir(p)]
             if not files:
                 raise DatasetError(f"{pattern}: the glob matched no files (resolved to {resolved})")
             yield from ((p, False) for p in files)
@@ -40,10 +42,15 @@ def expand_paths(patterns: list[str], base_dir: Path) -> Iterator[tuple[Path, bo
             yield resolved, True
         elif resolved.is_dir():
             yield from ((p, False) for p in scan_directory(resolved))
-        elif resolved.is_file():
+        elif resolved.exists():
             yield resolved, True
         else:
             raise DatasetError(f"{pattern}: no such file or directory (resolved to {resolved})")
+
+
+def pattern_root(pattern: str, base_dir: Path) -> Path:
+    """The directory a source's path confines its scan to: the path itself, or a glob's fixed part."""
+    return Path(os.path.normpath(Path(base_dir) / os.path.expanduser(glob_root(pattern))))
 
 
 def scan_directory(directory: Path) -> list[Path]:
@@ -77,6 +84,7 @@ def data_extension(path: Path | str) -> str:
 
 def open_binary(path: Path) -> IO[bytes]:
     """A binary stream of the file's decompressed content, read incrementally."""
+    require_regular_file(path)
     kind = compression(path)
     if kind == ".gz":
         return gzip.open(path, "rb")
@@ -85,6 +93,20 @@ def open_binary(path: Path) -> IO[bytes]:
         reader = zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)
         return io.BufferedReader(reader)  # type: ignore[arg-type]
     return path.open("rb")
+
+
+def require_regular_file(path: Path) -> None:
+    """Refuse a named pipe (opening one with no writer blocks forever), socket or device before opening."""
+    message = not_regular_message(path)
+    if message:
+        raise NotRegularFileError(message)
+
+
+def dataset_input_problem(
+    path: Path, root: Path, explicit: bool, follow_links: bool
+) -> tuple[str, str] | None:
+    """``input_problem`` for dataset sources, where a Hugging Face dataset directory is a valid input."""
+    return input_problem(path, root, explicit, follow_links, accept_dir=is_hf_dataset_dir(path))
 
 
 def open_text(path: Path, encoding: str = "utf-8") -> IO[str]:

@@ -17,7 +17,7 @@ from ai.core.config import SourceConfig
 from ai.core.records import Conversation
 from ai.sourcing.datasets.build import ReadContext
 from ai.sourcing.datasets.errors import DatasetError
-from ai.sourcing.datasets.files import expand_paths
+from ai.sourcing.datasets.files import dataset_input_problem, expand_paths, pattern_root
 from ai.sourcing.datasets.reader import check_source, detect_format, read_file
 
 
@@ -46,7 +46,14 @@ def inspect_dataset(
     ctx = ReadContext.for_source(source)
     reports = []
     for pattern in source.paths():
-        for path, _ in expand_paths([pattern], base_dir or Path.cwd()):
+        root = pattern_root(pattern, base_dir or Path.cwd())
+        for path, explicit in expand_paths([pattern], base_dir or Path.cwd()):
+            problem = dataset_input_problem(
+                path, root, explicit, follow_links=bool(source.options.get("follow_symlinks"))
+            )
+            if problem is not None:
+                reports.append(FileReport(str(path), error=problem[1]))
+                continue
             reports.append(inspect_file(path, source, ctx))
     return reports
 

@@ -16,7 +16,14 @@ from ai.sourcing.datasets.build import ReadContext
 from ai.sourcing.datasets.chat import Alpaca, OpenAIMessages, QAPairs, ShareGPT
 from ai.sourcing.datasets.counselling import AnnoMI, CounselChat, EsconvHF, EsconvOriginal, PsyQA
 from ai.sourcing.datasets.errors import DatasetError, UnknownFormatError
-from ai.sourcing.datasets.files import data_extension, expand_paths, is_hf_dataset_dir, open_binary
+from ai.sourcing.datasets.files import (
+    data_extension,
+    dataset_input_problem,
+    expand_paths,
+    is_hf_dataset_dir,
+    open_binary,
+    pattern_root,
+)
 from ai.sourcing.datasets.mapped import MappedRows, UtteranceRows, mapped_schema
 from ai.sourcing.datasets.peer_support import EmpatheticDialogues, MICounselChat
 from ai.sourcing.datasets.rows import (
@@ -30,6 +37,7 @@ from ai.sourcing.datasets.rows import (
     iter_hf_hub,
     iter_json,
     iter_parquet,
+    row_limit,
 )
 from ai.sourcing.datasets.schema import Detectable, Schema
 
@@ -64,6 +72,8 @@ OPTIONS = frozenset(
         "split",
         "revision",
         "batch_size",
+        "follow_symlinks",
+        "max_row_chars",
     }
 )
 _EXTENSION_CONTAINER = {
@@ -87,7 +97,13 @@ def read_source(source: SourceConfig, base_dir: Path) -> Iterator[Conversation |
             rows = iter_hf_hub(pattern.removeprefix(_HUB_PREFIX), source.options)
             yield from _convert(rows, source, ctx, pattern, explicit=True)
             continue
+        root = pattern_root(pattern, Path(base_dir))
+        follow_links = bool(source.options.get("follow_symlinks", False))
         for path, explicit in expand_paths([pattern], Path(base_dir)):
+            problem = dataset_input_problem(path, root, explicit, follow_links)
+            if problem is not None:
+                yield ingest_rejection(*problem, "", str(path))
+                continue
             yield from read_file(path, source, ctx, explicit=explicit)
 
 
@@ -173,13 +189,14 @@ def open_rows(path: Path, display: str, container: str, options: dict[str, Any])
     # free text with a stray byte (scraped posts), so they are repaired and the file is warned about.
     default_policy = "quarantine" if container in ("jsonl", "json") else "replace"
     guard = Utf8Guard(display, str(options.get("on_invalid_utf8", default_policy)))
+    limit = row_limit(options)
     if container == "jsonl":
-        return JsonLines(path, display, guard, encoding)  # type: ignore[return-value]
+        return JsonLines(path, display, guard, encoding, limit)  # type: ignore[return-value]
     if container == "json":
-        return iter_json(path, display, guard, encoding)
+        return iter_json(path, display, guard, encoding, limit)
     if container in ("csv", "tsv"):
         delimiter = str(options.get("delimiter", "\t" if container == "tsv" else ","))
-        return iter_csv(path, display, guard, delimiter, encoding)
+        return iter_csv(path, display, guard, delimiter, encoding, limit)
     if container == "parquet":
         return iter_parquet(path, display, int(options.get("batch_size", 1024)))
     return iter_hf_disk(path, display)

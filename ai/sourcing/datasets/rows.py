@@ -23,8 +23,11 @@ from ai.sourcing.datasets.files import open_text
 
 CONTAINERS = ("jsonl", "json", "csv", "tsv", "parquet", "hf")
 UTF8_POLICIES = ("quarantine", "replace")
-# Rejections keep the raw input for the quarantine, but not unbounded amounts of it.
-MAX_RAW_CHARS = 100_000
+# Rejections keep an excerpt of the raw input for the quarantine, never unbounded amounts of it.
+MAX_RAW_CHARS = 20_000
+# A longer line (JSON Lines) or row (CSV) is refused before it is parsed: one hostile row must not take
+# gigabytes of memory. Sources can raise it with options.max_row_chars.
+MAX_ROW_CHARS = 16_000_000
 
 _SURROGATE = re.compile("[\udc80-\udcff]")
 _ANY_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -50,8 +53,74 @@ class Row:
         return f"{self.file}{part}#row={self.index}"
 
 
-def ingest_rejection(reason: str, message: str, raw: str = "", locator: str = "") -> Rejection:
-    return Rejection(stage="ingest", reason=reason, message=message, raw=raw[:MAX_RAW_CHARS], locator=locator)
+def ingest_rejection(
+    reason: str, message: str, raw: str = "", locator: str = "", raw_size: int = 0
+) -> Rejection:
+    """An ingest Rejection holding at most ``MAX_RAW_CHARS`` of the raw input and, when cut, its full size."""
+    size = max(raw_size, len(raw))
+    return Rejection(
+        stage="ingest",
+        reason=reason,
+        message=message,
+        raw=raw[:MAX_RAW_CHARS],
+        locator=locator,
+        raw_size=size if size > MAX_RAW_CHARS else 0,
+    )
+
+
+@dataclass(slots=True, frozen=True)
+class OversizedLine:
+    """A line longer than the row limit: only its start is kept, and how long it was."""
+
+    excerpt: str
+    chars: int
+
+
+class OversizedRowError(ValueError):
+    """Raised into the CSV reader when a physical line is over the row limit."""
+
+    def __init__(self, line: OversizedLine) -> None:
+        super().__init__(f"a line of {line.chars:,} characters")
+        self.line = line
+
+
+def bounded_lines(stream: IO[str], limit: int) -> Iterator[str | OversizedLine]:
+    """The stream's lines, except that a line over ``limit`` characters comes as an ``OversizedLine``.
+
+    The long line is consumed in 1 MiB pieces, so memory stays bounded by the limit, not by the line.
+    """
+    while True:
+        line = stream.readline(limit + 1)
+        if not line:
+            return
+        if len(line) <= limit or line.endswith("\n"):
+            yield line
+            continue
+        excerpt, total = line[:MAX_RAW_CHARS], len(line)
+        while not line.endswith("\n"):
+            line = stream.readline(1 << 20)
+            if not line:
+                break
+            total += len(line)
+        yield OversizedLine(excerpt, total - line.endswith("\n"))
+
+
+def oversized_rejection(line: OversizedLine, locator: str, limit: int) -> Rejection:
+    return ingest_rejection(
+        "row_too_large",
+        f"{locator}: the row has {line.chars:,} characters, over the limit of {limit:,} (raise the "
+        "source's options.max_row_chars to read it); the quarantine keeps its start",
+        line.excerpt,
+        locator,
+        raw_size=line.chars,
+    )
+
+
+def row_limit(options: dict[str, Any]) -> int:
+    limit = options.get("max_row_chars", MAX_ROW_CHARS)
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise DatasetError(f"options.max_row_chars must be a positive whole number, got {limit!r}")
+    return limit
 
 
 class Utf8Guard:
@@ -153,9 +222,12 @@ class JsonLines:
     the records it builds are passed through by the schema's ``convert``.
     """
 
-    def __init__(self, path: Path, display: str, guard: Utf8Guard, encoding: str = "utf-8") -> None:
+    def __init__(
+        self, path: Path, display: str, guard: Utf8Guard, encoding: str = "utf-8", limit: int = MAX_ROW_CHARS
+    ) -> None:
         self.display = display
         self.decoder: LineDecoder | None = None
+        self.limit = limit
         self._items = self._read(path, guard, encoding)
 
     def __iter__(self) -> Iterator[Any]:
@@ -171,7 +243,11 @@ class JsonLines:
         display = self.display
         with open_text(path, encoding) as stream:
             index = -1  # position among the file's non-blank lines, rejected ones included
-            for number, line in enumerate(stream, start=1):
+            for number, line in enumerate(bounded_lines(stream, self.limit), start=1):
+                if isinstance(line, OversizedLine):
+                    index += 1
+                    yield oversized_rejection(line, f"{display}:{number}", self.limit)
+                    continue
                 text = line.rstrip("\r\n")
                 if not text or text.isspace():
                     continue
@@ -198,6 +274,8 @@ def parse_json_line(text: str, display: str, number: int, index: int, guard: Utf
         value = guard.checked(json.loads(text), text, locator)
     except ValueError as exc:
         return ingest_rejection("malformed_json", f"{locator}: not valid JSON ({exc})", text, locator)
+    except RecursionError:
+        return too_deep_rejection(text, locator)
     if isinstance(value, Rejection):
         return value
     if not isinstance(value, dict):
@@ -210,16 +288,22 @@ def parse_json_line(text: str, display: str, number: int, index: int, guard: Utf
     return Row(value, display, number, index, text)
 
 
+def too_deep_rejection(raw: str, locator: str) -> Rejection:
+    return ingest_rejection(
+        "malformed_json", f"{locator}: JSON nested too deeply to be a conversation record", raw, locator
+    )
+
+
 # --- JSON documents ------------------------------------------------------------------------------
 
 
 def iter_json(
-    path: Path, display: str, guard: Utf8Guard, encoding: str = "utf-8"
+    path: Path, display: str, guard: Utf8Guard, encoding: str = "utf-8", limit: int = MAX_ROW_CHARS
 ) -> Iterator[Row | Rejection]:
     """A ``.json`` file: a top-level array (streamed element by element), JSON Lines, or one object."""
     shape = json_document_shape(path, encoding)
     if shape == "jsonl":
-        yield from JsonLines(path, display, guard, encoding)
+        yield from JsonLines(path, display, guard, encoding, limit)
     elif shape == "array":
         yield from iter_json_array(path, display, guard, encoding)
     else:
@@ -238,7 +322,7 @@ def json_document_shape(path: Path, encoding: str = "utf-8") -> str:
         return "array"
     try:
         return "jsonl" if isinstance(json.loads(first_line), dict) else "object"
-    except ValueError:
+    except (ValueError, RecursionError):
         return "object"
 
 
@@ -256,6 +340,9 @@ def iter_json_object(path: Path, display: str, guard: Utf8Guard, encoding: str) 
         value = guard.checked(json.loads(text), text, locator)
     except ValueError as exc:
         yield ingest_rejection("malformed_json", f"{display}: not valid JSON ({exc})", text, locator)
+        return
+    except RecursionError:
+        yield too_deep_rejection(text, locator)
         return
     if isinstance(value, Rejection):
         yield value
@@ -352,6 +439,8 @@ class JsonArrayStream:
         while True:
             try:
                 value, end = self.decoder.raw_decode(self.buf, self.pos)
+            except RecursionError:
+                return None  # nested too deeply to be a record: the rest of the file is quarantined
             except json.JSONDecodeError:
                 if self.eof:
                     return None
@@ -400,13 +489,19 @@ class JsonArrayStream:
 
 
 def iter_csv(
-    path: Path, display: str, guard: Utf8Guard, delimiter: str = ",", encoding: str = "utf-8"
+    path: Path,
+    display: str,
+    guard: Utf8Guard,
+    delimiter: str = ",",
+    encoding: str = "utf-8",
+    limit: int = MAX_ROW_CHARS,
 ) -> Iterator[Row | Rejection]:
-    # Long answers and transcripts exceed the csv module's 128 KiB default field limit.
-    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    # Long answers and transcripts exceed the csv module's 128 KiB default field limit; the row limit
+    # replaces it, checked on each physical line before the csv module sees it.
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1, limit))
     with open_text(path, encoding) as stream:
         physical: list[str] = []
-        reader = csv.reader(_recording(stream, physical), delimiter=delimiter)
+        reader = csv.reader(_Recording(bounded_lines(stream, limit), physical, limit), delimiter=delimiter)
         header = _read_header(reader, guard)
         if header is None:
             return
@@ -418,6 +513,12 @@ def iter_csv(
                 fields = next(reader)
             except StopIteration:
                 break
+            except OversizedRowError as exc:
+                index += 1
+                physical.clear()
+                yield oversized_rejection(exc.line, f"{display}:{start}", limit)
+                start = reader.line_num + 1
+                continue
             except csv.Error as exc:
                 index += 1
                 yield _csv_rejection(f"not valid CSV ({exc})", physical, display, start)
@@ -453,11 +554,37 @@ def _read_header(reader: Iterator[list[str]], guard: Utf8Guard) -> list[str] | N
     return [repair_utf8(name) if guard.is_invalid(name) else name for name in header]
 
 
-def _recording(lines: Iterable[str], sink: list[str]) -> Iterator[str]:
-    """Pass lines to the csv reader while keeping the physical lines of the current row for quarantine."""
-    for line in lines:
-        sink.append(line)
-        yield line
+class _Recording:
+    """Pass lines to the csv reader while keeping the physical lines of the current row for quarantine.
+
+    A row is refused as soon as its lines pass the limit, by raising into the csv reader. This is a
+    class, not a generator, because a generator that raises is finished; this one goes on with the
+    next line, and the csv module resets its own state for the next row.
+    """
+
+    def __init__(self, lines: Iterable[str | OversizedLine], sink: list[str], limit: int) -> None:
+        self.lines = iter(lines)
+        self.sink = sink
+        self.limit = limit
+        self.held = 0
+
+    def __iter__(self) -> _Recording:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.lines)
+        if not self.sink:
+            self.held = 0
+        if isinstance(line, OversizedLine):
+            self.sink.clear()
+            raise OversizedRowError(line)
+        self.held += len(line)
+        if self.held > self.limit:
+            excerpt = "".join(self.sink)[:MAX_RAW_CHARS]
+            self.sink.clear()
+            raise OversizedRowError(OversizedLine(excerpt, self.held))
+        self.sink.append(line)
+        return line
 
 
 def _csv_rejection(what: str, physical: list[str], display: str, line: int) -> Rejection:

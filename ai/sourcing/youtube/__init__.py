@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 
 from ai.core.config import ConfigError, SourceConfig
+from ai.core.paths import is_inside
 from ai.core.records import Conversation, Passage
 from ai.core.stage import Rejection
 from ai.sourcing.extraction_output import ExtractionSummary, write_records
@@ -137,7 +138,10 @@ def find_transcript_files(root: Path, exclude: Iterable[str]) -> list[tuple[Path
         return [(root, root.name)]
     if not root.is_dir():
         return []
-    found = (p for p in root.rglob("*") if p.is_file() and not _excluded(p.name, patterns))
+    # A symlink leading out of the directory (say, to a secrets file) is not followed.
+    found = (
+        p for p in root.rglob("*") if p.is_file() and not _excluded(p.name, patterns) and is_inside(p, root)
+    )
     return [(p, p.relative_to(root).as_posix()) for p in sorted(found)]
 
 

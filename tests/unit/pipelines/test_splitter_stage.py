@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from ai.core.records import Conversation, Provenance, Turn, make_conversation
+from ai.pipelines.orchestrator.checkpoint_manager import CheckpointManager
 from ai.pipelines.orchestrator.data_splitter import (
     SplitColumns,
     SplitPlan,
@@ -268,25 +269,29 @@ def test_split_reuses_dedups_signatures_and_gets_the_same_summary(tmp_path) -> N
     path = tmp_path / "work" / "dedup" / "summary-00004.msgpack"
     path.parent.mkdir(parents=True)
     path.write_bytes(msgspec.msgpack.encode(stored))
+    CheckpointManager(tmp_path).mark_done("dedup.summarise", 4, "h1", [str(path.relative_to(tmp_path))])
+    hashes = {"dedup": "h1"}
     # Later stages dropped some records and one changed its text: that row must be computed afresh.
     later = [r for i, r in enumerate(records) if i % 3]
     later[5] = msgspec.structs.replace(later[5], turns=[Turn("client", "a different text altogether")])
     split = SplitStage(seed=3)
     # The runner hands the split stage the dedup summary it declares it needs.
-    handed = earlier_summaries(split, tmp_path, 4)
+    handed = earlier_summaries(split, tmp_path, 4, hashes)
     assert handed == {"dedup": stored}
+    # A summary written under another config (its marker's hash differs) is stale and not handed on.
+    assert earlier_summaries(split, tmp_path, 4, {"dedup": "h0"}) == {"dedup": None}
     assert msgspec.msgpack.encode(split.summarise(later, 4, handed)) == msgspec.msgpack.encode(
         split.summarise(later, 4)
     )
     expected = minhash_signatures(later, 128, 3, dedup.options.shingle_size)
-    assert earlier_summaries(split, tmp_path, 5) == {"dedup": None}
+    assert earlier_summaries(split, tmp_path, 5, hashes) == {"dedup": None}
     reused = signatures_reusing(later, 128, 3, dedup.options.shingle_size, stored)
     assert np.array_equal(reused, expected)
     # Other parameters (or no stored digests) mean nothing is reused, and the answer is still right.
     other_seed = signatures_reusing(later, 128, 4, dedup.options.shingle_size, stored)
     assert np.array_equal(other_seed, minhash_signatures(later, 128, 4, dedup.options.shingle_size))
     path.write_bytes(b"not msgpack")
-    assert earlier_summaries(split, tmp_path, 4) == {"dedup": None}
+    assert earlier_summaries(split, tmp_path, 4, hashes) == {"dedup": None}
 
 
 def test_reused_rows_come_from_the_stored_summary() -> None:
