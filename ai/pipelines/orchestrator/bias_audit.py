@@ -76,34 +76,38 @@ class AuditOptions:
 def default_judges(
     ears_threshold: float | None = None, min_quality: float | None = None
 ) -> dict[str, JudgeFn]:
-    """The pipeline's four judges with the thresholds their stages use (stage defaults when None)."""
-    from ai.pipelines.orchestrator.ears_compliance_gate import EarsComplianceGate, EarsOptions
+    """The pipeline's four judges, applied the way their stages apply them (stage defaults when None):
+    crisis over the client's turns as one person, content per reply in its context at the gate's point,
+    EARS over the whole conversation, quality per record."""
+    from ai.core.records import openai_messages
+    from ai.pipelines.orchestrator.ears_compliance_gate import EarsOptions, EarsStage
     from ai.pipelines.orchestrator.quality_gates import QualityOptions, quality_score
-    from ai.safety.content_filter import ContentFilter
+    from ai.pipelines.orchestrator.safety_gates import ContentStage, judge_turns
     from ai.safety.crisis_detection.production_crisis_detector import CrisisDetector
 
     crisis = CrisisDetector()
-    content = ContentFilter()
+    content = ContentStage().filter
     ears_options = EarsOptions() if ears_threshold is None else EarsOptions(threshold=ears_threshold)
-    ears = EarsComplianceGate(ears_options)
+    ears = EarsStage(ears_options).judge_model
     quality_floor = QualityOptions().min_quality if min_quality is None else min_quality
 
     def crisis_judge(records: list[Conversation]) -> list[Judgement]:
-        results = crisis.detect_batch([client_text(r) for r in records])
-        return [Judgement(float(r.score), not r.is_crisis) for r in results]
+        people = [[t.text for t in r.turns if t.role.strip().lower() in CLIENT_ROLES] for r in records]
+        return [Judgement(float(r.score), not r.is_crisis) for r in crisis.detect_conversations(people)]
 
     def content_judge(records: list[Conversation]) -> list[Judgement]:
-        verdicts = [
-            (content.check(client_text(r), role="client"), content.check(therapist_text(r), role="therapist"))
-            for r in records
-        ]
+        judged = judge_turns(content, records)
         return [
-            Judgement(max(_content_score(v) for v in pair), all(v.safe for v in pair)) for pair in verdicts
+            Judgement(
+                max((_content_score(v) for _, v in turns), default=0.0),
+                all(v.safe and not v.hits for _, v in turns),
+            )
+            for turns in judged
         ]
 
     def ears_judge(records: list[Conversation]) -> list[Judgement]:
-        scores = [ears.score_response(*first_exchange(r)) for r in records]
-        return [Judgement(s, s >= ears_options.threshold) for s in scores]
+        judged = ears.judge_conversations([openai_messages(r) for r in records])
+        return [Judgement(j.score, j.score >= ears_options.threshold) for j in judged]
 
     def quality_judge(records: list[Conversation]) -> list[Judgement]:
         scores = [quality_score(r) for r in records]
