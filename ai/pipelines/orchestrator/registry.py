@@ -20,7 +20,7 @@ class StageEntry(NamedTuple):
     gate: bool = False  # a safety or quality gate: shown in the report's gate table
 
 
-# Default order: preprocess -> dedup -> safety -> quality gates -> split.
+# Default order: preprocess -> dedup -> safety -> quality gates -> split -> contamination.
 STAGES: tuple[StageEntry, ...] = (
     StageEntry("normalize", "ai.pipelines.orchestrator.unified_preprocessing_pipeline"),
     StageEntry("roles", "ai.pipelines.orchestrator.unified_preprocessing_pipeline"),
@@ -33,6 +33,8 @@ STAGES: tuple[StageEntry, ...] = (
     StageEntry("ears", "ai.pipelines.orchestrator.ears_compliance_gate", gate=True),
     StageEntry("quality", "ai.pipelines.orchestrator.quality_gates", gate=True),
     StageEntry("split", "ai.pipelines.orchestrator.data_splitter"),
+    # After the split: near duplicates across train/validation/test, at a looser similarity than dedup.
+    StageEntry("contamination", "ai.pipelines.orchestrator.contamination", gate=True),
 )
 
 STAGE_MODULES: dict[str, str] = {entry.name: entry.module for entry in STAGES}
