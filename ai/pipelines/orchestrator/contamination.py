@@ -78,7 +78,8 @@ class ContaminationPlan(msgspec.Struct):
     moves: dict[int, dict[int, str]]  # shard -> record index -> new split
     pairs: list[ContaminationPair]
     records: int
-    remaining: int  # confirmed pairs still across splits after the action
+    remaining: int  # confirmed pairs still across splits after the action (template pairs aside)
+    templated: int  # pairs left across splits inside a component larger than max_component
     moved: int
     shares_before: dict[str, float]
     shares_after: dict[str, float]
@@ -100,6 +101,10 @@ class ContaminationOptions(StageOptions, kw_only=True):
     shingle_size: int = 3
     bands: int = 42
     action: Literal["move", "report"] = "move"
+    # A component of more records than this is shared template text (synthetic or boilerplate data joins
+    # everything at a loose similarity), not one conversation copied: it is left in place and its pairs are
+    # listed as "template" (they do not fail the gate; the report counts them).
+    max_component: int = 50
     report_pairs: int = 50  # pairs listed (with texts) in contamination_report.json
 
     def __post_init__(self) -> None:
@@ -142,8 +147,9 @@ class ContaminationStage(GlobalStage[ContaminationOptions]):
         table = summary_table(summaries, opts.num_perm)
         confirmed = confirmed_pairs(table, opts)
         after = list(table.splits)
+        crowded: set[int] = set()
         if opts.action == "move" and confirmed:
-            after = _merged_splits(table, confirmed)
+            after, crowded = _merged_splits(table, confirmed, opts.max_component)
         moves: dict[int, dict[int, str]] = {}
         for row, (before, now) in enumerate(zip(table.splits, after, strict=True)):
             if before != now:
@@ -156,7 +162,7 @@ class ContaminationStage(GlobalStage[ContaminationOptions]):
                 second_split=table.splits[b],
                 similarity=round(similarity, 4),
                 client_turn_share=round(share, 4),
-                action="moved" if after[a] == after[b] else "reported",
+                action="moved" if after[a] == after[b] else "template" if a in crowded else "reported",
                 first_text=table.excerpts[a],
                 second_text=table.excerpts[b],
                 split_after=after[a] if after[a] == after[b] else "",
@@ -168,6 +174,7 @@ class ContaminationStage(GlobalStage[ContaminationOptions]):
             pairs=pairs,
             records=len(table.ids),
             remaining=sum(p.action == "reported" for p in pairs),
+            templated=sum(p.action == "template" for p in pairs),
             moved=sum(len(m) for m in moves.values()),
             shares_before=_shares(table.splits),
             shares_after=_shares(after),
@@ -196,6 +203,11 @@ class ContaminationStage(GlobalStage[ContaminationOptions]):
             f"{plan.settings['threshold']} or shared client turns >= {plan.settings['client_turn_share']}); "
             "set contamination.action to 'move' or remove them"
         )
+        if plan.templated:
+            message = (message + "; " if message else "") + (
+                f"{plan.templated} pairs lie in components larger than max_component "
+                f"({plan.settings['max_component']} records): shared template text, left in place"
+            )
         limit = int(plan.settings.get("report_pairs", 50))
         return {
             "passed": passed,
@@ -204,6 +216,7 @@ class ContaminationStage(GlobalStage[ContaminationOptions]):
             "pairs": len(plan.pairs),
             "moved_records": plan.moved,
             "remaining_pairs": plan.remaining,
+            "template_pairs": plan.templated,
             "shares_before": plan.shares_before,
             "shares_after": plan.shares_after,
             "settings": plan.settings,
@@ -264,8 +277,11 @@ def _shared_turns(first: list[int], second: list[int]) -> float:
     return len(set(first) & set(second)) / min(len(set(first)), len(set(second)))
 
 
-def _merged_splits(table: _Table, pairs: list[tuple[int, int, float, float]]) -> list[str]:
-    """Each row's split after putting every component (pairs plus record groups) into one split."""
+def _merged_splits(
+    table: _Table, pairs: list[tuple[int, int, float, float]], max_component: int
+) -> tuple[list[str], set[int]]:
+    """Each row's split after putting every component (pairs plus record groups) of at most
+    ``max_component`` records into one split, and the rows of the larger components (left in place)."""
     n = len(table.ids)
     groups = [g or f"\x00{i}" for i, g in enumerate(table.groups)]
     first_of: dict[str, int] = {}
@@ -279,13 +295,17 @@ def _merged_splits(table: _Table, pairs: list[tuple[int, int, float, float]]) ->
     for row in np.flatnonzero(np.isin(labels, list(touched))).tolist():
         members.setdefault(int(labels[row]), []).append(row)
     after = list(table.splits)
+    crowded: set[int] = set()
     for rows_of in members.values():
+        if len(rows_of) > max_component:
+            crowded.update(rows_of)
+            continue
         counts = Counter(table.splits[r] for r in rows_of)
         # The split already holding most of the component; ties go to train, then validation.
         target = max(counts, key=lambda s: (counts[s], -_split_order(s)))
         for row in rows_of:
             after[row] = target
-    return after
+    return after, crowded
 
 
 def _split_order(split: str) -> int:

@@ -132,6 +132,20 @@ def test_shared_client_turns_confirm_a_pair_whose_shingles_differ() -> None:
     assert pair.similarity < 0.9
 
 
+def test_a_component_larger_than_max_component_is_template_text_left_in_place() -> None:
+    rng = random.Random(8)
+    template = talk(rng)
+    splits = ("train", "validation", "test")
+    batch = [record(edited(template, rng, 0.1), splits[i % 3], i) for i in range(12)]
+    stage = ContaminationStage(ContaminationOptions(max_component=10))
+    plan, shards = run(stage, [batch])
+    assert [r.split for r in shards[0]] == [r.split for r in batch]
+    assert plan.pairs and {p.action for p in plan.pairs} == {"template"}
+    report = stage.report(plan)
+    assert report["passed"] is True and report["template_pairs"] == len(plan.pairs)
+    assert "larger than max_component (10 records)" in report["message"]
+
+
 def test_pairs_inside_one_split_are_not_contamination() -> None:
     rng = random.Random(5)
     original = talk(rng)
