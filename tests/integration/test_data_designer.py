@@ -1,31 +1,28 @@
-"""NeMo Data Designer end to end against an OpenAI-compatible server on 127.0.0.1 started here.
+"""NeMo Data Designer as the request engine (``engine: data_designer``) against a loopback endpoint.
 
-The server answers chat completions the way a cooperative model would (a client message, then an
-EARS reply that quotes the requested sentence). A guard on ``socket.connect`` records every outbound
+The endpoint is the canned OpenAI-compatible server of ``tests/openai_stub.py``, answering the grounded
+prompt the way a cooperative model would. A guard on ``socket.connect`` records every outbound
 connection during the test, so the test proves that nothing but this server was contacted.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import socket
-import threading
 import warnings
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
+from openai_stub import OpenAIStub
 
 pytest.importorskip("data_designer")
 
 from ai.core.config import SourceConfig
-from ai.core.records import Conversation, Passage, Provenance
+from ai.core.records import Conversation, Passage, Provenance, Turn, make_conversation
 from ai.core.stage import Rejection
+from ai.safety.groundedness import GroundednessJudge
 from ai.sourcing.synthetic import MaterialContext, read_source
-from ai.sourcing.synthetic.groundedness import check_groundedness
 
 PASSAGE_TEXT = (
     "Anxiety often grows when we avoid the situations that frighten us, because avoidance teaches the mind "
@@ -34,80 +31,23 @@ PASSAGE_TEXT = (
     "Loneliness and low mood tend to feed each other, so small steps toward connection support recovery "
     "from depression."
 )
-QUOTE_IN_PROMPT = re.compile(r'inside double quotes: "(?P<quote>[^"]+)"')
-
-
-class FakeModel(BaseHTTPRequestHandler):
-    """The two prompts of the Data Designer pipeline, answered plausibly; everything is counted."""
-
-    requests: ClassVar[list[dict]] = []
-    lock = threading.Lock()
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
-        with self.lock:
-            FakeModel.requests.append(
-                {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
-            )
-        content = body["messages"][-1]["content"]
-        prompt = content if isinstance(content, str) else " ".join(p.get("text", "") for p in content)
-        quote = QUOTE_IN_PROMPT.search(prompt)
-        if quote:
-            text = (
-                "I can hear how anxious and worn down you feel. It makes sense that this has been hard. "
-                "It sounds like you keep avoiding the meetings that scare you. "
-                f'One idea from a talk I like: "{quote.group("quote")}" '
-                "Would you be open to choosing one small step together for this week?"
-            )
-        else:
-            text = (
-                "I have been avoiding every meeting at work because I feel anxious and I'm scared of "
-                "saying something wrong. I feel exhausted and ashamed of how stuck I am."
-            )
-        payload = {
-            "id": f"chatcmpl-{len(FakeModel.requests)}",
-            "object": "chat.completion",
-            "created": 1700000000,
-            "model": body.get("model", "fake"),
-            "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-            ],
-            "usage": {"prompt_tokens": 50, "completion_tokens": 60, "total_tokens": 110},
-        }
-        data = json.dumps(payload).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
 
 
 @pytest.fixture
-def fake_model() -> Iterator[int]:
-    FakeModel.requests = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeModel)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+def fake_model() -> Iterator[OpenAIStub]:
+    with OpenAIStub() as stub:
+        yield stub
 
 
 @pytest.fixture
-def outbound(monkeypatch: pytest.MonkeyPatch, fake_model: int) -> list[object]:
+def outbound(monkeypatch: pytest.MonkeyPatch, fake_model: OpenAIStub) -> list[object]:
     """Every address a socket tried to connect to; anything but the fake model is refused."""
     attempts: list[object] = []
     original_connect, original_connect_ex = socket.socket.connect, socket.socket.connect_ex
 
     def allowed(address: object) -> bool:
         attempts.append(address)
-        return isinstance(address, tuple) and address[:2] == ("127.0.0.1", fake_model)
+        return isinstance(address, tuple) and address[:2] == ("127.0.0.1", _port(fake_model))
 
     def connect(self: socket.socket, address: object) -> None:
         if not allowed(address):
@@ -124,6 +64,10 @@ def outbound(monkeypatch: pytest.MonkeyPatch, fake_model: int) -> list[object]:
     return attempts
 
 
+def _port(stub: OpenAIStub) -> int:
+    return int(stub.base_url.rsplit(":", 1)[1].split("/")[0])
+
+
 def _context(run_dir: Path) -> MaterialContext:
     passage = Passage(
         id="p_anxiety",
@@ -131,23 +75,37 @@ def _context(run_dir: Path) -> MaterialContext:
         title="Facing Anxiety",
         source=Provenance(kind="transcript", name="talks", uri="file://talk.vtt", locator={"start": 0.0}),
     )
-    return MaterialContext([passage], [], seed=5, run_dir=run_dir)
+    clients = [
+        f"I have been so anxious at work that I avoid every meeting now, for {n} weeks. I feel ashamed of it."
+        for n in range(12)
+    ]
+    conversations = [
+        make_conversation(
+            [Turn("client", text), Turn("therapist", "Tell me more.")],
+            Provenance(kind="dataset", name="chats"),
+            category="therapeutic",
+            group=f"g{i}",
+        )
+        for i, text in enumerate(clients)
+    ]
+    return MaterialContext([passage], conversations, seed=5, run_dir=run_dir)
 
 
-def _source(port: int, target: int = 20) -> SourceConfig:
+def _source(stub: OpenAIStub, target: int = 6) -> SourceConfig:
     return SourceConfig(
         name="dd-grounded",
         kind="synthetic",
         options={
             "mode": "grounded",
+            "engine": "data_designer",
             "target": target,
-            "budget": 1.0,
-            "data_designer": {
-                "base_url": f"http://127.0.0.1:{port}/v1",
+            "budget": 1.5,
+            "generation": {
+                "endpoint": "openai",
+                "base_url": stub.base_url,
                 "model": "fake-counsellor",
                 "api_key_env": "TEST_DD_API_KEY",
-                "buffer_size": 20,
-                "max_parallel_requests": 2,
+                "concurrency": 2,
             },
         },
     )
@@ -159,39 +117,31 @@ def _generate(source: SourceConfig, run_dir: Path) -> list[Conversation | Reject
         return list(read_source(source, Path("."), _context(run_dir)))
 
 
-def test_data_designer_generates_20_grounded_rows_talking_only_to_the_local_endpoint(
-    fake_model: int, outbound: list[object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_data_designer_makes_the_requests_to_the_configured_endpoint_only(
+    fake_model: OpenAIStub, outbound: list[object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TEST_DD_API_KEY", "sk-test-secret")
     items = _generate(_source(fake_model), tmp_path)
-
     records = [i for i in items if isinstance(i, Conversation)]
-    assert len(records) == 20, [i.message for i in items if isinstance(i, Rejection)]
+    assert len(records) == 6, [i.message for i in items if isinstance(i, Rejection)]
+    judge = GroundednessJudge.load()
     for record in records:
-        assert record.category == "grounded"
-        assert record.source.locator["engine"] == "data_designer"
+        assert record.category == "grounded" and record.meta["synthetic"]["engine"] == "data_designer"
         assert record.grounding[0].passage_id == "p_anxiety"
-        assert f'"{record.grounding[0].quote}"' in record.turns[1].text
-        assert check_groundedness([record.turns[1].text], [PASSAGE_TEXT], [record.turns[0].text]).passed
-        assert set(record.meta["synthetic"]["persona"]) <= {"age", "sex", "occupation"}
-        assert "sk-test-secret" not in json.dumps(record.meta)
-    # One client message and one therapist reply per row; nothing else (no health check, no telemetry).
-    assert len(FakeModel.requests) == 40
-    assert {r["path"] for r in FakeModel.requests} == {"/v1/chat/completions"}
-    assert {r["body"]["model"] for r in FakeModel.requests} == {"fake-counsellor"}
-    assert {r["auth"] for r in FakeModel.requests} == {"Bearer sk-test-secret"}
-    assert outbound and all(a == ("127.0.0.1", fake_model) for a in outbound)
-    # Data Designer's home and artifacts stay inside the run directory.
+        assert judge.judge(record.turns[1].text, PASSAGE_TEXT, [record.turns[0].text]).passed
+        assert "sk-test-secret" not in json.dumps(record.meta) + json.dumps(record.source.locator)
+    assert {h.get("Authorization") for h in fake_model.headers} == {"Bearer sk-test-secret"}
+    assert {r["model"] for r in fake_model.requests} == {"fake-counsellor"}
+    assert outbound and all(a == ("127.0.0.1", _port(fake_model)) for a in outbound)
     workdir = tmp_path / "work" / "synthetic" / "dd-grounded"
-    assert (workdir / "rows.jsonl").exists() and (workdir / "artifacts").is_dir()
-    assert "sk-test-secret" not in (workdir / "rows.jsonl").read_text()
+    assert (workdir / "responses.jsonl").exists() and (workdir / "data_designer" / "artifacts").is_dir()
+    assert "sk-test-secret" not in (workdir / "responses.jsonl").read_text()
 
 
-def test_a_rerun_reuses_generated_rows_and_requests_nothing(
-    fake_model: int, outbound: list[object], tmp_path: Path
+def test_a_rerun_reads_the_shared_cache_and_requests_nothing(
+    fake_model: OpenAIStub, outbound: list[object], tmp_path: Path
 ) -> None:
     first = [i.id for i in _generate(_source(fake_model), tmp_path) if isinstance(i, Conversation)]
-    requests_after_first = len(FakeModel.requests)
+    asked = len(fake_model.requests)
     second = [i.id for i in _generate(_source(fake_model), tmp_path) if isinstance(i, Conversation)]
-    assert second == first and len(first) == 20
-    assert len(FakeModel.requests) == requests_after_first == 40
+    assert second == first and len(first) == 6 and len(fake_model.requests) == asked > 0

@@ -41,24 +41,8 @@ def read_source(
             "it can only run inside a pipeline run or with a MaterialContext"
         )
     if isinstance(options, GroundedOptions):
-        options = resolve_trigger_paths(options, base_dir)
-        if _uses_data_designer(source, options):
-            from ai.sourcing.synthetic.data_designer import read_data_designer
-
-            yield from read_data_designer(source, options, context)
-        else:
-            yield from read_grounded(source, options, context)
+        yield from read_grounded(source, resolve_trigger_paths(options, base_dir), context)
     elif isinstance(options, CounterfactualOptions):
         yield from read_counterfactual(source, options, context)
     elif isinstance(options, PreferenceOptions):
         yield from read_preference_pairs(source, options, context)
-
-
-def _uses_data_designer(source: SourceConfig, options: GroundedOptions) -> bool:
-    if options.engine == "data_designer" and options.data_designer is None:
-        raise ConfigError(
-            f"sources[{source.name}].options: engine data_designer needs a data_designer section"
-        )
-    return options.engine == "data_designer" or (
-        options.engine == "auto" and options.data_designer is not None
-    )

@@ -1,12 +1,11 @@
-"""The offline composer: therapist turns in the EARS shape, built around the client's own words.
+"""The supportive reply on the *chosen* side of the bias preference pairs, in the EARS shape.
 
 A reply reflects a clause the client actually wrote (pronouns turned around), names the feeling,
 acknowledges without minimising, and ends on a collaborative, autonomy-respecting next step or an open
-question. A grounded reply adds one psychoeducation point: a sentence quoted from its passage and
-attributed to the source. No sentence the composer writes itself states a fact; facts come only
-from the quotation, so the groundedness check can hold every claim to the passage.
+question. It states no fact and cites nothing: grounded conversations are written by a language model
+(``grounded.py``) and judged against their passage; this composer never produces a ``grounded`` record.
 
-Variety: each slot (opening, feeling, acknowledgement, lead-in, closing) draws from a pool of phrasings
+Variety: each slot (opening, feeling, acknowledgement, closing) draws from a pool of phrasings
 through a ``VarietyTracker``, which always picks among the least-used phrasings, so no phrasing exceeds
 about ``1 / len(pool)`` of the output; ``repetition_report`` measures what was actually produced.
 """
@@ -16,7 +15,6 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from ai.sourcing.synthetic.text import named_feeling, reflect_clause, reflectable_clauses, split_sentences
 
@@ -73,36 +71,6 @@ ACKNOWLEDGEMENTS = (
     "Your feelings here deserve attention.",
     "It's okay that this has been hard.",
 )
-FIRST_TURN_QUESTIONS = (
-    "What feels hardest about it right now?",
-    "How has this been affecting your days?",
-    "What would you like to focus on first?",
-    "When do you notice it the most?",
-    "What goes through your mind when that happens?",
-    "What has that been like for you?",
-    "Could you tell me a bit more about what's been happening?",
-    "What would feel most helpful to talk about today?",
-    "How are you taking care of yourself while this is going on?",
-    "What do you make of it so far?",
-)
-LEAD_INS = (
-    'Something from {a} might be useful here: "{q}"',
-    '{A} puts it like this: "{q}"',
-    'I came across this in {a}: "{q}"',
-    'One idea from {a} stands out to me: "{q}"',
-    'Here is how {a} describes it: "{q}"',
-    'A point made in {a} may fit what you describe: "{q}"',
-    'There\'s a line in {a} that comes to mind: "{q}"',
-    'It reminds me of something in {a}: "{q}"',
-)
-LEAD_IN_FOLLOW_UPS = (
-    "I wonder how that lands for you.",
-    "I'm curious whether any of that fits your experience.",
-    "Take what fits and leave the rest.",
-    "See whether that matches how it feels from the inside.",
-    "You know your situation best, so notice what rings true.",
-    "Only you can say how much of that applies to you.",
-)
 NEXT_STEPS = (
     "If you're open to it, we could look together at one small step for this week. What would feel manageable to you?",
     "Would you like to explore together what a first small change could look like?",
@@ -134,27 +102,10 @@ class VarietyTracker:
         return choice
 
 
-@dataclass(frozen=True)
-class Psychoeducation:
-    """One point to teach: a sentence quoted from a passage, and how to attribute it."""
-
-    passage_id: str
-    quote: str
-    attribution: str
-
-
 class EarsComposer:
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
         self.variety = VarietyTracker(rng)
-
-    def first_reply(self, client_text: str) -> str:
-        """Reflect, name the feeling, and invite more with an open question."""
-        return _join(
-            self._reflection(client_text),
-            self._feeling(client_text),
-            self.variety.choose("question", FIRST_TURN_QUESTIONS),
-        )
 
     def supportive_reply(self, client_text: str) -> str:
         """Reflect, name the feeling, acknowledge, and offer a collaborative next step."""
@@ -162,19 +113,6 @@ class EarsComposer:
             self._reflection(client_text),
             self._feeling(client_text),
             self.variety.choose("acknowledge", ACKNOWLEDGEMENTS),
-            self.variety.choose("next_step", NEXT_STEPS),
-        )
-
-    def grounded_reply(self, client_text: str, point: Psychoeducation) -> str:
-        """The supportive reply with one cited psychoeducation point before the next step."""
-        lead_in = self.variety.choose("lead_in", LEAD_INS)
-        teaching = lead_in.format(a=point.attribution, A=_capitalise(point.attribution), q=point.quote)
-        return _join(
-            self._reflection(client_text),
-            self._feeling(client_text),
-            self.variety.choose("acknowledge", ACKNOWLEDGEMENTS),
-            teaching,
-            self.variety.choose("follow_up", LEAD_IN_FOLLOW_UPS),
             self.variety.choose("next_step", NEXT_STEPS),
         )
 
@@ -195,10 +133,6 @@ class EarsComposer:
 
 def _join(*sentences: str) -> str:
     return " ".join(s.strip() for s in sentences if s.strip())
-
-
-def _capitalise(text: str) -> str:
-    return text[:1].upper() + text[1:]
 
 
 # --- measuring repetition ----------------------------------------------------------------------------

@@ -1,41 +1,63 @@
-"""Grounded conversations from the offline composer: real client words, passage-backed therapist turns.
+"""Grounded conversations written by a language model, each reply judged against the passage it cites.
 
 1. Material: the passages that are about mental health (``knowledge.select_knowledge``), plus the
    papers the journal trigger fetches when ``journal_trigger`` is on (``research.research_knowledge``),
-   and *client threads*, one or two consecutive substantive client turns of one real conversation.
-2. Matching: TF-IDF over both; a thread goes to its most similar passage of the stratum, preferring the
-   least-used of its top matches so one passage does not ground everything.
-3. Composing: a two-exchange conversation (reflective first reply, then the grounded reply) or a
-   single exchange, via ``EarsComposer``; the quote is chosen among the passage's quotable sentences
-   by overlap with what the client said.
-4. Checking: the groundedness check; a failing candidate becomes an ingest Rejection
-   (``ungrounded_claim``), the rest go to the run's gates until each stratum's quota passes.
+   and *client threads*: substantive client turns of real conversations (``client_threads``).
+2. Grounding (``matching.GroundingMatcher``): a thread may cite a passage only when both are about the
+   same condition topic and their semantic similarity reaches ``min_similarity``. A thread with no such
+   passage gets no conversation (it is counted, not generated).
+3. Writing: the model behind ``generation`` (``ai.sourcing.generation.ChatEndpoint``: a local llama.cpp
+   server by default, any OpenAI-compatible endpoint by config) replies to the client's words with the
+   passage's most related sentences in the prompt (``prompts.py``). Requests are cached, so a resumed
+   run asks nothing twice.
+4. Judging: the groundedness judge (``ai.safety.groundedness``) holds every factual claim of the reply
+   to the cited passage; a failing reply becomes an ingest Rejection (``ungrounded_claim`` or
+   ``passage_unused``) that keeps the generated text, so the quarantine shows what the model got wrong.
+   The rest go to the run's gates (crisis, content, EARS, quality) until each stratum's quota passes.
+
+``work/synthetic/<source>/generation.json`` records what the endpoint did (requests, cache hits, tokens,
+server starts) and what the judge and the gates decided.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
+import time
+import warnings
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
+import msgspec
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 
-from ai.core.config import SourceConfig
+from ai.core.atomic import append_lines_durably, atomic_write_json
+from ai.core.config import ConfigError, SourceConfig
 from ai.core.context import SourceContext
-from ai.core.records import Conversation, PassageRef, Provenance, Turn, make_conversation, normalise_for_hash
+from ai.core.records import (
+    Conversation,
+    Passage,
+    PassageRef,
+    Provenance,
+    Turn,
+    encode,
+    make_conversation,
+    normalise_for_hash,
+)
 from ai.core.stage import Rejection
-from ai.sourcing.synthetic.composer import EarsComposer, Psychoeducation
-from ai.sourcing.synthetic.groundedness import check_groundedness
-from ai.sourcing.synthetic.knowledge import KnowledgePassage, is_mental_health_text
+from ai.safety.groundedness import GroundednessJudge
+from ai.sourcing.generation import ChatEndpoint, ChatRequest, Completion, EndpointError, ServerError
+from ai.sourcing.synthetic.knowledge import KnowledgePassage
+from ai.sourcing.synthetic.matching import GroundingMatcher, Match, grounding_taxonomy
 from ai.sourcing.synthetic.options import GroundedOptions
+from ai.sourcing.synthetic.prompts import TEMPLATE_VERSION, echoes_instructions, grounded_reply_messages
 from ai.sourcing.synthetic.quota import QuotaReport, budget_for, gated
 from ai.sourcing.synthetic.research import grounding_knowledge
 from ai.sourcing.synthetic.text import (
     CLIENT_ROLES,
-    content_tokens,
     looks_like_contact_or_link,
     mentions_crisis,
     normalise_space,
@@ -44,6 +66,14 @@ from ai.sourcing.synthetic.text import (
 )
 
 STAGE = "ingest"
+Transport = Callable[[list[ChatRequest]], list[Completion | EndpointError]]
+SUMMARY_FILE = "generation.json"
+GATE_REJECTED_FILE = "gate_rejected.jsonl"
+EXCERPT_SENTENCES = 3  # passage sentences put in the prompt: the ones most related to the client
+
+
+class GenerationPlanWarning(UserWarning):
+    """What a generating source is about to ask of its endpoint: requests, tokens, cost and time."""
 
 
 @dataclass(frozen=True)
@@ -73,11 +103,23 @@ def read_grounded(
             locator=source.name,
         )
         return
-    generator = GroundedGenerator(source, options, knowledge, threads, context.seed)
-    for stratum, quota in options.strata().items():
-        report = QuotaReport(source.name, stratum, quota, budget_for(quota, options.budget))
-        yield from gated(generator.candidates(stratum), report, context, options.batch_size)
-        generator.reports.append(report)
+    workdir = Path(context.run_dir) / "work" / "synthetic" / source.name
+    endpoint = ChatEndpoint.from_options(options.generation, workdir)
+    generator = GroundedGenerator(
+        source, options, knowledge, threads, context.seed, endpoint, transport(options, endpoint, workdir)
+    )
+    announce_plan(source.name, options, endpoint)
+    gates = KeepGateRejections(context, workdir / GATE_REJECTED_FILE)
+    try:
+        with endpoint:
+            for stratum, quota in options.strata().items():
+                report = QuotaReport(source.name, stratum, quota, budget_for(quota, options.budget))
+                yield from gated(generator.candidates(stratum), report, gates, options.batch_size)
+                generator.reports.append(report)
+    except ServerError as exc:
+        raise ConfigError(f"source {source.name!r}: {exc}") from exc
+    finally:
+        generator.write_summary(workdir / SUMMARY_FILE)
 
 
 def client_threads(conversations: Iterable[Conversation], categories: list[str]) -> list[ClientThread]:
@@ -138,7 +180,7 @@ def _usable(utterance: str) -> bool:
 
 
 class GroundedGenerator:
-    """Matches threads to passages and composes candidates, stratum by stratum."""
+    """Pairs client threads with passages that fit them, asks the model for replies, judges them."""
 
     def __init__(
         self,
@@ -147,107 +189,144 @@ class GroundedGenerator:
         knowledge: list[KnowledgePassage],
         threads: list[ClientThread],
         seed: int,
+        endpoint: ChatEndpoint,
+        ask: Transport | None = None,
+        judge: GroundednessJudge | None = None,
     ) -> None:
         self.source = source
         self.options = options
         self.knowledge = knowledge
         self.threads = threads
+        self.seed = seed
+        self.endpoint = endpoint
+        self.ask: Transport = ask or endpoint.complete_many
+        self.judge = judge or GroundednessJudge.load()
         self.rng = random.Random(f"{seed}:{source.name}:grounded")  # nosec B311  # seeded for reproducible data, not security
-        self.composer = EarsComposer(self.rng)
-        self.similarity = _similarity(threads, knowledge)
-        self.thread_uses: Counter[int] = Counter()
+        taxonomy = grounding_taxonomy(options.taxonomy, options.extra_topics)
+        self.matcher = GroundingMatcher(taxonomy, self.judge.embed, options.min_similarity)
+        self.matches = self.matcher.candidates([t.text for t in threads], [k.passage.text for k in knowledge])
         self.passage_uses: Counter[int] = Counter()
-        self.quote_uses: Counter[str] = Counter()
         self.emitted: set[str] = set()
         self.reports: list[QuotaReport] = []
+        self.outcomes: Counter[str] = Counter()
+        self.generation_seconds = 0.0  # wall time spent waiting for answers (resumed runs: ~0)
 
     def candidates(self, stratum: str) -> Iterator[Conversation | Rejection]:
-        columns = [i for i, k in enumerate(self.knowledge) if stratum in ("all", k.kind)]
-        if not columns:
-            return
-        groups = [t.origin.group or t.origin.id for t in self.threads]
-        for round_ in range(self.options.max_uses_per_thread):
-            order = spread_by_group(groups, self.rng)
-            for row in order:
-                if self.thread_uses[row] > round_:
-                    continue
-                column = self._pick_passage(row, columns)
-                if column is None:
-                    continue
-                self.thread_uses[row] += 1
-                self.passage_uses[column] += 1
-                candidate = self._compose(self.threads[row], self.knowledge[column], stratum, row, column)
+        chunk = max(1, self.options.generation.concurrency * 2)
+        pairs = self._pairs(stratum)
+        while True:
+            batch = [pair for _, pair in zip(range(chunk), pairs, strict=False)]
+            if not batch:
+                return
+            requests = [self._request(row, match) for row, match in batch]
+            started = time.monotonic()
+            answers = self.ask([r for r, _ in requests])
+            self.generation_seconds += time.monotonic() - started
+            for (row, match), (_, excerpt), answer in zip(batch, requests, answers, strict=True):
+                candidate = self._candidate(row, match, excerpt, answer, stratum)
                 if candidate is not None:
                     yield candidate
 
-    def _pick_passage(self, row: int, columns: list[int]) -> int | None:
-        scores = self.similarity[row, columns]
-        top = np.argsort(-scores)[:4]
-        good = [columns[i] for i in top if scores[i] >= self.options.min_similarity]
-        if not good:
-            return None
-        return min(good, key=lambda c: (self.passage_uses[c], -self.similarity[row, c]))
+    def _pairs(self, stratum: str) -> Iterator[tuple[int, Match]]:
+        """(thread, passage) pairs in a seeded order: one thread per source dialog before a second from
+        any; each time a thread comes round it gets the least-used of its best-fitting passages that it
+        has not had yet, up to ``max_uses_per_thread`` passages per thread."""
+        allowed = {i for i, k in enumerate(self.knowledge) if stratum in ("all", k.kind)}
+        fitting = [[m for m in matches if m.passage_index in allowed][:4] for matches in self.matches]
+        self.outcomes[f"threads_without_fitting_passage:{stratum}"] = sum(1 for f in fitting if not f)
+        order = spread_by_group([t.origin.group or t.origin.id for t in self.threads], self.rng)
+        had: dict[int, set[int]] = {}
+        for _ in range(self.options.max_uses_per_thread):
+            for row in order:
+                fresh = [m for m in fitting[row] if m.passage_index not in had.setdefault(row, set())]
+                if not fresh:
+                    continue
+                choice = min(fresh, key=lambda m: (self.passage_uses[m.passage_index], -m.similarity))
+                had[row].add(choice.passage_index)
+                self.passage_uses[choice.passage_index] += 1
+                yield row, choice
 
-    def _compose(
-        self, thread: ClientThread, passage: KnowledgePassage, stratum: str, row: int, column: int
+    def _request(self, row: int, match: Match) -> tuple[ChatRequest, str]:
+        client = self.threads[row].text
+        passage = self.knowledge[match.passage_index]
+        excerpt = self._excerpt(client, passage)
+        messages = grounded_reply_messages(client, excerpt, passage.attribution)
+        return ChatRequest(
+            messages, seed=_request_seed(self.seed, self.source.name, client, passage.id)
+        ), excerpt
+
+    def _excerpt(self, client: str, passage: KnowledgePassage) -> str:
+        """The passage sentences most related to the client, in passage order (a small model loses
+        itself in a long passage; the judge still checks against the whole of it)."""
+        sentences = [s for s in re.split(r"(?<=[.!?])\s+", normalise_space(passage.passage.text)) if s]
+        if len(sentences) <= EXCERPT_SENTENCES:
+            return " ".join(sentences)
+        related = self.judge.embed(sentences) @ self.judge.embed([client])[0]
+        keep = sorted(np.argsort(-related, kind="stable")[:EXCERPT_SENTENCES])
+        return " ".join(sentences[i] for i in keep)
+
+    def _candidate(
+        self, row: int, match: Match, excerpt: str, answer: Completion | EndpointError, stratum: str
     ) -> Conversation | Rejection | None:
-        last = thread.utterances[-1]
-        point = Psychoeducation(passage.id, self._pick_quote(passage, thread.text), passage.attribution)
-        turns: list[Turn] = []
-        two_exchanges = len(thread.utterances) == 2 and self.rng.random() < self.options.two_exchange_share
-        if two_exchanges:
-            turns += [
-                Turn("client", thread.utterances[0]),
-                Turn("therapist", self.composer.first_reply(thread.utterances[0])),
-            ]
-        turns += [Turn("client", last), Turn("therapist", self.composer.grounded_reply(last, point))]
+        thread, passage = self.threads[row], self.knowledge[match.passage_index]
+        locator = f"{self.source.name}:{passage.id}:{thread.origin.id}"
+        if isinstance(answer, EndpointError):
+            self.outcomes[answer.reason] += 1
+            return Rejection(
+                stage=STAGE,
+                reason="generation_failed",
+                message=f"{self.source.name}: the endpoint gave no reply ({answer.reason}): {answer.message}",
+                locator=locator,
+            )
+        client = thread.text
         record = make_conversation(
-            turns,
+            [Turn("client", client), Turn("therapist", answer.text)],
             self._provenance(thread, passage),
             category="grounded",
             language="en",
-            tags=["synthetic:grounded", f"passage:{passage.kind}"],
-            grounding=[PassageRef(passage.id, point.quote)],
+            tags=["synthetic:grounded", f"passage:{passage.kind}", *(f"topic:{t}" for t in match.topics)],
+            grounding=[PassageRef(passage.id, excerpt)],
             group=thread.origin.group or thread.origin.id,
             meta={
                 "synthetic": {
                     "mode": "grounded",
-                    "engine": "offline",
+                    "engine": self.options.engine,
                     "stratum": stratum,
-                    "similarity": round(float(self.similarity[row, column]), 4),
+                    "topics": list(match.topics),
+                    "similarity": match.similarity,
+                    "finish_reason": answer.finish_reason,
                 }
             },
         )
         if record.id in self.emitted:
             return None
         self.emitted.add(record.id)
-        result = check_groundedness(
-            [t.text for t in turns if t.role == "therapist"],
-            [passage.passage.text],
-            [t.text for t in turns if t.role == "client"],
-            self.options.groundedness_threshold,
-        )
-        record.meta["synthetic"]["groundedness"] = min((c.support for c in result.claims), default=1.0)
-        if not result.passed:
-            return Rejection(
-                stage=STAGE,
-                reason="ungrounded_claim",
-                message=f"{self.source.name}: {result.explain()}",
-                record=record,
-                record_id=record.id,
-                locator=f"{self.source.name}:{passage.id}",
-            )
-        return record
+        problem = self._judge(record, answer.text, passage, client)
+        self.outcomes[problem.reason if problem else "judge_passed"] += 1
+        return problem or record
 
-    def _pick_quote(self, passage: KnowledgePassage, client_text: str) -> str:
-        words = content_tokens(client_text)
-        ranked = sorted(
-            passage.quotes,
-            key=lambda q: (-len(words & content_tokens(q)), self.quote_uses[q], q),
+    def _judge(
+        self, record: Conversation, reply: str, passage: KnowledgePassage, client: str
+    ) -> Rejection | None:
+        if not reply.strip() or echoes_instructions(reply):
+            reason = "empty_reply" if not reply.strip() else "prompt_echo"
+            return self._rejection(record, reason, "the model returned no reply or repeated its instructions")
+        verdict = self.judge.judge(reply, passage.passage.text, [client])
+        record.meta["synthetic"]["groundedness"] = verdict.weakest
+        if verdict.passed:
+            return None
+        assert verdict.reason is not None
+        return self._rejection(record, verdict.reason, verdict.explain())
+
+    def _rejection(self, record: Conversation, reason: str, message: str) -> Rejection:
+        return Rejection(
+            stage=STAGE,
+            reason=reason,
+            message=f"{self.source.name}: {message}",
+            record=record,
+            record_id=record.id,
+            locator=f"{self.source.name}:{record.source.locator['passage_id']}",
         )
-        best = min(ranked[:3], key=lambda q: self.quote_uses[q])
-        self.quote_uses[best] += 1
-        return best
 
     def _provenance(self, thread: ClientThread, passage: KnowledgePassage) -> Provenance:
         origin, ref = thread.origin, passage.passage.source
@@ -265,17 +344,104 @@ class GroundedGenerator:
                 "client_source": origin.source.name,
                 "client_conversation": origin.id,
                 "client_locator": origin.source.locator,
+                "generation": {**self.endpoint.provenance(), "template": TEMPLATE_VERSION},
+            },
+        )
+
+    def write_summary(self, path: Path) -> None:
+        stats = self.endpoint.stats
+        atomic_write_json(
+            path,
+            {
+                "source": self.source.name,
+                "generation": {**self.endpoint.provenance(), "template": TEMPLATE_VERSION},
+                "endpoint": {
+                    "requests": stats.requests,
+                    "completions": stats.completions,
+                    "cache_hits": stats.cache_hits,
+                    "retries": stats.retries,
+                    "failures": dict(stats.by_reason),
+                    "prompt_tokens": stats.prompt_tokens,
+                    "completion_tokens": stats.completion_tokens,
+                    "seconds_waiting": round(stats.seconds, 2),
+                    "generation_wall_seconds": round(self.generation_seconds, 2),
+                    "server_starts": stats.server_starts,
+                    "server_running_after": self.endpoint.server_running,
+                },
+                "judge": dict(sorted(self.outcomes.items())),
+                "strata": [r.as_dict() for r in self.reports],
             },
         )
 
 
-def _similarity(threads: list[ClientThread], knowledge: list[KnowledgePassage]) -> np.ndarray:
-    """Cosine similarity (threads x passages) of TF-IDF vectors fitted on both."""
-    texts = [k.passage.text for k in knowledge] + [t.text for t in threads]
-    vectorizer = TfidfVectorizer(stop_words="english", sublinear_tf=True, min_df=2, max_features=60000)
-    matrix = vectorizer.fit_transform(texts)
-    passages, clients = matrix[: len(knowledge)], matrix[len(knowledge) :]
-    return np.asarray((clients @ passages.T).todense(), dtype=np.float32)
+class KeepGateRejections:
+    """The run's context, whose gate verdicts on generated candidates are also kept on disk.
+
+    Candidates that fail a gate are not yielded (the orchestrator would only reject them again), so
+    their text and the gate's reason are appended to ``gate_rejected.jsonl`` for review instead.
+    """
+
+    def __init__(self, context: SourceContext, path: Path) -> None:
+        self.context = context
+        self.path = path
+        path.unlink(missing_ok=True)  # this source's own file: a re-run (resume) writes it afresh
+        self.seed = context.seed
+        self.run_dir = context.run_dir
+
+    def passages(self) -> Iterator[Passage]:
+        return self.context.passages()
+
+    def conversations(self) -> Iterator[Conversation]:
+        return self.context.conversations()
+
+    def gate(self, batch: list[Conversation]) -> list[Rejection | None]:
+        verdicts = self.context.gate(batch)
+        failed = [
+            encode(msgspec.structs.replace(verdict, record=candidate, record_id=candidate.id)).decode("utf-8")
+            for candidate, verdict in zip(batch, verdicts, strict=True)
+            if verdict is not None
+        ]
+        if failed:
+            append_lines_durably(self.path, failed)
+        return verdicts
 
 
-__all__ = ["ClientThread", "GroundedGenerator", "client_threads", "is_mental_health_text", "read_grounded"]
+def transport(options: GroundedOptions, endpoint: ChatEndpoint, workdir: Path) -> Transport:
+    """Who sends the requests: the endpoint client itself, or NeMo Data Designer (same endpoint, same cache)."""
+    if options.engine == "data_designer":
+        from ai.sourcing.synthetic.data_designer import DesignerTransport
+
+        return DesignerTransport(endpoint, workdir / "data_designer")
+    return endpoint.complete_many
+
+
+def announce_plan(name: str, options: GroundedOptions, endpoint: ChatEndpoint) -> None:
+    """Warn (the ingest log and the terminal show it) what the source may ask before it asks anything."""
+    generation = options.generation
+    requests = sum(budget_for(q, options.budget) for q in options.strata().values())
+    tokens = requests * (PROMPT_TOKENS_ESTIMATE + generation.max_tokens)
+    rate = generation.requests_per_second or LOCAL_REQUESTS_PER_SECOND
+    cost = tokens / 1e6 * generation.usd_per_million_tokens
+    cached = len(endpoint.cache)
+    warnings.warn(
+        f"{name}: target {sum(options.strata().values()):,} accepted; at most {requests:,} requests "
+        f"(~{tokens:,} tokens, ~${cost:,.2f} at ${generation.usd_per_million_tokens}/M tokens, "
+        f"~{requests / rate / 3600:,.1f} h at {rate:g} requests/s) to {generation.endpoint} model "
+        f"{generation.model_name!r}; {cached:,} answers already cached",
+        GenerationPlanWarning,
+        stacklevel=2,
+    )
+
+
+# Measured by benchmarks/bench_generation.py (SmolLM2-135M, 2 cores): what the estimate assumes when the
+# config does not say how fast its endpoint is.
+LOCAL_REQUESTS_PER_SECOND = 0.5
+PROMPT_TOKENS_ESTIMATE = 330
+
+
+def _request_seed(seed: int, source: str, client: str, passage_id: str) -> int:
+    material = f"{seed}\x1f{source}\x1f{normalise_for_hash(client)}\x1f{passage_id}".encode()
+    return int.from_bytes(hashlib.sha256(material).digest()[:4], "big") & 0x7FFFFFFF
+
+
+__all__ = ["ClientThread", "GroundedGenerator", "client_threads", "read_grounded"]

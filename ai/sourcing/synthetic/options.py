@@ -2,7 +2,7 @@
 
     - name: grounded
       kind: synthetic
-      options: {mode: grounded, target: 5000, quotas: {transcript: 4000, paper: 1000}}
+      options: {mode: grounded, target: 5000, generation: {endpoint: local}}
     - name: counterfactual
       kind: synthetic
       options: {mode: counterfactual, target: 3500, dimensions: [gender, age, religion]}
@@ -22,6 +22,7 @@ import msgspec
 
 from ai.core.config import ConfigError, SourceConfig
 from ai.sourcing.academic.topics import Topic, TriggerOptions, academic_options
+from ai.sourcing.generation.options import EndpointOptions
 
 DIMENSIONS = ("gender", "culture", "age", "religion", "sexual_orientation", "disability")
 Mode = Literal["grounded", "counterfactual", "preference_pairs"]
@@ -44,32 +45,23 @@ class _Common(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             raise ValueError("batch_size must be >= 1")
 
 
-class DataDesignerOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """An OpenAI-compatible endpoint for NeMo Data Designer; the API key comes from ``api_key_env``."""
-
-    base_url: str
-    model: str
-    api_key_env: str = "OPENAI_API_KEY"
-    provider_name: str = "pipeline-endpoint"
-    temperature: float = 0.8
-    max_tokens: int = 600
-    max_parallel_requests: int = 4
-    timeout_seconds: int = 60
-    buffer_size: int = 50  # rows per Data Designer batch (and per resume checkpoint)
-
-
 class GroundedOptions(_Common, kw_only=True, forbid_unknown_fields=True):
-    # auto: Data Designer when ``data_designer`` is configured, else the offline composer.
-    engine: Literal["auto", "offline", "data_designer"] = "auto"
+    # endpoint: requests through ai.sourcing.generation.ChatEndpoint; data_designer: the same prompts,
+    # endpoint and response cache, with NeMo Data Designer making the requests (extra ``synthetic``).
+    engine: Literal["endpoint", "data_designer"] = "endpoint"
+    # The model that writes the replies: a local llama.cpp server by default (extra generate-local).
+    generation: EndpointOptions = msgspec.field(default_factory=EndpointOptions)
     # Per-stratum targets by passage kind (paper, book, transcript, other); empty: one stratum of ``target``.
     quotas: dict[str, int] = msgspec.field(default_factory=dict)
-    min_similarity: float = 0.05  # TF-IDF cosine between the client's words and the passage
-    max_uses_per_thread: int = 2  # how often one real client thread may be reused with another passage
-    groundedness_threshold: float = 0.6
+    # Grounding: a thread may cite a passage only when both are about one condition topic (the journal
+    # trigger's taxonomy, or the file ``taxonomy`` names, plus grounding_topics.yaml and ``extra_topics``)
+    # and their LSA cosine reaches ``min_similarity`` (measured on tests/data/grounding_pairs.jsonl).
+    taxonomy: str = ""
+    extra_topics: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+    min_similarity: float = 0.10
+    max_uses_per_thread: int = 2  # how many different passages one real client thread may be paired with
     min_clinical_terms: int = 2  # passage filter: distinct mental-health terms a passage must use
     min_term_density: float = 0.015
-    two_exchange_share: float = 0.7  # share of conversations with two client turns when available
-    data_designer: DataDesignerOptions | None = None
     # Before matching, search PubMed / Semantic Scholar for the topics the run's conversations mention
     # but its passages hardly ground (ai.sourcing.academic.topics); see docs/SYNTHETIC.md.
     journal_trigger: TriggerOptions | None = None
@@ -78,6 +70,8 @@ class GroundedOptions(_Common, kw_only=True, forbid_unknown_fields=True):
         super().__post_init__()
         if self.journal_trigger is not None:
             _check_trigger(self.journal_trigger)
+        if self.max_uses_per_thread < 1:
+            raise ValueError("max_uses_per_thread must be >= 1")
 
     def strata(self) -> dict[str, int]:
         return dict(self.quotas) if self.quotas else {"all": self.target}

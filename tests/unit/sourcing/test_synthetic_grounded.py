@@ -1,27 +1,28 @@
-"""Offline grounded composer: passage selection, reflection, EARS shape, groundedness, quotas, variety."""
+"""Grounded generation: passage selection, topic-matched grounding, model replies judged, quotas.
+
+The model is a canned OpenAI-compatible server on 127.0.0.1 (``tests/openai_stub.py``) that answers the
+grounded prompt the way a cooperative model would; the real SmolLM2 server runs in
+tests/integration/test_generation_local.py.
+"""
 
 from __future__ import annotations
 
+import json
 import random
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from openai_stub import OpenAIStub, grounded_answer
 
 from ai.core.config import ConfigError, SourceConfig
 from ai.core.records import Conversation, Passage, Provenance, Turn, make_conversation
 from ai.core.stage import Rejection
+from ai.safety.groundedness import GroundednessJudge
 from ai.sourcing.synthetic import MaterialContext, read_source
-from ai.sourcing.synthetic.composer import (
-    NEXT_STEPS,
-    OPENINGS,
-    EarsComposer,
-    Psychoeducation,
-    VarietyTracker,
-    repetition_report,
-)
-from ai.sourcing.synthetic.grounded import client_threads
-from ai.sourcing.synthetic.groundedness import check_groundedness, claims_in
+from ai.sourcing.synthetic.composer import OPENINGS, EarsComposer, VarietyTracker, repetition_report
+from ai.sourcing.synthetic.grounded import GenerationPlanWarning, client_threads
 from ai.sourcing.synthetic.knowledge import (
     attribution,
     is_mental_health_text,
@@ -29,6 +30,7 @@ from ai.sourcing.synthetic.knowledge import (
     select_knowledge,
 )
 from ai.sourcing.synthetic.options import parse_options
+from ai.sourcing.synthetic.prompts import TEMPLATE_VERSION, echoes_instructions
 from ai.sourcing.synthetic.quota import QuotaReport, SyntheticQuotaWarning, gated
 from ai.sourcing.synthetic.text import named_feeling, reflect_clause, reflectable_clauses, spread_by_group
 
@@ -97,8 +99,30 @@ def _context(n_copies: int = 3, gate=None) -> MaterialContext:  # type: ignore[n
     return MaterialContext(passages, conversations, seed=7, gate=gate)
 
 
+STUB: dict[str, OpenAIStub] = {}
+
+
+@pytest.fixture(autouse=True)
+def model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[OpenAIStub]:
+    """A cooperative canned model; each test runs in its own directory (the response cache lives there)."""
+    monkeypatch.chdir(tmp_path)
+    with OpenAIStub(grounded_answer) as stub:
+        STUB["model"] = stub
+        yield stub
+
+
 def _source(**options: object) -> SourceConfig:
-    return SourceConfig(name="grounded", kind="synthetic", options={"mode": "grounded", **options})
+    generation = {
+        "endpoint": "openai",
+        "base_url": STUB["model"].base_url,
+        "model": "stub-model",
+        "backoff_seconds": 0.0,
+        "max_retries": 0,
+        **options.pop("generation", {}),  # type: ignore[dict-item]
+    }
+    return SourceConfig(
+        name="grounded", kind="synthetic", options={"mode": "grounded", "generation": generation, **options}
+    )
 
 
 # --- text helpers ------------------------------------------------------------------------------------
@@ -160,51 +184,14 @@ def test_attribution_names_the_source_kind() -> None:
     assert attribution(_passage("x", "Calm", kind="book", chapter="1")) == "the book ‘Calm’"
 
 
-# --- groundedness ------------------------------------------------------------------------------------
-
-
-def test_quoted_claims_must_come_from_the_passage() -> None:
-    good = 'A talk puts it like this: "Avoidance teaches the mind that the danger was real."'
-    bad = 'A talk puts it like this: "Cold showers cure depression within two weeks for most adults."'
-    assert check_groundedness([good], [ANXIETY_TEXT]).passed
-    result = check_groundedness([bad], [ANXIETY_TEXT])
-    assert not result.passed
-    assert "no supporting passage sentence" in result.explain()
-
-
-def test_unquoted_factual_claims_are_checked_and_reflections_of_the_client_pass() -> None:
-    client = ["I have 4 kids and I feel exhausted."]
-    reflection = "It sounds like you have 4 kids and feel exhausted."
-    invented = "Research shows that parents usually sleep better after a month."
-    assert [c[0] for c in claims_in(reflection + " What helps you rest?")] == [reflection]
-    assert check_groundedness([reflection], [ANXIETY_TEXT], client).passed
-    assert not check_groundedness([invented], [ANXIETY_TEXT], client).passed
-    assert check_groundedness(["That sounds hard. What feels hardest?"], [ANXIETY_TEXT]).claims == []
-
-
-# --- composer ----------------------------------------------------------------------------------------
-
-
-def test_grounded_reply_has_the_ears_shape_and_passes_its_own_check() -> None:
-    composer = EarsComposer(random.Random(3))
-    client = "I have been so anxious at work that I avoid every meeting now."
-    point = Psychoeducation(
-        "p1", "Avoidance teaches the mind that the danger was real.", "the talk ‘Facing Anxiety’"
-    )
-    reply = composer.grounded_reply(client, point)
-    assert "you have been so anxious at work that you avoid every meeting now" in reply
-    assert "anxious" in reply.split(".")[1]  # the feeling is named right after the reflection
-    assert '"Avoidance teaches the mind that the danger was real."' in reply
-    assert "the talk ‘Facing Anxiety’" in reply or "The talk ‘Facing Anxiety’" in reply
-    assert reply.rstrip().endswith("?") or any(reply.endswith(step) for step in NEXT_STEPS)
-    assert check_groundedness([reply], [ANXIETY_TEXT], [client]).passed
+# --- composer (the chosen side of preference pairs) ----------------------------------------------
 
 
 def test_composer_templates_state_no_facts_of_their_own() -> None:
     composer = EarsComposer(random.Random(0))
     for _ in range(60):
         reply = composer.supportive_reply("Things happen.")
-        assert claims_in(reply) == [], reply
+        assert "research" not in reply.lower() and '"' not in reply, reply
 
 
 def test_variety_tracker_caps_every_phrasing_near_its_fair_share() -> None:
@@ -236,33 +223,87 @@ def test_client_threads_pair_consecutive_substantive_turns_and_skip_crisis_and_t
     assert threads[0].utterances == CLIENTS[0]
 
 
-def test_grounded_source_meets_its_target_with_grounded_records() -> None:
+def test_grounded_source_meets_its_target_with_judged_model_replies(model: OpenAIStub) -> None:
     context = _context()
+    judge = GroundednessJudge.load()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        items = list(read_source(_source(target=8, max_uses_per_thread=2), Path("."), context))
+        items = list(read_source(_source(target=4, max_uses_per_thread=2), Path("."), context))
     records = [i for i in items if isinstance(i, Conversation)]
-    assert len(records) == 8
-    assert len({r.id for r in records}) == 8
+    assert len(records) == 4 and len({r.id for r in records}) == 4
+    passages = {p.id: p for p in context.passages()}
     for record in records:
-        assert record.category == "grounded"
-        assert record.source.kind == "synthetic"
-        assert record.grounding and record.grounding[0].quote in record.turns[-1].text
-        assert record.source.locator["passage_id"] == record.grounding[0].passage_id
+        assert record.category == "grounded" and record.source.kind == "synthetic"
+        assert [t.role for t in record.turns] == ["client", "therapist"]
+        passage = passages[record.grounding[0].passage_id]
+        assert record.source.locator["passage_id"] == passage.id
         assert record.group.startswith("g")  # the group of the conversation the client words came from
-        assert [t.role for t in record.turns][-2:] == ["client", "therapist"]
-        passage = next(p for p in context.passages() if p.id == record.grounding[0].passage_id)
-        assert check_groundedness([record.turns[-1].text], [passage.text], [record.turns[-2].text]).passed
-    messages = [str(w.message) for w in caught if issubclass(w.category, SyntheticQuotaWarning)]
-    assert messages and "target met: 8/8" in messages[0]
+        assert judge.judge(record.turns[1].text, passage.text, [record.turns[0].text]).passed
+        generation = record.source.locator["generation"]
+        assert generation["template"] == TEMPLATE_VERSION and generation["model"] == "stub-model"
+        assert generation["endpoint"] == "openai" and generation["sampling"]["max_tokens"] == 200
+    # topic agreement: anxious clients cite the anxiety talk; sleepless or stressed-at-bedtime ones the sleep talk
+    for record in records:
+        topics = record.meta["synthetic"]["topics"]
+        title = passages[record.grounding[0].passage_id].title
+        assert topics and all(f"topic:{t}" in record.tags for t in topics)
+        assert title == ("Facing Anxiety" if topics == ["anxiety"] else "Sleep and Worry"), (topics, title)
+    assert not any("lonely" in r.turns[0].text for r in records)  # no passage fits loneliness
+    quota = [str(w.message) for w in caught if issubclass(w.category, SyntheticQuotaWarning)]
+    plan = [str(w.message) for w in caught if issubclass(w.category, GenerationPlanWarning)]
+    assert quota and "target met: 4/4" in quota[0]
+    assert plan and "target 4 accepted; at most 12 requests" in plan[0]
+    summary = json.loads(Path("work/synthetic/grounded/generation.json").read_text())
+    assert summary["endpoint"]["requests"] == len(model.requests) > 0
+    assert summary["judge"]["threads_without_fitting_passage:all"] > 0
 
 
-def test_grounded_source_is_deterministic_for_a_seed() -> None:
-    first = [
-        r.id for r in read_source(_source(target=6), Path("."), _context()) if isinstance(r, Conversation)
+def test_a_second_run_reads_the_cache_and_is_identical(model: OpenAIStub) -> None:
+    first = [r for r in read_source(_source(target=4), Path("."), _context()) if isinstance(r, Conversation)]
+    asked = len(model.requests)
+    second = [r for r in read_source(_source(target=4), Path("."), _context()) if isinstance(r, Conversation)]
+    assert [r.id for r in first] == [r.id for r in second] and len(model.requests) == asked
+    summary = json.loads(Path("work/synthetic/grounded/generation.json").read_text())
+    assert summary["endpoint"]["requests"] == 0 and summary["endpoint"]["cache_hits"] >= 4
+
+
+def test_replies_the_judge_rejects_land_in_the_quarantine_with_their_text(model: OpenAIStub) -> None:
+    model.answer = lambda body: "I hear you. Research shows that most people recover within two weeks."
+    items = list(read_source(_source(target=2, budget=2.0), Path("."), _context()))
+    rejected = [i for i in items if isinstance(i, Rejection)]
+    assert rejected and all(r.reason == "ungrounded_claim" for r in rejected)
+    assert all(r.record is not None and "two weeks" in r.record.turns[1].text for r in rejected)
+    assert not [i for i in items if isinstance(i, Conversation)]
+
+
+def test_replies_that_ignore_the_passage_or_parrot_the_prompt_are_rejected(model: OpenAIStub) -> None:
+    model.answer = lambda body: "That sounds hard. What would you like to talk about?"
+    unused = [
+        i
+        for i in read_source(_source(target=1, budget=1.0), Path("."), _context())
+        if isinstance(i, Rejection)
     ]
+    assert unused and unused[0].reason == "passage_unused"
+    assert echoes_instructions("Sure. Name the feeling you hear, reflect what the client said.")
+    assert not echoes_instructions("I can hear how tired you are.")
+
+
+def test_endpoint_failures_become_generation_failed_rejections(model: OpenAIStub) -> None:
+    model.answer = lambda body: (500, "boom")
+    items = list(read_source(_source(target=2, budget=1.0), Path("."), _context()))
+    assert items and all(isinstance(i, Rejection) and i.reason == "generation_failed" for i in items)
+    assert "endpoint_http_500" in items[0].message  # type: ignore[union-attr]
+
+
+def test_grounded_source_is_deterministic_for_a_seed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = [
+        r.id for r in read_source(_source(target=4), Path("."), _context()) if isinstance(r, Conversation)
+    ]
+    monkeypatch.chdir(tmp_path.parent)  # a fresh directory: no cache, the requests are made again
+    (tmp_path.parent / "again").mkdir()
+    monkeypatch.chdir(tmp_path.parent / "again")
     second = [
-        r.id for r in read_source(_source(target=6), Path("."), _context()) if isinstance(r, Conversation)
+        r.id for r in read_source(_source(target=4), Path("."), _context()) if isinstance(r, Conversation)
     ]
     assert first == second
 
@@ -283,6 +324,13 @@ def test_gate_failures_are_not_yielded_and_generation_continues_until_the_target
     assert len([i for i in items if isinstance(i, Conversation)]) == 5
     assert len(calls) >= 2
     assert "gates rejected {'ears_below_threshold'" in str(caught[-1].message)
+    kept = [
+        json.loads(line)
+        for line in Path("work/synthetic/grounded/gate_rejected.jsonl").read_text().splitlines()
+    ]
+    assert kept and all(
+        k["reason"] == "ears_below_threshold" and k["record"]["turns"][1][1] for k in kept
+    )
 
 
 def test_budget_spent_is_reported_when_the_gates_reject_everything() -> None:
@@ -338,6 +386,9 @@ def test_generator_rejections_are_yielded_and_counted() -> None:
         ({"mode": "grounded", "target": -1}, "target"),
         ({"mode": "grounded", "budget": 0.5}, "budget"),
         ({"mode": "grounded", "bogus": 1}, "bogus"),
+        ({"mode": "grounded", "engine": "offline"}, "offline"),
+        ({"mode": "grounded", "generation": {"endpoint": "openai"}}, "needs base_url and model"),
+        ({"mode": "grounded", "max_uses_per_thread": 0}, "max_uses_per_thread"),
         ({"mode": "counterfactual", "dimensions": ["height"]}, "height"),
         ({"mode": "preference_pairs", "dimensions": ["eye colour"]}, "eye colour"),
     ],
@@ -347,8 +398,6 @@ def test_bad_options_raise_config_errors(options: dict[str, object], fragment: s
         parse_options(SourceConfig(name="s", kind="synthetic", options=options))
 
 
-def test_read_source_needs_a_context_and_data_designer_needs_its_section() -> None:
+def test_read_source_needs_a_context() -> None:
     with pytest.raises(ConfigError, match="pipeline run"):
         list(read_source(_source(), Path("."), None))
-    with pytest.raises(ConfigError, match="data_designer section"):
-        list(read_source(_source(engine="data_designer"), Path("."), _context()))

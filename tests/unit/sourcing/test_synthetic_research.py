@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from openai_stub import OpenAIStub
 
 from ai.core.config import ConfigError, SourceConfig
 from ai.core.records import Conversation, Passage, Provenance, Turn, make_conversation
@@ -37,11 +38,28 @@ def closed_port() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
+MODEL: dict[str, OpenAIStub] = {}
+
+
+@pytest.fixture(autouse=True)
+def model() -> Iterator[OpenAIStub]:
+    with OpenAIStub() as stub:
+        MODEL["stub"] = stub
+        yield stub
+
+
 def _source(trigger: dict[str, object], **options: object) -> SourceConfig:
+    generation = {"endpoint": "openai", "base_url": MODEL["stub"].base_url, "model": "stub"}
     return SourceConfig(
         name="grounded",
         kind="synthetic",
-        options={"mode": "grounded", "target": 2, "journal_trigger": trigger, **options},
+        options={
+            "mode": "grounded",
+            "target": 2,
+            "journal_trigger": trigger,
+            "generation": generation,
+            **options,
+        },
     )
 
 

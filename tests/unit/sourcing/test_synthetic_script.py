@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
+from openai_stub import OpenAIStub
 
 from ai.training.ready_packages.scripts.generate_nemo_synthetic_data import main
 
@@ -23,7 +27,13 @@ CLIENTS = [
 ]
 
 
-def _write_inputs(tmp_path: Path) -> Path:
+@pytest.fixture(autouse=True)
+def model() -> Iterator[OpenAIStub]:
+    with OpenAIStub() as stub:
+        yield stub
+
+
+def _write_inputs(tmp_path: Path, model_url: str) -> Path:
     (tmp_path / "talks").mkdir()
     (tmp_path / "talks" / "Facing Anxiety.txt").write_text(TRANSCRIPT * 2)
     with open(tmp_path / "chats.jsonl", "w") as handle:
@@ -39,17 +49,22 @@ run: {name: t, seed: 3}
 sources:
   - {name: talks, kind: youtube, path: talks, license: CC-BY}
   - {name: chats, path: chats.jsonl, license: MIT}
-  - {name: grounded, kind: synthetic, options: {mode: grounded, target: 6}}
+  - name: grounded
+    kind: synthetic
+    options:
+      mode: grounded
+      target: 6
+      generation: {endpoint: openai, base_url: "MODEL_URL", model: stub}
   - {name: counterfactual, kind: synthetic, options: {mode: counterfactual, target: 6}}
   - {name: pairs, kind: synthetic, options: {mode: preference_pairs, target: 4}}
 """
     path = tmp_path / "synthetic.yaml"
-    path.write_text(config)
+    path.write_text(config.replace("MODEL_URL", model_url))
     return path
 
 
-def test_script_writes_records_audit_and_summary(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    config = _write_inputs(tmp_path)
+def test_script_writes_records_audit_and_summary(tmp_path: Path, capsys, model: OpenAIStub) -> None:  # type: ignore[no-untyped-def]
+    config = _write_inputs(tmp_path, model.base_url)
     out = tmp_path / "out"
     assert main(["--config", str(config), "--out", str(out)]) == 0
     lines = [json.loads(line) for line in (out / "synthetic.jsonl").read_text().splitlines()]
@@ -67,8 +82,10 @@ def test_script_writes_records_audit_and_summary(tmp_path: Path, capsys) -> None
     assert json.loads(capsys.readouterr().out) == summary
 
 
-def test_script_runs_only_the_named_source_and_rejects_unknown_names(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    config = _write_inputs(tmp_path)
+def test_script_runs_only_the_named_source_and_rejects_unknown_names(
+    tmp_path: Path, capsys, model: OpenAIStub
+) -> None:  # type: ignore[no-untyped-def]
+    config = _write_inputs(tmp_path, model.base_url)
     assert main(["--config", str(config), "--out", str(tmp_path / "o1"), "--source", "pairs"]) == 0
     summary = json.loads((tmp_path / "o1" / "summary.json").read_text())
     assert summary["categories"] == {"bias": 4}

@@ -4,8 +4,9 @@
         --config configs/synthetic.yaml --out DIR [--source grounded ...]
 
 Reads the config's other sources (papers, books, transcripts, datasets) for material, runs its
-``kind: synthetic`` sources (the offline composer, or NeMo Data Designer when a source configures an
-endpoint) and writes into DIR:
+``kind: synthetic`` sources (grounded replies come from the source's ``generation`` endpoint: a local
+llama.cpp server by default, or any OpenAI-compatible endpoint; NeMo Data Designer with
+``engine: data_designer``) and writes into DIR:
 
 - ``synthetic.jsonl``: the generated conversations, OpenAI chat shape with metadata;
 - ``rejected.jsonl``: candidates the generators rejected (e.g. an ungrounded claim), with the reason;
