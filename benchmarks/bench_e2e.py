@@ -96,7 +96,11 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "bench_e2e")
     parser.add_argument("--keep", action="store_true", help="keep the run directory")
     parser.add_argument(
-        "--disable", action="append", default=[], metavar="STAGE", help="switch a stage off (to measure its cost)"
+        "--disable",
+        action="append",
+        default=[],
+        metavar="STAGE",
+        help="switch a stage off (to measure its cost)",
     )
     args = parser.parse_args()
 
