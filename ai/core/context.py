@@ -6,12 +6,31 @@ run's own per-record stages, so a generator can keep going until N candidates pa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from ai.core.records import Conversation, Passage
 from ai.core.stage import Rejection
+
+
+class GroundingVerdict(Protocol):
+    passed: bool
+    reason: str | None
+    weakest: float
+
+    def explain(self) -> str:
+        """A sentence saying which claim the passage does not support, or that it was not used."""
+
+
+class GroundingJudge(Protocol):
+    """The groundedness judge a generator is handed (ai/safety/groundedness), so sources need not import it."""
+
+    def embed(self, texts: Sequence[str]) -> Any:
+        """One row vector per text in the judge's similarity space."""
+
+    def judge(self, reply: str, passage: str, client_turns: Sequence[str] = ()) -> GroundingVerdict:
+        """Whether every factual claim of ``reply`` is supported by ``passage``."""
 
 
 class SourceContext(Protocol):
@@ -26,3 +45,6 @@ class SourceContext(Protocol):
 
     def gate(self, batch: list[Conversation]) -> list[Rejection | None]:
         """Run the run's per-record stages on candidates: None where a candidate passes, else why not."""
+
+    def groundedness_judge(self) -> GroundingJudge:
+        """The judge that checks a generated reply against the passage it cites."""

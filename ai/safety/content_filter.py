@@ -1,8 +1,17 @@
-"""Role-aware content filter: what a therapist turn must never contain, with a reason code per hit.
+"""Content safety of a reply: a learned score in context, with keyword rules as evidence.
+
+``ContentFilter().check(text, role="therapist", context=None)`` returns a ``ContentVerdict``: ``score``
+is the probability that the reply is unsafe given the preceding turns (``context``, oldest first), from
+the model in ``ai/safety/content/`` (DiaSafety and four other human-labelled sets; see its
+MODEL_CARD.md); ``safe`` is ``score < threshold``. The model decides. ``codes`` name why: the keyword
+rules below that matched (with spans in ``hits``), and, when the model flags the reply, the kind of
+unsafe reply the context invites (``risk_ignorance``, ``toxicity_agreement``, ...; ``unsafe_reply``
+when there is no context).
 
 A client may say anything a person in distress says (crisis statements, anger, explicit details of
-what happened to them); the training target is the therapist turn. So by default only therapist (and
-system) turns are checked, for:
+what happened to them); the training target is the therapist turn. So by default the model judges
+therapist turns, and the rules also check system turns. The keyword rules (``ContentRules``) are precise but blind to context; their
+codes are:
 
 - ``method_detail``: how to harm oneself (methods, lethal amounts, "the most painless way");
 - ``medication_dosing``: doses, or telling the client to start/stop/change a medication;
@@ -17,11 +26,14 @@ a single pass, case-sensitively on the lower-cased text where that is exact (``C
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ai.safety.case_folded import CaseFoldedPattern, first_char_alternation, matched_text
+from ai.safety.content.features import CONTEXT_KINDS
+from ai.safety.content.model import ContentModel
 
 A = r"(?:['’`´]|â\x80\x99)?"
 YOU_ARE = rf"(?:you{A}re|you are|youre|ur|you r)"
@@ -267,6 +279,10 @@ DEFAULT_ROLE_CODES: dict[str, tuple[str, ...]] = {
     "system": REASON_CODES,
     "client": (),
 }
+# A system prompt is not a reply to anything: the rules check it, the model judges replies only.
+DEFAULT_MODEL_ROLES = ("therapist",)
+# The model's reason code for a flagged reply: the kind of unsafe reply its context invites.
+MODEL_CODES = (*CONTEXT_KINDS, "unsafe_reply")
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,19 +295,14 @@ class ContentHit:
 
 @dataclass(frozen=True, slots=True)
 class ContentVerdict:
-    hits: list[ContentHit] = field(default_factory=list)
-
-    @property
-    def safe(self) -> bool:
-        return not self.hits
-
-    @property
-    def codes(self) -> list[str]:
-        return sorted({h.code for h in self.hits})
+    safe: bool = True
+    score: float = 0.0  # P(unsafe | context); for rules alone 1.0 on a hit
+    codes: list[str] = field(default_factory=list)
+    hits: list[ContentHit] = field(default_factory=list)  # the keyword rules' evidence, with spans
 
 
-class ContentFilter:
-    """Checks texts for the reason codes that apply to their speaker's role."""
+class ContentRules:
+    """The keyword layer alone: checks texts for the reason codes that apply to their speaker's role."""
 
     def __init__(self, role_codes: dict[str, Iterable[str]] | None = None) -> None:
         role_codes = DEFAULT_ROLE_CODES if role_codes is None else role_codes
@@ -305,20 +316,20 @@ class ContentFilter:
                 self._by_codes[codes] = _compile(codes)
 
     def check(self, text: str, role: str = "therapist") -> ContentVerdict:
+        return _rule_verdict(self.hits(text, role))
+
+    def hits(self, text: str, role: str = "therapist") -> list[ContentHit]:
         codes = self.role_codes.get(role, ())
         if not codes or not text or not TRIGGERS.search(text):
-            return ContentVerdict()
-        return ContentVerdict(self._hits(self._by_codes[codes], text))
-
-    def check_batch(self, texts: list[str], role: str = "therapist") -> list[ContentVerdict]:
-        return [self.check(text, role) for text in texts]
+            return []
+        return self._hits(self._by_codes[codes], text)
 
     def check_without_prefilter(self, text: str, role: str = "therapist") -> ContentVerdict:
         """Every rule over the whole text (what ``check`` must always agree with)."""
         codes = self.role_codes.get(role, ())
         if not codes:
             return ContentVerdict()
-        return ContentVerdict(self._hits(self._by_codes[codes], text))
+        return _rule_verdict(self._hits(self._by_codes[codes], text))
 
     @staticmethod
     def _hits(pattern: CaseFoldedPattern, text: str) -> list[ContentHit]:
@@ -328,16 +339,67 @@ class ContentFilter:
         ]
 
 
-def diasafety_metrics(
-    rows: list[dict[str, Any]], content_filter: ContentFilter | None = None
-) -> dict[str, Any]:
-    """Precision/recall of "any hit" against DiaSafety's Unsafe label for bot responses, overall and
-    per DiaSafety category (the response is checked as a therapist turn)."""
-    content_filter = content_filter or ContentFilter()
+class ContentFilter:
+    """Judges replies in context: the learned score decides, the keyword rules add evidence.
+
+    ``threshold`` overrides the one shipped with the model (for studies, not per config).
+    """
+
+    def __init__(
+        self,
+        role_codes: dict[str, Iterable[str]] | None = None,
+        model_roles: Iterable[str] = DEFAULT_MODEL_ROLES,
+        threshold: float | None = None,
+        model_dir: Path | str | None = None,
+        model: ContentModel | None = None,
+    ) -> None:
+        self.rules = ContentRules(role_codes)
+        self.model_roles = frozenset(model_roles)
+        self.model = model or (ContentModel(Path(model_dir)) if model_dir else ContentModel())
+        self.threshold = self.model.threshold if threshold is None else float(threshold)
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError(f"content threshold must be in (0, 1), got {self.threshold}")
+        self.version = self.model.version
+
+    def check(
+        self, text: str, role: str = "therapist", context: Sequence[str] | None = None
+    ) -> ContentVerdict:
+        return self.check_batch([text], role, [context or ()])[0]
+
+    def check_batch(
+        self, texts: Sequence[str], role: str = "therapist", contexts: Sequence[Sequence[str]] | None = None
+    ) -> list[ContentVerdict]:
+        """One verdict per text, all spoken in ``role``; ``contexts[i]`` are the turns before ``texts[i]``."""
+        if contexts is None:
+            contexts = [()] * len(texts)
+        if len(contexts) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(contexts)} contexts")
+        hits = [self.rules.hits(text, role) for text in texts]
+        if role not in self.model_roles or not texts:
+            # A role the model does not judge: the rules configured for it are all there is.
+            return [_rule_verdict(h) for h in hits]
+        scored = self.model.score(texts, contexts)
+        return [
+            self._verdict(float(p), int(kind), h)
+            for p, kind, h in zip(scored.probabilities, scored.kinds, hits, strict=True)
+        ]
+
+    def _verdict(self, probability: float, kind: int, hits: list[ContentHit]) -> ContentVerdict:
+        codes = {h.code for h in hits}
+        safe = probability < self.threshold
+        if not safe:
+            codes.add(MODEL_CODES[kind])
+        return ContentVerdict(safe, round(probability, 6), sorted(codes), hits)
+
+
+def diasafety_metrics(rows: list[dict[str, Any]], rules: ContentRules | None = None) -> dict[str, Any]:
+    """Precision/recall of the keyword rules' "any hit" against DiaSafety's Unsafe label for bot
+    responses, overall and per DiaSafety category (the response is checked as a therapist turn)."""
+    rules = rules or ContentRules()
     per_category: dict[str, dict[str, int]] = {}
     codes_seen: dict[str, int] = {}
     for row in rows:
-        verdict = content_filter.check(str(row.get("response") or ""), "therapist")
+        verdict = rules.check(str(row.get("response") or ""), "therapist")
         unsafe = str(row.get("label", "")).strip().lower() == "unsafe"
         cell = per_category.setdefault(str(row.get("category", "")), {"tp": 0, "fp": 0, "fn": 0, "tn": 0})
         cell[("t" if unsafe == (not verdict.safe) else "f") + ("p" if not verdict.safe else "n")] += 1
@@ -368,3 +430,7 @@ def _compile(codes: tuple[str, ...]) -> CaseFoldedPattern:
 
 def _code_of(group: str) -> str:
     return group.rsplit("__", 1)[0]
+
+
+def _rule_verdict(hits: list[ContentHit]) -> ContentVerdict:
+    return ContentVerdict(not hits, 1.0 if hits else 0.0, sorted({h.code for h in hits}), hits)

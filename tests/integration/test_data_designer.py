@@ -88,7 +88,7 @@ def _context(run_dir: Path) -> MaterialContext:
         )
         for i, text in enumerate(clients)
     ]
-    return MaterialContext([passage], conversations, seed=5, run_dir=run_dir)
+    return MaterialContext([passage], conversations, seed=5, run_dir=run_dir, judge=GroundednessJudge.load())
 
 
 def _source(stub: OpenAIStub, target: int = 6) -> SourceConfig:

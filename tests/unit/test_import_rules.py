@@ -24,7 +24,8 @@ ALLOWED = {
     "safety": {"core"},
     "infrastructure": {"core"},
     "journal_dataset_research": {"core", "sourcing"},
-    "training": {"core", "sourcing"},
+    # standalone entry points over sourcing; grounded generation needs the groundedness judge
+    "training": {"core", "sourcing", "safety"},
     "pipelines": {"core", "sourcing", "safety", "infrastructure", "journal_dataset_research"},
 }
 

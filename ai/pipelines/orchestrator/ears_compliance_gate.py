@@ -24,7 +24,7 @@ from ai.core.records import Conversation
 from ai.core.stage import Stage, StageOptions, StageResult
 from ai.safety.case_folded import CaseFoldedPattern, RuleSet, matched_text
 from ai.safety.content_filter import TRIGGERS as CONTENT_TRIGGERS
-from ai.safety.content_filter import ContentFilter
+from ai.safety.content_filter import ContentRules
 from ai.safety.crisis_detection.patterns import LEVEL_RANK, PatternLayer, may_hit
 
 COMPONENTS = ("empathize", "acknowledge", "reflect", "support")
@@ -336,7 +336,7 @@ class EarsComplianceGate:
     def __init__(self, options: EarsOptions | None = None) -> None:
         self.options = options or EarsOptions()
         self._patterns = PatternLayer()
-        self._content = ContentFilter({"therapist": ("medication_dosing", "diagnosis")})
+        self._content = ContentRules({"therapist": ("medication_dosing", "diagnosis")})
         # Every rubric question of a reply, and the content filter's cheap trigger, in one scan.
         rubric = {name: _any(regexes) for name, regexes in _RUBRIC.items()}
         self._rules = RuleSet({**rubric, _CONTENT_TRIGGER: CONTENT_TRIGGERS})

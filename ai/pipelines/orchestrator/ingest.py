@@ -29,6 +29,7 @@ from ai.pipelines.orchestrator.shard_runner import (
     shard_rejects,
     write_shard,
 )
+from ai.safety.groundedness import GroundednessJudge
 from ai.sourcing.registry import DERIVED_KINDS, SOURCE_READERS
 
 GateFn = Callable[[list[Conversation]], list[Rejection | None]]
@@ -77,6 +78,9 @@ class RunSourceContext:
 
     def gate(self, batch: list[Conversation]) -> list[Rejection | None]:
         return self._gate(batch)
+
+    def groundedness_judge(self) -> GroundednessJudge:
+        return GroundednessJudge.load()
 
 
 class Ingestor:

@@ -7,7 +7,7 @@ import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import click
 import typer
@@ -223,25 +223,77 @@ def inspect(
         raise typer.Exit(1)
 
 
-@app.command("crisis-eval")
-def crisis_eval_cmd(
-    input: Annotated[Path, typer.Option("--input", "-i", help="Labelled CSV, JSON or JSONL file.")],
-    text_col: Annotated[str, typer.Option("--text-col", help="Column holding the text.")],
-    label_col: Annotated[str, typer.Option("--label-col", help="Column holding the label.")],
-    positive: Annotated[
-        list[str], typer.Option("--positive", help="Label value(s) that mean crisis (repeatable).")
+InputOpt = Annotated[Path, typer.Option("--input", "-i", help="Labelled CSV, TSV, JSON or JSONL file.")]
+LabelColOpt = Annotated[str, typer.Option("--label-col", help="Column holding the label.")]
+NBootOpt = Annotated[int, typer.Option("--n-boot", help="Bootstrap resamples for the 95% CIs.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Bootstrap seed.")]
+
+
+@app.command("judge-eval")
+def judge_eval_cmd(
+    judge: Annotated[str, typer.Argument(help="crisis, content or ears.")],
+    input: InputOpt,
+    text_col: Annotated[
+        str, typer.Option("--text-col", help="The text (crisis), the reply (content, ears).")
     ],
-    n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap resamples for the 95% CIs.")] = 1000,
-    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+    label_col: LabelColOpt,
+    positive: Annotated[
+        list[str],
+        typer.Option(
+            "--positive",
+            help="Label value(s) of the positive class, repeatable: crisis, unsafe reply, good reply (EARS).",
+        ),
+    ],
+    context_col: Annotated[
+        str | None,
+        typer.Option(
+            "--context-col",
+            help="content: the preceding turns (text or a JSON list); ears: the client's message.",
+        ),
+    ] = None,
+    n_boot: NBootOpt = 1000,
+    seed: SeedOpt = 0,
 ) -> None:
-    """Measure the crisis detector on labelled data: JSON with n, sensitivity, specificity, precision, F1, PR-AUC."""
-    from ai.safety.crisis_detection.evaluate import crisis_eval
+    """Measure a judge on your labelled data: JSON with sensitivity, specificity, precision, F1, PR-AUC and
+    ROC-AUC at the judge's shipped threshold, each with a bootstrap 95% CI."""
+    from ai.safety.evaluation import Columns, EvaluationInputError, judge_eval
 
     if not input.exists():
         raise PipelineError(f"--input {input} does not exist")
-    typer.echo(
-        json.dumps(crisis_eval(input, text_col, label_col, positive, n_boot=n_boot, seed=seed), indent=2)
-    )
+    scorer = score_ears if judge == "ears" else None
+    try:
+        report = judge_eval(
+            judge, input, Columns(text_col, label_col, context_col), positive, n_boot, seed, scorer=scorer
+        )
+    except EvaluationInputError as exc:
+        raise PipelineError(str(exc)) from None
+    typer.echo(json.dumps(report, indent=2))
+
+
+def score_ears(texts: list[str], contexts: list[list[str]]) -> tuple[Any, float, str]:
+    """``judge_eval``'s scorer for EARS: each reply against the client message in its context column."""
+    import numpy as np
+
+    from ai.pipelines.orchestrator.ears_compliance_gate import EarsComplianceGate
+
+    gate = EarsComplianceGate()
+    scores = [gate.score_response("\n".join(c), t) for t, c in zip(texts, contexts, strict=True)]
+    return np.array(scores, dtype=np.float64), float(gate.options.threshold), "rubric"
+
+
+@app.command("crisis-eval")
+def crisis_eval_cmd(
+    input: InputOpt,
+    text_col: Annotated[str, typer.Option("--text-col", help="Column holding the text.")],
+    label_col: LabelColOpt,
+    positive: Annotated[
+        list[str], typer.Option("--positive", help="Label value(s) that mean crisis (repeatable).")
+    ],
+    n_boot: NBootOpt = 1000,
+    seed: SeedOpt = 0,
+) -> None:
+    """Alias of ``judge-eval crisis``: the crisis detector on labelled data, metrics with bootstrap CIs."""
+    judge_eval_cmd("crisis", input, text_col, label_col, positive, None, n_boot, seed)
 
 
 @app.command()

@@ -3,8 +3,8 @@
 Crisis conversations are valuable training data when the reply is safe, so the crisis stage keeps
 them: it scores every conversation, routes crisis ones to the ``crisis_support`` category with tags and
 evidence in ``meta["crisis"]``, and rejects only a conversation whose crisis turn is never answered by
-the therapist. Whether the answer is *safe* is checked by the ``content`` stage (harmful content) and
-the ``ears`` stage (a collaborative safety step).
+the therapist. Whether the answer is *safe* is checked by the ``content`` stage (each therapist turn
+judged in the context of the turns before it) and the ``ears`` stage (a collaborative safety step).
 
 Where things live: the judges that score text (``CrisisDetector``, ``ContentFilter``) are in
 ``ai/safety/`` and know nothing of records or stages; this module is the thin ``GateStage`` layer that
@@ -19,7 +19,7 @@ import msgspec
 
 from ai.core.records import Conversation
 from ai.core.stage import GateStage, Rejection, StageOptions
-from ai.safety.content_filter import DEFAULT_ROLE_CODES, ContentFilter
+from ai.safety.content_filter import DEFAULT_MODEL_ROLES, DEFAULT_ROLE_CODES, ContentFilter, ContentVerdict
 from ai.safety.crisis_detection.patterns import LEVEL_RANK
 from ai.safety.crisis_detection.production_crisis_detector import CrisisDetector, CrisisResult
 
@@ -69,18 +69,18 @@ class CrisisStage(GateStage[CrisisOptions]):
         return self.judge_batch([record])[0]
 
     def judge_batch(self, records: list[Conversation]) -> list[Rejection | None]:
-        # The detector's model scores a whole batch in one call, several times faster than one by one.
-        texts, offsets = (
-            zip(*(_client_text(record) for record in records), strict=True) if records else ((), ())
-        )
-        results = self.detector.detect_batch(list(texts))
+        # The client is the person judged: all their turns at once, so evidence adds up across turns
+        # and second-person support or one idiom does not make the conversation a crisis. One call for
+        # the batch is several times faster than one per record.
+        client_turns = [_client_turns(record) for record in records]
+        results = self.detector.detect_conversations([[text for _, text in turns] for turns in client_turns])
         return [
-            self._verdict(record, result, turn_offsets)
-            for record, result, turn_offsets in zip(records, results, offsets, strict=True)
+            self._verdict(record, result, [index for index, _ in turns])
+            for record, result, turns in zip(records, results, client_turns, strict=True)
         ]
 
     def _verdict(
-        self, record: Conversation, result: CrisisResult, turn_offsets: list[tuple[int, int]]
+        self, record: Conversation, result: CrisisResult, turn_indices: list[int]
     ) -> Rejection | None:
         options = self.options
         record.scores["crisis"] = result.score
@@ -89,8 +89,8 @@ class CrisisStage(GateStage[CrisisOptions]):
         if not result.is_crisis:
             return None
         self.count("crisis_flagged")
-        first_turn = _first_crisis_turn(result, turn_offsets)
-        _route(record, result, first_turn, options)
+        first_turn = _first_crisis_turn(result, turn_indices)
+        _route(record, result, first_turn, turn_indices, options)
         serious = LEVEL_RANK[result.level] >= LEVEL_RANK[options.unanswered_min_level] or bool(result.error)
         if options.reject_unanswered and serious and not _answered_after(record, first_turn):
             message = (
@@ -102,68 +102,130 @@ class CrisisStage(GateStage[CrisisOptions]):
 
 
 class ContentOptions(StageOptions, kw_only=True):
-    # role -> reason codes checked for turns of that role; a client may voice crisis, so none by default
+    # role -> keyword-rule codes checked for turns of that role (evidence and reason codes); a client may
+    # voice crisis, so none by default
     roles: dict[str, list[str]] = msgspec.field(
         default_factory=lambda: {role: list(codes) for role, codes in DEFAULT_ROLE_CODES.items()}
     )
+    # roles whose turns the learned model judges in context (its score decides)
+    model_roles: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_MODEL_ROLES))
+    threshold: float = 0.0  # 0 = the threshold shipped with the model (chosen on training folds)
+    max_evidence: int = 10  # judged turns kept in meta["content"]
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.threshold < 1.0:
+            raise ValueError("threshold must be in [0, 1) (0 = the model's own)")
 
 
 class ContentStage(GateStage[ContentOptions]):
-    """Rejects conversations whose therapist (or system) turns carry harmful content, per reason code."""
+    """Rejects conversations with a therapist turn that is unsafe given the turns before it.
+
+    ``record.scores["content"]`` is the highest probability of an unsafe reply among the judged turns.
+    """
 
     name = "content"
-    version = "1"
+    version = "2"
     Options = ContentOptions
+    stat_keys = ("content_unsafe_turns",)
 
     def __init__(self, options: ContentOptions | None = None, seed: int = 0) -> None:
         super().__init__(options, seed)
-        self.filter = ContentFilter(self.options.roles)
+        self._filter: ContentFilter | None = None  # built on first use, in the worker process
+
+    @property
+    def filter(self) -> ContentFilter:
+        if self._filter is None:
+            options = self.options
+            self._filter = ContentFilter(options.roles, options.model_roles, options.threshold or None)
+        return self._filter
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_filter": None}
 
     def judge(self, record: Conversation) -> Rejection | None:
-        findings = []
-        for index, turn in enumerate(record.turns):
-            verdict = self.filter.check(turn.text, turn.role)
-            findings += [(index, turn.role, hit) for hit in verdict.hits]
-        record.scores["content"] = 0.0 if findings else 1.0
-        if not findings:
-            return None
-        index, role, hit = findings[0]
-        codes = sorted({h.code for _, _, h in findings})
-        message = f"{role} turn {index} contains {hit.code.replace('_', ' ')} ({hit.text!r})"
-        if len(codes) > 1:
-            message += f"; also {', '.join(c for c in codes if c != hit.code)}"
-        record.meta["content_hits"] = [
-            {"turn": i, "code": h.code, "text": h.text} for i, _, h in findings[:10]
+        return self.judge_batch([record])[0]
+
+    def judge_batch(self, records: list[Conversation]) -> list[Rejection | None]:
+        # One model call for all replies of the batch: per-reply calls cost several times more.
+        return [
+            self._verdict(record, judged)
+            for record, judged in zip(records, judge_turns(self.filter, records), strict=True)
         ]
-        return self.reject(record, f"content_{hit.code}", message)
+
+    def _verdict(self, record: Conversation, judged: list[tuple[int, ContentVerdict]]) -> Rejection | None:
+        record.scores["content"] = max((v.score for _, v in judged), default=0.0)
+        unsafe = [(index, verdict) for index, verdict in judged if not verdict.safe]
+        if not unsafe:
+            return None
+        self.count("content_unsafe_turns", len(unsafe))
+        record.meta["content"] = [
+            {"turn": i, "score": v.score, "codes": v.codes, "evidence": [h.text for h in v.hits]}
+            for i, v in unsafe[: self.options.max_evidence]
+        ]
+        code, message = _rejection(record, unsafe)
+        return self.reject(record, f"content_{code}", message)
 
 
-def _client_text(record: Conversation) -> tuple[str, list[tuple[int, int]]]:
-    """The client turns joined by newlines, and (start offset, turn index) per client turn."""
-    parts, offsets, position = [], [], 0
-    for index, turn in enumerate(record.turns):
-        if turn.role == "client":
-            offsets.append((position, index))
-            parts.append(turn.text)
-            position += len(turn.text) + 1
-    return "\n".join(parts), offsets
+def judge_turns(
+    content_filter: ContentFilter, batch: list[Conversation]
+) -> list[list[tuple[int, ContentVerdict]]]:
+    """Per record, (turn index, verdict) for every turn of a judged role, each judged with the turns before
+    it as context; one model call per role for the whole batch."""
+    by_role: dict[str, list[tuple[int, int]]] = {}
+    judged_roles = content_filter.model_roles | {
+        r for r, codes in content_filter.rules.role_codes.items() if codes
+    }
+    for position, record in enumerate(batch):
+        for index, turn in enumerate(record.turns):
+            if turn.role in judged_roles and turn.text.strip():
+                by_role.setdefault(turn.role, []).append((position, index))
+    results: list[list[tuple[int, ContentVerdict]]] = [[] for _ in batch]
+    for role, places in by_role.items():
+        texts = [batch[p].turns[i].text for p, i in places]
+        contexts = [[t.text for t in batch[p].turns[:i]] for p, i in places]
+        for (position, index), verdict in zip(
+            places, content_filter.check_batch(texts, role, contexts), strict=True
+        ):
+            results[position].append((index, verdict))
+    for judged in results:
+        judged.sort(key=lambda item: item[0])
+    return results
 
 
-def _first_crisis_turn(result: CrisisResult, offsets: list[tuple[int, int]]) -> int:
-    counted = [e.start for e in result.evidence if not e.discount]
-    if not offsets:
+def _rejection(record: Conversation, unsafe: list[tuple[int, ContentVerdict]]) -> tuple[str, str]:
+    """The reason code (the first unsafe turn's first rule code, else the model's) and a sentence."""
+    index, verdict = unsafe[0]
+    rule_codes = [h.code for h in verdict.hits]
+    code = rule_codes[0] if rule_codes else verdict.codes[0]
+    role = record.turns[index].role
+    message = f"{role} turn {index} is unsafe in context (p={verdict.score:.2f}; {', '.join(verdict.codes)})"
+    if verdict.hits:
+        message += f", e.g. {verdict.hits[0].text!r}"
+    if len(unsafe) > 1:
+        message += f"; {len(unsafe) - 1} more unsafe turn(s)"
+    return code, message
+
+
+def _client_turns(record: Conversation) -> list[tuple[int, str]]:
+    """(turn index, text) of each client turn, in order."""
+    return [(index, turn.text) for index, turn in enumerate(record.turns) if turn.role == "client"]
+
+
+def _first_crisis_turn(result: CrisisResult, turn_indices: list[int]) -> int:
+    """The turn of the earliest counted evidence; the first client turn when the model alone decided."""
+    if not turn_indices:
         return 0
-    if not counted:
-        return offsets[0][1]
-    start = min(counted)
-    turn = offsets[0][1]
-    for position, index in offsets:
-        if position <= start:
-            turn = index
-    return turn
+    counted = [e.message for e in result.evidence if not e.discount]
+    return turn_indices[min(counted)] if counted else turn_indices[0]
 
 
-def _route(record: Conversation, result: CrisisResult, first_turn: int, options: CrisisOptions) -> None:
+def _route(
+    record: Conversation,
+    result: CrisisResult,
+    first_turn: int,
+    turn_indices: list[int],
+    options: CrisisOptions,
+) -> None:
     if LEVEL_RANK[result.level] >= LEVEL_RANK[options.route_min_level]:
         record.category = options.route_category
     tags = ["crisis", f"crisis_level:{result.level}", *(f"crisis:{c}" for c in result.categories)]
@@ -177,7 +239,7 @@ def _route(record: Conversation, result: CrisisResult, first_turn: int, options:
         "first_turn": first_turn,
         "model_score": result.model_score,
         "evidence": [
-            {"text": e.text, "category": e.category, "discount": e.discount}
+            {"text": e.text, "category": e.category, "discount": e.discount, "turn": turn_indices[e.message]}
             for e in result.evidence[: options.max_evidence]
         ],
         **({"error": result.error} if result.error else {}),

@@ -19,7 +19,7 @@ import json
 import re
 import sys
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ai.safety.crisis_detection.patterns import LEVEL_RANK, PatternLayer
@@ -39,6 +39,18 @@ class Example:
     source: str
     locator: str  # file:row, for the model card and error analysis
     split: str = ""
+    author: str = ""  # who wrote it, where the source says (SDCNL): the unit of the per-person checks
+
+
+@dataclass(frozen=True, slots=True)
+class PersonTexts:
+    """All the messages one person wrote (a dialogue's client turns, or a user's posts), labelled."""
+
+    messages: tuple[str, ...]
+    label: int
+    source: str
+    locator: str
+    split: str
 
 
 def load_development_corpus(crisis_dir: Path, seed: int = 0) -> tuple[list[Example], dict[str, int]]:
@@ -113,21 +125,18 @@ def _one_per_group(raw: list[Example], groups: list[int]) -> tuple[list[Example]
             stats["groups_merged"] += 1
             stats["cross_source_groups"] += len({e.source for e in items}) > 1
             stats["label_conflicts"] += len(set(labelled)) > 1
-        kept.append(
-            Example(
-                representative.text,
-                max(labelled),
-                representative.source,
-                representative.locator,
-                representative.split,
-            )
-        )
+        kept.append(replace(representative, label=max(labelled)))
     stats["unique"] = len(kept)
     return kept, stats
 
 
 def _with_split(example: Example, seed: int) -> Example:
-    digest = hashlib.sha256(f"{seed}\x1f{example.source}\x1f{example.text}".encode()).digest()
+    """A split by hash; an author's posts share one, so a person is never in training and test both."""
+    return replace(example, split=split_of(f"{example.source}\x1f{example.author or example.text}", seed))
+
+
+def split_of(key: str, seed: int = 0) -> str:
+    digest = hashlib.sha256(f"{seed}\x1f{key}".encode()).digest()
     fraction = int.from_bytes(digest[:8], "big") / 2**64
     cumulative = 0.0
     split = SPLIT_FRACTIONS[-1][0]
@@ -136,7 +145,7 @@ def _with_split(example: Example, seed: int) -> Example:
         if fraction < cumulative:
             split = name
             break
-    return Example(example.text, example.label, example.source, example.locator, split)
+    return split
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -151,7 +160,9 @@ def _read_sdcnl(crisis_dir: Path) -> list[Example]:
         for row_number, row in enumerate(_read_csv(crisis_dir / name), start=2):
             text = f"{row.get('title', '')}\n{row.get('selftext', '')}".strip()
             label = int(float(row.get("is_suicide") or 0))
-            examples.append(Example(text, label, "sdcnl", f"{name}:{row_number}"))
+            author = (row.get("author") or "").strip()
+            author = "" if author in ("[deleted]", "[removed]") else author  # not one person
+            examples.append(Example(text, label, "sdcnl", f"{name}:{row_number}", author=author))
     return examples
 
 
@@ -238,3 +249,102 @@ def read_diasafety(crisis_dir: Path, split: str) -> list[dict[str, str]]:
     """DiaSafety rows ``{context, response, category, label}`` for ``split`` in {train, val}."""
     with (crisis_dir / f"diasafety_{split}.json").open(encoding="utf-8", errors="replace") as handle:
         return json.load(handle)
+
+
+def read_empathetic_dialogues(conversations_dir: Path, seed: int = 0) -> list[PersonTexts]:
+    """The speaker's turns of each EmpatheticDialogues dialogue (CC BY-NC 4.0): everyday emotional talk
+    with no suicide labels, the negatives of the per-person checks. Split 70/15/15 by dialogue id; the
+    nine "(1)" copies of other dialogues are skipped."""
+    turns: dict[str, list[str]] = defaultdict(list)
+    folder = conversations_dir / "empatheticdialogues" / "annotated"
+    for path in sorted(folder.glob("*.csv")):
+        for row in _read_csv(path):
+            dialog = row.get("Dialog_ID") or ""
+            if (
+                row.get("Type") == "utterance"
+                and row.get("Actor") == "speaker"
+                and not dialog.endswith("(1)")
+            ):
+                turns[dialog].append(row.get("Text") or "")
+    return [
+        PersonTexts(tuple(messages), 0, "empathetic_dialogues", dialog, split_of(f"ed\x1f{dialog}", seed))
+        for dialog, messages in sorted(turns.items())
+    ]
+
+
+def read_esconv_dialogues(conversations_dir: Path, speaker: str = "usr") -> list[PersonTexts]:
+    """One side of each ESConv dialogue (CC BY-NC 4.0) in the release's splits: ``usr`` is the
+    help-seeker, ``sys`` the supporter."""
+    dialogues = []
+    for part, split in (("train", "train"), ("valid", "validation"), ("test", "test")):
+        name = f"esconv_hf_{part}.jsonl"
+        with (conversations_dir / name).open(encoding="utf-8", errors="replace") as handle:
+            for number, line in enumerate(handle, start=1):
+                if line.strip():
+                    dialog = json.loads(line).get("dialog", [])
+                    messages = tuple(t.get("text", "") for t in dialog if t.get("speaker") == speaker)
+                    dialogues.append(PersonTexts(messages, 0, "esconv", f"{name}:{number}", split))
+    return dialogues
+
+
+def read_support_replies(conversations_dir: Path) -> list[Example]:
+    """Second-person support written to someone else (counsel-chat answers, MIT; ESConv supporter turns,
+    CC BY-NC 4.0): it talks *about* suicide and self-harm ("please reach out", "you deserve to feel
+    safe") without the writer being at risk, so it teaches the model what support looks like."""
+    name = "counselchat_20200325_counsel_chat.csv"
+    splits = {"train": "train", "val": "validation", "test": "test"}
+    replies = [
+        Example(
+            row.get("answerText") or "",
+            0,
+            "support",
+            f"{name}:{n}",
+            splits.get(row.get("split", ""), "train"),
+        )
+        for n, row in enumerate(_read_csv(conversations_dir / name), start=2)
+    ]
+    for dialogue in read_esconv_dialogues(conversations_dir, speaker="sys"):
+        replies += [Example(m, 0, "support", dialogue.locator, dialogue.split) for m in dialogue.messages]
+    return [e for e in replies if e.text.strip()]
+
+
+def dialogue_turns(dialogues: list[PersonTexts], source: str) -> list[Example]:
+    """Each message of each dialogue as its own negative example (what a client turn looks like)."""
+    turns = [
+        Example(text, dialogue.label, source, dialogue.locator, dialogue.split)
+        for dialogue in dialogues
+        for text in dialogue.messages
+        if text.strip()
+    ]
+    return _without_own_ideation(turns)
+
+
+def authors_posts(examples: list[Example], min_posts: int = 1) -> list[PersonTexts]:
+    """Posts grouped by author (where the source names one): a person is at risk when any post is."""
+    by_author: dict[tuple[str, str], list[Example]] = defaultdict(list)
+    for example in examples:
+        if example.author:
+            by_author[(example.source, example.author)].append(example)
+    return [
+        PersonTexts(tuple(e.text for e in posts), max(e.label for e in posts), source, author, posts[0].split)
+        for (source, author), posts in sorted(by_author.items())
+        if len(posts) >= min_posts
+    ]
+
+
+def read_annomi_client_turns(conversations_dir: Path, seed: int = 0) -> list[Example]:
+    """Client utterances of AnnoMI's motivational-interviewing transcripts (no licence stated; public
+    YouTube demonstrations): how a client talks in a counselling session, split by transcript."""
+    name = "annomi_AnnoMI-simple.csv"
+    turns = [
+        Example(
+            row.get("utterance_text") or "",
+            0,
+            "annomi_turn",
+            f"{name}:{n}",
+            split_of(f"annomi\x1f{row.get('transcript_id', '')}", seed),
+        )
+        for n, row in enumerate(_read_csv(conversations_dir / name), start=2)
+        if row.get("interlocutor") == "client" and (row.get("utterance_text") or "").strip()
+    ]
+    return _without_own_ideation(turns)

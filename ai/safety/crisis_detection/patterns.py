@@ -3,8 +3,10 @@
 Every pattern names a category and a C-SSRS-style level. A hit is *discounted* (kept as evidence but
 not allowed to make a text a crisis on its own) when the words around it say that the speaker is not
 the person at risk: negation ("I would never kill myself"), third person ("my friend wants to die"),
-hypotheticals and questions about others ("what should I do if someone says they want to die"),
-quotations and song lyrics. The discounting looks only at the clause before the hit, so a later
+second-person support ("please don't hurt yourself", "call a crisis line"), hypotheticals and questions
+about others ("what should I do if someone says they want to die"), quotations and song lyrics, figures
+of speech ("I could just die of embarrassment") and past-tense accounts the writer says are over ("I used
+to want to die, but therapy helped and now I'm doing well"). The discounting looks only at the clause before the hit, so a later
 sentence that does carry risk is still found.
 
 Speed matters (the pipeline scans every client turn): the full pattern set runs only on texts that hold
@@ -267,6 +269,30 @@ THIRD_PERSON_PATTERNS: tuple[Pattern, ...] = (
     ),
 )
 
+# Figures of speech built from crisis words ("this homework is killing me", "I could just die of
+# embarrassment", "dead tired"): matched so the model scores the text without them, never counted. Each
+# needs a trigger word (see TRIGGERS), as every pattern does.
+_FEELINGS = (
+    r"(?:embarrass\w*|shame|laugh\w*|boredom|cuteness|excitement|jealousy|envy|happiness|joy|hunger|"
+    r"thirst|heat|cold|curiosity|anticipation|suspense|cringe|stress|exhaustion)"
+)
+IDIOM_PATTERNS: tuple[Pattern, ...] = (
+    Pattern("idiom", "indicator", r"\b(?:is|are|was|were|s|its|it's)\s+(?:literally\s+)?killing\s+me\b"),
+    Pattern(
+        "idiom",
+        "indicator",
+        rf"\b(?:(?:could|would|will|might|gonna|almost|nearly)\s+(?:just\s+)?)?(?:die|dying)\s+(?:of|from)\s+(?:the\s+)?{_FEELINGS}\b",
+    ),
+    Pattern("idiom", "indicator", r"\bdying\s+(?:to|for)\b"),
+    Pattern("idiom", "indicator", r"\bdead\s+(?:tired|serious|wrong|set|beat|on time|last|end)\b"),
+    Pattern(
+        "idiom",
+        "indicator",
+        r"\b(?:bored|scared|frightened|worried|sick|tired)\s+to\s+death\b|\bkill(?:ing)?\s+time\b|"
+        r"\bkill\s+for\s+(?:a|an|some|the)\b|\bkilling\s+it\b",
+    ),
+)
+
 # How far a hit can push the combined score: a first-person, undiscounted hit at these levels makes the
 # text a crisis (score >= 0.5) whatever the linear model says. Abuse and danger reports are crises too.
 LEVEL_FLOOR = {"ideation": 0.80, "behavior_or_plan": 0.90, "attempt": 0.95}
@@ -456,6 +482,39 @@ _HYPOTHETICAL = re.compile(
     r"awareness|prevention|lyrics?|joke|jk|lol|lmao|haha|song|sing(?:s|ing)?|rapper|album)\b|[♪🎵🎶]",
     re.IGNORECASE,
 )
+# Hits that are figures of speech ("I could just die of embarrassment", "killing myself at the gym"),
+# recognised by what follows them in the clause.
+_IDIOM_AFTER = re.compile(
+    r"^\W*(?:just\s+)?(?:of|from|with)\s+(?:the\s+)?(?:embarrass\w*|shame|laugh\w*|boredom|cuteness|"
+    r"excitement|jealousy|envy|happiness|joy|hunger|heat|cold|curiosity|anticipation|suspense|"
+    r"stress|exhaustion|tiredness|cringe)\b|^\W*(?:laughing|at the gym|at work|over (?:this|that|my|the) "
+    r"(?:homework|exam|essay|project|assignment|test|workout))\b",
+    re.IGNORECASE,
+)
+# Someone writing to another person about that person's risk ("please don't hurt yourself", "if you
+# are thinking about suicide, call a crisis line"): support, not the writer's own crisis.
+_SUPPORT = re.compile(
+    r"\b(?:crisis (?:line|text line|team)|hotline|helpline|lifeline|samaritans|988|you deserve to live|"
+    r"reach out to (?:someone|a professional|your)|you(?:['’]re| are) not alone)\b",
+    re.IGNORECASE,
+)
+_SECOND_PERSON = frozenset(["you", "your", "youre", "you're", "you’re", "yourself", "u", "ur"])
+# A past-tense account followed by the writer saying it is over ("I used to want to die, but therapy
+# helped and now I'm doing well").
+_PAST = re.compile(
+    r"\b(?:used to|years? ago|months ago|back then|in the past|at one point|growing up|as a (?:kid|teen(?:ager)?|child)|"
+    r"when i was (?:younger|little|a (?:kid|teen(?:ager)?|child)|in (?:high )?school|\d+))\b",
+    re.IGNORECASE,
+)
+# Only plain statements that it is over count: "I'm okay" after a recent attempt is not recovery.
+_RECOVERED = re.compile(
+    r"\b(?:but now|now i(?:['’]?m| am)|i(?:['’]?m| am) (?:doing )?(?:much |so much |a lot |way )?better now|"
+    r"(?:in a (?:much |way )?better place)|doing (?:well|great|better) now|recovered|in recovery|"
+    r"(?:clean|sober) for|(?:years?|months?) (?:clean|sober|free)|therapy helped|got (?:the )?help i needed|"
+    r"glad i(?:['’]?m| am) (?:still )?(?:here|alive)|survived it)\b",
+    re.IGNORECASE,
+)
+_RECOVERY_REACH = 200  # characters after a hit in which the writer may say it is over
 _CLAUSE_BREAK = re.compile(r"[.!?;\n]|\bbut\b|\bhowever\b|\bthough\b", re.IGNORECASE)
 _CONJUNCTION = re.compile(r",|\band\b|\bso\b|\bbecause\b|\bcause\b|\bwhen\b", re.IGNORECASE)
 _WORD = re.compile(r"[a-z’']+")
@@ -549,7 +608,8 @@ class PatternHit:
     category: str
     level: str
     text: str
-    discount: str = ""  # "" (counts), negated, third_person, hypothetical, quoted
+    # "" (counts), negated, third_person, second_person, hypothetical, quoted, idiom, recovered
+    discount: str = ""
 
     @property
     def counts(self) -> bool:
@@ -560,8 +620,9 @@ class PatternLayer:
     """Compiled pattern set; ``scan`` finds hits with their context discount for many texts at once."""
 
     def __init__(self) -> None:
-        self._groups: list[Pattern] = [*PATTERNS, *THIRD_PERSON_PATTERNS]
+        self._groups: list[Pattern] = [*PATTERNS, *THIRD_PERSON_PATTERNS, *IDIOM_PATTERNS]
         self._third_person_start = len(PATTERNS)
+        self._idiom_start = len(PATTERNS) + len(THIRD_PERSON_PATTERNS)
         alternatives = [f"(?P<p{i}>{p.regex})" for i, p in enumerate(self._groups)]
         # Every pattern starts at a word boundary (tests/unit/safety/test_crisis_patterns.py checks it).
         self._combined = CaseFoldedPattern("|".join(alternatives), word_start=True)
@@ -595,8 +656,12 @@ class PatternLayer:
             group = match.lastgroup or ""
             number = int(group[1:])
             pattern = self._groups[number]
-            third_person = number >= self._third_person_start
-            discount = "third_person" if third_person else _discount(text, match.start(), match.end())
+            if number >= self._idiom_start:
+                discount = "idiom"
+            elif number >= self._third_person_start:
+                discount = "third_person"
+            else:
+                discount = _discount(text, match.start(), match.end())
             found.append(
                 PatternHit(
                     match.start(),
@@ -637,16 +702,29 @@ def has_trigger(text: str) -> bool:
 
 
 def _discount(text: str, start: int, end: int) -> str:
-    before = _clause_before(text, start)
+    before, after = _clause_before(text, start), _clause_after(text, end)
     if _inside_quotes(text, start):
         return "quoted"
-    if _HYPOTHETICAL.search(before) or _HYPOTHETICAL.search(_clause_after(text, end)):
+    if _HYPOTHETICAL.search(before) or _HYPOTHETICAL.search(after):
         return "hypothetical"
+    if _IDIOM_AFTER.search(text[end : end + 40]):
+        return "idiom"
     if _NEGATORS.search(_negation_scope(before)):
         return "negated"
-    if _speaker_is_third_person(before):
+    speaker = _nearest_person(before)
+    if speaker == "third":
         return "third_person"
+    if speaker == "second" or _SUPPORT.search(before) or _SUPPORT.search(after):
+        return "second_person"
+    if _recovered(text, start, end):
+        return "recovered"
     return ""
+
+
+def _recovered(text: str, start: int, end: int) -> bool:
+    """A past-tense account ("I used to...", "I tried to...") that the writer then says is over."""
+    past = _PAST.search(text[max(0, start - _WINDOW) : start])
+    return bool(past) and bool(_RECOVERED.search(text[end : end + _RECOVERY_REACH]))
 
 
 def _clause_before(text: str, start: int) -> str:
@@ -672,11 +750,14 @@ def _inside_quotes(text: str, start: int) -> bool:
     return sum(prefix.count(q) for q in _QUOTES) % 2 == 1
 
 
-def _speaker_is_third_person(before: str) -> bool:
-    """The nearest person word before the hit decides who is speaking about whom."""
+def _nearest_person(before: str) -> str:
+    """The nearest person word before the hit decides who is speaking about whom: first, second, third
+    (or "" when the clause names nobody)."""
     for word in reversed(_WORD.findall(before.lower())):
         if word in _FIRST_PERSON:
-            return False
+            return "first"
+        if word in _SECOND_PERSON:
+            return "second"
         if word in _THIRD_PERSON:
-            return True
-    return False
+            return "third"
+    return ""

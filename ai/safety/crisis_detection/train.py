@@ -1,17 +1,27 @@
-"""Train, calibrate and document the crisis detector's linear model.
+"""Train, calibrate, validate and document the crisis detector's linear model.
 
     python -m ai.safety.crisis_detection.train [--data DIR] [--out DIR] [--seed N]
 
-1. Load SDCNL, the Kaggle suicidal-tweet set, laxmimerit and dreaddit (distressed negatives) from
-   ``shared/data/crisis``; group near-duplicates across sources; split each source 70/15/15 by group.
+1. Load the suicide-labelled development sources (SDCNL, the Kaggle tweet set, laxmimerit) and the
+   distressed negatives (dreaddit, counsel-chat questions, ESConv seeker text) from ``shared/data``;
+   group near-duplicates across sources; split each source 70/15/15 by group (SDCNL by author).
+   Everyday, counselling and supportive text joins the training negatives: EmpatheticDialogues speaker
+   turns, ESConv seeker turns one by one, AnnoMI client utterances, and second-person support
+   (counsel-chat answers, ESConv supporter turns).
 2. Fit hashed-n-gram logistic regressions for a few regularisation strengths on the training portion.
-3. For each, find the highest threshold that keeps validation sensitivity >= the target on *every*
-   development source (the pattern layer's hits count as positives whatever the threshold); keep the
-   strength with the best mean validation specificity.
-4. Write the weights (.npz, no pickle), metadata (.json), held-back test metrics and MODEL_CARD.md.
-
-The validation target is above 0.95 on purpose: a threshold tuned to exactly 0.95 on ~100 validation
-positives per source would miss 0.95 on the test portion about half the time.
+3. Calibrate, on validation only, one threshold per unit and length domain:
+   - *post* (``detect``): per domain (short: tweets, dialogue turns; long: forum posts), the highest
+     threshold that keeps sensitivity >= the target on every development source with enough positives
+     in that domain (pattern hits count as positives whatever the threshold);
+   - *person* (``detect_conversation``): per domain, the post threshold raised where needed so that at
+     most ``FALSE_ALARM_BUDGET`` of the validation EmpatheticDialogues dialogues (everyday emotional talk)
+     in that domain are flagged. Noisy tweet labels force the short post threshold into the range of everyday talk, and a
+     person's record gives every such phrase a chance to fire.
+   Keep the strength with the best mean validation specificity.
+4. Measure on the held-back test portions: per-source ROC, AUC and the operating points with bootstrap
+   CIs, specificity per negative source, flag rates on everyday dialogue, people (SDCNL authors, and
+   test positives planted into held-out dialogues), and cross-source AUC (trained without a source).
+5. Write the weights (.npz, no pickle), metadata (.json) and MODEL_CARD.md.
 """
 
 from __future__ import annotations
@@ -20,36 +30,59 @@ import argparse
 import hashlib
 import json
 import os
+import random
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.sparse import csr_matrix
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_curve
 
 from ai.safety.crisis_detection.corpora import (
     DEVELOPMENT_SOURCES,
     SOURCE_ORDER,
     Example,
+    PersonTexts,
+    authors_posts,
+    dialogue_turns,
     load_development_corpus,
-    read_esconv_seeker_texts,
+    read_annomi_client_turns,
+    read_empathetic_dialogues,
+    read_esconv_dialogues,
+    read_support_replies,
 )
 from ai.safety.crisis_detection.evaluate import evaluate_scores
-from ai.safety.crisis_detection.features import N_FEATURES, NGRAM_RANGE, make_vectorizer
-from ai.safety.crisis_detection.patterns import CATEGORY_FLOOR, LEVEL_FLOOR, PatternLayer
+from ai.safety.crisis_detection.features import N_FEATURES, NGRAM_RANGE, HashedNgrams
+from ai.safety.crisis_detection.model_card import render_model_card
 from ai.safety.crisis_detection.production_crisis_detector import (
+    DOMAINS,
     MODEL_DIR,
     MODEL_NAME,
     CrisisDetector,
     LinearCrisisModel,
-    blank_discounted,
+    ModelView,
+    pattern_floor,
+    rescale,
 )
 
 DEFAULT_DATA = (
     Path(os.environ.get("SHARED_DATA_DIR", Path(__file__).resolve().parents[4] / "shared" / "data"))
     / "crisis"
 )
-REGULARISATION = (0.5, 1.0, 2.0, 4.0, 8.0)
-MODEL_VERSION = "1.0.0"
+REGULARISATION = (0.5, 1.0, 2.0)
+MODEL_VERSION = "2.0.0"
+# About 50 words: tweets and dialogue turns fall below, forum posts above (SDCNL's median is 107 words).
+SHORT_MAX_NGRAMS = 100
+MIN_CALIBRATION_POSITIVES = 30  # fewer validation positives in a domain cannot set its threshold
+# The person threshold may flag at most this share of validation everyday dialogues. Only everyday talk
+# sets it: distressed people who are not suicidal (ESConv seekers, dreaddit, r/depression) are what the
+# thresholds are measured against, not tuned on, like the held-out sets.
+FALSE_ALARM_BUDGET = 0.02
+BUDGET_SOURCE = "empathetic_dialogues"
+EVERYDAY_SOURCES = ("empathetic_dialogues", "esconv")
+_TRAINING_ONLY_NEGATIVES = ("ed_turn", "esconv_turn", "support")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,104 +94,164 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-boot", type=int, default=1000)
     args = parser.parse_args(argv)
     report = train(args.data, args.out, seed=args.seed, target=args.target_sensitivity, n_boot=args.n_boot)
-    print(json.dumps(report["test"], indent=2))
+    print(json.dumps({"thresholds": report["thresholds"], "people": report["people"]}, indent=2))
     return 0
 
 
 def train(data_dir: Path, out_dir: Path, seed: int = 0, target: float = 0.975, n_boot: int = 1000) -> dict:
-    examples, dedup_stats = load_development_corpus(data_dir, seed=seed)
-    portions = {name: [e for e in examples if e.split == name] for name in ("train", "validation", "test")}
-    vectorizer = make_vectorizer()
-    x_train = vectorizer.transform([e.text for e in portions["train"]])
-    y_train = np.array([e.label for e in portions["train"]])
+    started = time.monotonic()
+    corpus = load_corpus(data_dir, seed)
+    featurizer = HashedNgrams(N_FEATURES, NGRAM_RANGE)
+    training = corpus["train"]
+    x_train = featurizer.transform([e.text for e in training])
+    y_train = np.array([e.label for e in training])
     keep = _frequent_features(x_train, min_df=2)
-    x_train = x_train[:, keep]
-    floors, val_texts = _pattern_view([e.text for e in portions["validation"]])
-    x_val = vectorizer.transform(val_texts)[:, keep]
+    weights = _source_balanced_weights(training)
 
-    weights = _source_balanced_weights(portions["train"])
     best: dict[str, Any] | None = None
     for c in REGULARISATION:
-        model = LogisticRegression(C=c, solver="liblinear", max_iter=2000)
-        model.fit(x_train, y_train, sample_weight=weights)
-        probabilities = model.predict_proba(x_val)[:, 1]
-        threshold = _calibrate(portions["validation"], probabilities, floors, target)
-        specificity = _mean_specificity(portions["validation"], probabilities, floors, threshold)
-        print(f"C={c:g}: threshold={threshold:.4f} mean validation specificity={specificity:.3f}")
-        if best is None or specificity > best["specificity"]:
-            best = {"c": c, "model": model, "threshold": threshold, "specificity": specificity}
+        model = _fit(x_train, y_train, weights, keep, c)
+        candidate = _write_and_calibrate(out_dir, model, keep, corpus, target)
+        print(
+            f"C={c:g}: thresholds={candidate['thresholds']} mean validation specificity="
+            f"{candidate['specificity']:.3f}"
+        )
+        if best is None or candidate["specificity"] > best["specificity"]:
+            best = {**candidate, "c": c, "model": model}
     assert best is not None  # nosec B101  # REGULARISATION is not empty, so a model was fitted
 
-    meta = _metadata(best, keep, examples, dedup_stats, target, seed)
+    meta = _metadata(best, keep, corpus, target, seed)
     _write_artifact(out_dir, best["model"], keep, meta)
     detector = CrisisDetector(model=LinearCrisisModel(out_dir))
-    meta["test"] = _test_metrics(detector, portions["test"], n_boot, seed)
-    meta["validation"] = _test_metrics(detector, portions["validation"], 0, seed)
-    meta["esconv_probe"] = _esconv_probe(detector, data_dir.parent / "conversations" / "esconv_hf_test.jsonl")
+    meta["test"] = _post_metrics(detector, corpus["test"], n_boot, seed)
+    meta["people"] = _people_metrics(detector, corpus, n_boot, seed)
+    meta["cross_source"] = _cross_source_auc(featurizer, training, corpus["test"], best["c"])
+    meta["training_seconds"] = round(time.monotonic() - started)
     (out_dir / f"{MODEL_NAME}.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     (out_dir / "MODEL_CARD.md").write_text(render_model_card(meta), encoding="utf-8")
     return meta
 
 
-def _frequent_features(x, min_df: int) -> np.ndarray:
+def load_corpus(data_dir: Path, seed: int) -> dict[str, Any]:
+    """Posts by split, plus the dialogues and people the person-level threshold and checks use."""
+    conversations = data_dir.parent / "conversations"
+    examples, dedup = load_development_corpus(data_dir, seed=seed)
+    everyday = read_empathetic_dialogues(conversations, seed) + read_esconv_dialogues(conversations)
+    extra = dialogue_turns([d for d in everyday if d.source == "esconv"], "esconv_turn")
+    extra += dialogue_turns([d for d in everyday if d.source != "esconv"], "ed_turn")
+    extra += read_support_replies(conversations)
+    extra += read_annomi_client_turns(conversations, seed)
+    corpus: dict[str, Any] = {"dedup": dedup, "everyday": everyday, "examples": examples}
+    for split in ("train", "validation", "test"):
+        corpus[split] = [e for e in examples if e.split == split]
+    corpus["train"] += [e for e in extra if e.split == "train"]
+    corpus["extra_counts"] = _counts(extra)
+    return corpus
+
+
+def _fit(x: csr_matrix, y: np.ndarray, weights: np.ndarray, keep: np.ndarray, c: float) -> LogisticRegression:
+    model = LogisticRegression(C=c, solver="liblinear", max_iter=2000)
+    return model.fit(x[:, keep], y, sample_weight=weights)
+
+
+def _frequent_features(x: csr_matrix, min_df: int) -> np.ndarray:
     """Columns seen in at least ``min_df`` training texts: rarer hashes are noise and bloat the artifact."""
     document_frequency = np.bincount(x.indices, minlength=x.shape[1])
     return np.flatnonzero(document_frequency >= min_df)
 
 
 def _source_balanced_weights(examples: list[Example]) -> np.ndarray:
-    """Each (source, label) cell weighs the same in total, so the 6k laxmimerit tweets do not drown
-    the long SDCNL posts whose positives are the hardest to separate."""
+    """Positives and negatives weigh the same in total, and within each every source weighs the same,
+    so the 56k everyday dialogue turns do not drown the suicide-labelled sources, nor the 6k laxmimerit
+    tweets the long SDCNL posts."""
     cells: dict[tuple[str, int], list[int]] = {}
     for index, example in enumerate(examples):
         cells.setdefault((example.source, example.label), []).append(index)
+    per_label = {label: sum(1 for _, lab in cells if lab == label) for label in (0, 1)}
     weights = np.ones(len(examples))
-    for members in cells.values():
-        weights[members] = len(examples) / (len(cells) * len(members))
+    for (_, label), members in cells.items():
+        weights[members] = len(examples) / (2 * per_label[label] * len(members))
     return weights
 
 
-def _pattern_view(texts: list[str]) -> tuple[np.ndarray, list[str]]:
-    """Per text: the score floor its counted pattern hits set, and the text as the model sees it (with
-    discounted phrases blanked), exactly as ``CrisisDetector`` combines them."""
-    floors = np.zeros(len(texts))
-    model_texts = list(texts)
-    for i, hits in enumerate(PatternLayer().scan(texts)):
-        for hit in hits:
-            if hit.counts:
-                floors[i] = max(
-                    floors[i], LEVEL_FLOOR.get(hit.level, 0.0), CATEGORY_FLOOR.get(hit.category, 0.0)
-                )
-        if any(not hit.counts for hit in hits):
-            model_texts[i] = blank_discounted(texts[i], hits)
-    return floors, model_texts
+def _write_and_calibrate(
+    out_dir: Path, model: LogisticRegression, keep: np.ndarray, corpus: dict, target: float
+) -> dict[str, Any]:
+    """Thresholds from the validation portion, through the detector's own scoring path."""
+    placeholder = {"post": dict.fromkeys(DOMAINS, 0.5), "person": dict.fromkeys(DOMAINS, 0.5)}
+    _write_artifact(out_dir, model, keep, _artifact_meta(placeholder))
+    detector = CrisisDetector(model=LinearCrisisModel(out_dir))
+    validation = corpus["validation"]
+    posts = _view(detector.evidence([[e.text] for e in validation], "post"))
+    post = {domain: _post_threshold(validation, posts, domain, target) for domain in DOMAINS}
+    dialogues = [d for d in corpus["everyday"] if d.split == "validation" and d.source == BUDGET_SOURCE]
+    people = _view(detector.evidence([list(d.messages) for d in dialogues], "person"))
+    person = {domain: max(post[domain], _budget_threshold(people, domain)) for domain in DOMAINS}
+    thresholds = {"post": post, "person": person}
+    flagged = _flags(posts, thresholds["post"])
+    return {"thresholds": thresholds, "specificity": _mean_specificity(validation, flagged)}
 
 
-def _calibrate(
-    examples: list[Example], probabilities: np.ndarray, floors: np.ndarray, target: float
+def _view(view: ModelView) -> dict[str, np.ndarray]:
+    return {
+        "p": view.probabilities,
+        "long": view.long,
+        "floor": np.array([pattern_floor(hits) for hits in view.hits]),
+    }
+
+
+def _flags(view: dict[str, np.ndarray], thresholds: dict[str, float]) -> np.ndarray:
+    t = np.where(view["long"], thresholds["long"], thresholds["short"])
+    return (view["p"] >= t) | (view["floor"] >= 0.5)
+
+
+def _post_threshold(
+    examples: list[Example], view: dict[str, np.ndarray], domain: str, target: float
 ) -> float:
-    """The highest threshold keeping sensitivity >= target on every development source."""
-    thresholds = []
-    for source in DEVELOPMENT_SOURCES:
-        mask = np.array([e.source == source and e.label == 1 for e in examples])
-        if not mask.any():
-            continue
-        caught_by_patterns = floors[mask] >= 0.5
-        needed = int(np.ceil(target * mask.sum())) - int(caught_by_patterns.sum())
-        model_only = np.sort(probabilities[mask][~caught_by_patterns])[::-1]
-        if needed <= 0:
-            thresholds.append(0.99)
-        else:
-            thresholds.append(float(model_only[min(needed, model_only.size) - 1]) - 1e-6)
+    """The highest threshold keeping sensitivity >= target on every development source that has enough
+    validation positives in ``domain``; when none has, on every source's positives of either length."""
+    in_domain = view["long"] == (domain == "long")
+    thresholds = _per_source_thresholds(examples, view, in_domain, target, MIN_CALIBRATION_POSITIVES)
+    if not thresholds:
+        thresholds = _per_source_thresholds(examples, view, np.ones_like(in_domain), target, 1)
     if not thresholds:
         raise ValueError("no development source has validation positives to calibrate the threshold on")
     return float(np.clip(min(thresholds), 1e-4, 0.99))
 
 
-def _mean_specificity(
-    examples: list[Example], probabilities: np.ndarray, floors: np.ndarray, t: float
-) -> float:
-    flagged = (probabilities >= t) | (floors >= 0.5)
+def _per_source_thresholds(
+    examples: list[Example], view: dict[str, np.ndarray], among: np.ndarray, target: float, min_positives: int
+) -> list[float]:
+    thresholds = []
+    for source in DEVELOPMENT_SOURCES:
+        mask = among & np.array([e.source == source and e.label == 1 for e in examples])
+        if mask.sum() < min_positives:
+            continue
+        caught_by_patterns = view["floor"][mask] >= 0.5
+        needed = int(np.ceil(target * mask.sum())) - int(caught_by_patterns.sum())
+        model_only = np.sort(view["p"][mask][~caught_by_patterns])[::-1]
+        if needed <= 0:
+            thresholds.append(0.99)
+        else:
+            thresholds.append(float(model_only[min(needed, model_only.size) - 1]) - 1e-6)
+    return thresholds
+
+
+def _budget_threshold(view: dict[str, np.ndarray], domain: str) -> float:
+    """The lowest threshold flagging at most FALSE_ALARM_BUDGET of the validation dialogues in
+    ``domain`` (pattern hits are flagged whatever the threshold, so they use up the budget first)."""
+    in_domain = view["long"] == (domain == "long")
+    if in_domain.sum() < 1 / FALSE_ALARM_BUDGET:
+        return 0.0
+    by_patterns = view["floor"][in_domain] >= 0.5
+    allowed = int(np.floor(FALSE_ALARM_BUDGET * in_domain.sum())) - int(by_patterns.sum())
+    model_only = np.sort(view["p"][in_domain][~by_patterns])[::-1]
+    if allowed <= 0:
+        return float(np.clip(model_only[0] + 1e-6, 1e-4, 0.99)) if model_only.size else 0.0
+    return float(np.clip(model_only[min(allowed, model_only.size - 1)] + 1e-6, 1e-4, 0.99))
+
+
+def _mean_specificity(examples: list[Example], flagged: np.ndarray) -> float:
     values = []
     for source in SOURCE_ORDER:
         mask = np.array([e.source == source and e.label == 0 for e in examples])
@@ -167,48 +260,157 @@ def _mean_specificity(
     return float(np.mean(values))
 
 
-def _test_metrics(detector: CrisisDetector, examples: list[Example], n_boot: int, seed: int) -> dict:
+def _post_metrics(detector: CrisisDetector, examples: list[Example], n_boot: int, seed: int) -> dict:
+    """Per source: metrics at the post operating point with CIs, the ROC curve and AUC, also by domain."""
+    view = _view(detector.evidence([[e.text] for e in examples], "post"))
+    thresholds = np.where(
+        view["long"], detector.thresholds["post"]["long"], detector.thresholds["post"]["short"]
+    )
+    scores = np.maximum(rescale(view["p"], thresholds), view["floor"])
     results: dict[str, Any] = {}
     for source in SOURCE_ORDER:
-        subset = [e for e in examples if e.source == source]
-        labels = np.array([e.label == 1 for e in subset])
-        scores = detector.scores([e.text for e in subset])
-        results[source] = evaluate_scores(labels, scores, n_boot=n_boot, seed=seed)
+        mask = np.array([e.source == source for e in examples])
+        labels = np.array([e.label == 1 for e in examples])[mask]
+        results[source] = evaluate_scores(labels, scores[mask], n_boot=n_boot, seed=seed)
+        results[source]["roc"] = _roc_points(labels, scores[mask])
+        results[source]["long_share"] = round(float(view["long"][mask].mean()), 3) if mask.any() else None
     return results
 
 
-def _esconv_probe(detector: CrisisDetector, path: Path) -> dict[str, Any]:
-    """Share of ESConv test dialogues (seeker turns joined) flagged, and how many by explicit patterns."""
-    if not path.is_file():
-        return {}
-    results = detector.detect_batch(read_esconv_seeker_texts(path))
-    flagged = sum(r.is_crisis for r in results)
-    explicit = sum(any(e.discount == "" and e.level != "indicator" for e in r.evidence) for r in results)
-    return {"dialogues": len(results), "flagged": flagged, "flagged_by_explicit_pattern": explicit}
+def _roc_points(labels: np.ndarray, scores: np.ndarray, points: int = 12) -> list[list[float]]:
+    """A few (false-positive rate, sensitivity, score) points of the ROC curve, for the card."""
+    if labels.all() or not labels.any():
+        return []
+    fpr, tpr, thresholds = roc_curve(labels, scores)
+    chosen = np.unique(np.searchsorted(fpr, np.linspace(0, 1, points), side="left").clip(0, fpr.size - 1))
+    return [
+        [round(float(fpr[i]), 3), round(float(tpr[i]), 3), round(float(min(thresholds[i], 1.0)), 3)]
+        for i in chosen
+    ]
 
 
-def _metadata(
-    best: dict, keep: np.ndarray, examples: list[Example], dedup: dict, target: float, seed: int
-) -> dict:
+def _people_metrics(detector: CrisisDetector, corpus: dict, n_boot: int, seed: int) -> dict[str, Any]:
+    """Person-level checks on held-back data, all through ``detect_conversations``."""
+    test_dialogues = [d for d in corpus["everyday"] if d.split == "test"]
+    results: dict[str, Any] = {}
+    for source in EVERYDAY_SOURCES:
+        people = [d for d in test_dialogues if d.source == source]
+        results[f"{source}_flag_rate"] = _flag_rate(detector, people, n_boot, seed)
+    authors = [p for p in authors_posts(corpus["examples"]) if p.split == "test"]
+    results["sdcnl_authors"] = _person_eval(detector, authors, n_boot, seed)
+    results["sdcnl_authors"]["several_posts"] = sum(len(p.messages) > 1 for p in authors)
+    planted = _planted_dialogues(corpus["test"], [d for d in test_dialogues if d.source != "esconv"], seed)
+    for source in DEVELOPMENT_SOURCES:
+        people = [p for p in planted if p.source == source]
+        results[f"planted_{source}"] = _person_eval(detector, people, n_boot, seed)
+    return results
+
+
+def _flag_rate(detector: CrisisDetector, people: list[PersonTexts], n_boot: int, seed: int) -> dict:
+    results = detector.detect_conversations([list(p.messages) for p in people])
+    flagged = np.array([r.is_crisis for r in results], dtype=bool)
+    if not flagged.size:
+        return {"n": 0, "flagged": 0, "rate": None, "ci95": [None, None], "by_pattern": 0, "examples": []}
+    rng = np.random.default_rng(seed)
+    resampled = [flagged[rng.integers(0, flagged.size, flagged.size)].mean() for _ in range(n_boot)]
+    low, high = np.percentile(resampled, [2.5, 97.5]) if n_boot else (None, None)
+    return {
+        "n": int(flagged.size),
+        "flagged": int(flagged.sum()),
+        "rate": round(float(flagged.mean()), 4),
+        "ci95": [
+            None if low is None else round(float(low), 4),
+            None if high is None else round(float(high), 4),
+        ],
+        "by_pattern": sum(any(not e.discount for e in r.evidence) for r in results),
+        "examples": [
+            {"messages": [m[:160] for m in p.messages][:4], "score": r.score, "level": r.level}
+            for p, r in zip(people, results, strict=True)
+            if r.is_crisis
+        ][:5],
+    }
+
+
+def _person_eval(detector: CrisisDetector, people: list[PersonTexts], n_boot: int, seed: int) -> dict:
+    results = detector.detect_conversations([list(p.messages) for p in people])
+    labels = np.array([p.label == 1 for p in people], dtype=bool)
+    scores = np.array([r.score for r in results], dtype=np.float64)
+    return evaluate_scores(labels, scores, n_boot=n_boot, seed=seed)
+
+
+def _planted_dialogues(posts: list[Example], dialogues: list[PersonTexts], seed: int) -> list[PersonTexts]:
+    """Each held-back test post of a development source said by the client somewhere in a held-out
+    EmpatheticDialogues dialogue: does the person-level judgement still catch the positives, and leave
+    the negatives alone, once the post is one message among everyday ones?"""
+    rng = random.Random(seed)
+    planted: list[PersonTexts] = []
+    if not dialogues:
+        return planted
+    for post in posts:
+        if post.source not in DEVELOPMENT_SOURCES:
+            continue
+        host = rng.choice(dialogues)
+        messages = list(host.messages)
+        messages.insert(rng.randint(0, len(messages)), post.text)
+        planted.append(PersonTexts(tuple(messages), post.label, post.source, post.locator, "test"))
+    return planted
+
+
+def _cross_source_auc(
+    featurizer: HashedNgrams, training: list[Example], test: list[Example], c: float
+) -> dict[str, float | None]:
+    """Model AUC on each development source's test posts when that source is left out of training."""
+    results: dict[str, float | None] = {}
+    for held_out in DEVELOPMENT_SOURCES:
+        kept = [e for e in training if e.source != held_out]
+        x = featurizer.transform([e.text for e in kept])
+        keep = _frequent_features(x, min_df=2)
+        model = _fit(x, np.array([e.label for e in kept]), _source_balanced_weights(kept), keep, c)
+        subset = [e for e in test if e.source == held_out]
+        scores = model.predict_proba(featurizer.transform([e.text for e in subset])[:, keep])[:, 1]
+        labels = np.array([e.label == 1 for e in subset])
+        results[held_out] = evaluate_scores(labels, scores, n_boot=0)["roc_auc"]["value"]
+    return results
+
+
+def _counts(examples: list[Example]) -> dict[str, dict[str, int]]:
     counts: dict[str, dict[str, int]] = {}
     for e in examples:
         bucket = counts.setdefault(e.source, {})
         key = f"{e.split}_{'pos' if e.label else 'neg'}"
         bucket[key] = bucket.get(key, 0) + 1
-    digest = hashlib.sha256("\x1e".join(f"{e.source}\x1f{e.label}\x1f{e.text}" for e in examples).encode())
+    return counts
+
+
+def _artifact_meta(thresholds: dict[str, dict[str, float]]) -> dict[str, Any]:
     return {
         "name": MODEL_NAME,
         "version": MODEL_VERSION,
         "n_features": N_FEATURES,
         "ngram_range": list(NGRAM_RANGE),
-        "threshold": round(best["threshold"], 6),
+        "short_max_ngrams": SHORT_MAX_NGRAMS,
+        "thresholds": {
+            unit: {d: round(t, 6) for d, t in by_domain.items()} for unit, by_domain in thresholds.items()
+        },
+    }
+
+
+def _metadata(best: dict, keep: np.ndarray, corpus: dict, target: float, seed: int) -> dict:
+    examples = corpus["examples"]
+    digest = hashlib.sha256("\x1e".join(f"{e.source}\x1f{e.label}\x1f{e.text}" for e in examples).encode())
+    everyday = _counts([Example("", d.label, d.source, d.locator, d.split) for d in corpus["everyday"]])
+    return {
+        **_artifact_meta(best["thresholds"]),
         "regularisation_c": best["c"],
         "kept_features": int(keep.size),
         "validation_target_sensitivity": target,
+        "false_alarm_budget": FALSE_ALARM_BUDGET,
         "seed": seed,
         "data_sha256": digest.hexdigest(),
-        "deduplication": dedup,
-        "counts": counts,
+        "deduplication": corpus["dedup"],
+        "counts": _counts(examples),
+        "training_only_counts": corpus["extra_counts"],
+        "dialogue_counts": everyday,
     }
 
 
@@ -223,106 +425,6 @@ def _write_artifact(out_dir: Path, model: LogisticRegression, keep: np.ndarray, 
         intercept=np.array([float(model.intercept_[0])]),
     )
     (out_dir / f"{MODEL_NAME}.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-
-
-def render_model_card(meta: dict) -> str:
-    """MODEL_CARD.md from the metadata, so the card always states the shipped model's numbers."""
-    lines = [
-        f"# Crisis detector linear model — {meta['name']} v{meta['version']}",
-        "",
-        "Generated by `python -m ai.safety.crisis_detection.train`; do not edit by hand.",
-        "",
-        "## What it is",
-        "",
-        "The statistical half of `CrisisDetector` (ai/safety/crisis_detection/production_crisis_detector.py):",
-        f"logistic regression over word 1-2-grams hashed into {meta['n_features']:,} buckets "
-        f"({meta['kept_features']:,} buckets seen in >= 2 training texts kept; binary presence features), "
-        f"C={meta['regularisation_c']}, each (source, label) cell given equal total weight. It is combined with the pattern layer (patterns.py): an undiscounted "
-        "first-person ideation/plan/attempt/abuse hit makes a text a crisis whatever the model says.",
-        "",
-        f"Stored as `{meta['name']}.npz` (indices, float32 weights, intercept; loaded with "
-        f"`allow_pickle=False`) and `{meta['name']}.json` (metadata, calibrated threshold "
-        f"{meta['threshold']}). Nothing in the artifact can execute code on load.",
-        "",
-        "## Intended use and limits",
-        "",
-        "Routing and checking client turns of counselling-style training data (crisis conversations are",
-        "kept and routed to `crisis_support`, not deleted). It is tuned for recall: the threshold was "
-        f"calibrated for >= {meta['validation_target_sensitivity']} validation sensitivity on every "
-        "development source, so it flags many distressed but non-suicidal texts. It is not a clinical "
-        "instrument, reads English only, and its training labels are weak (subreddit of origin, "
-        "undocumented tweet labelling).",
-        "",
-        "## Data",
-        "",
-        "| source | licence | labels | train pos/neg | validation pos/neg | test pos/neg |",
-        "|---|---|---|---|---|---|",
-    ]
-    licences = {
-        "sdcnl": ("none stated (ayaanzhaque/SDCNL)", "r/SuicideWatch=1 vs r/depression=0"),
-        "kaggle": ("none stated (Kaggle copy via madiklob/tweet_classification)", "'Potential Suicide post'"),
-        "laxmimerit": ("none stated (laxmimerit/twitter-suicidal-intention-dataset)", "intention=1"),
-        "dreaddit": ("none stated for data (repo code MIT)", "negatives only (stress corpus)"),
-        "counselchat": ("MIT (nbertagnolli/counsel-chat)", "negatives only (counselling questions)"),
-        "esconv": (
-            "CC BY-NC 4.0 (thu-coai/esconv via Dantoro)",
-            "negatives only (seeker turns per dialogue)",
-        ),
-    }
-    for source, bucket in meta["counts"].items():
-        licence, labels = licences.get(source, ("", ""))
-        cells = [
-            f"{bucket.get(f'{s}_pos', 0)}/{bucket.get(f'{s}_neg', 0)}"
-            for s in ("train", "validation", "test")
-        ]
-        lines.append(f"| {source} | {licence} | {labels} | {' | '.join(cells)} |")
-    dedup = meta["deduplication"]
-    lines += [
-        "",
-        f"De-duplication: {dedup['raw']:,} non-empty rows -> {dedup['unique']:,} groups "
-        f"({dedup['groups_merged']:,} groups merged duplicates, {dedup['cross_source_groups']:,} across sources, "
-        f"{dedup['label_conflicts']:,} with conflicting labels, resolved to positive). Near-duplicates share "
-        "3+ word 8-grams; each group sits in one split. dreaddit posts in which the pattern layer finds the "
-        "writer's own ideation or worse are left out (their stress labels say nothing about suicide). "
-        f"Data digest: `{meta['data_sha256'][:16]}`.",
-        "",
-        "## Held-back test metrics (combined detector, score >= 0.5; bootstrap 95% CI)",
-        "",
-        "| source | n | positives | sensitivity | specificity | precision | F1 | PR-AUC |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for source, metrics in meta["test"].items():
-        cells = [
-            _metric_cell(metrics[name])
-            for name in ("sensitivity", "specificity", "precision", "f1", "pr_auc")
-        ]
-        lines.append(f"| {source} | {metrics['n']} | {metrics['n_positive']} | {' | '.join(cells)} |")
-    probe = meta.get("esconv_probe") or {}
-    lines += [
-        "",
-        "dreaddit, counsel-chat and ESConv have no positives, so only their specificity "
-        "(false-positive probing on distressed, non-suicidal text) is defined.",
-        "",
-    ]
-    if probe:
-        lines += [
-            "## In-domain probe: ESConv test split (held back; the train split served as negatives)",
-            "",
-            f"ESConv test dialogues (seeker turns joined; ESConv is CC BY-NC 4.0): {probe['flagged']} of "
-            f"{probe['dialogues']} flagged as crisis, {probe['flagged_by_explicit_pattern']} of them by an explicit "
-            "first-person pattern. ESConv's own notes say 14 of its 1,300 dialogues mention suicide or self-harm.",
-            "",
-        ]
-    return "\n".join(lines)
-
-
-def _metric_cell(metric: dict) -> str:
-    value, (low, high) = metric["value"], metric["ci95"]
-    if value is None:
-        return "n/a"
-    if low is None:
-        return f"{value:.3f}"
-    return f"{value:.3f} [{low:.3f}, {high:.3f}]"
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@
    server by default, any OpenAI-compatible endpoint by config) replies to the client's words with the
    passage's most related sentences in the prompt (``prompts.py``). Requests are cached, so a resumed
    run asks nothing twice.
-4. Judging: the groundedness judge (``ai.safety.groundedness``) holds every factual claim of the reply
+4. Judging: the groundedness judge (``ai.safety.groundedness``, handed in by the run's context) holds every factual claim of the reply
    to the cited passage; a failing reply becomes an ingest Rejection (``ungrounded_claim`` or
    ``passage_unused``) that keeps the generated text, so the quarantine shows what the model got wrong.
    The rest go to the run's gates (crisis, content, EARS, quality) until each stratum's quota passes.
@@ -36,7 +36,7 @@ import numpy as np
 
 from ai.core.atomic import append_lines_durably, atomic_write_json
 from ai.core.config import ConfigError, SourceConfig
-from ai.core.context import SourceContext
+from ai.core.context import GroundingJudge, SourceContext
 from ai.core.records import (
     Conversation,
     Passage,
@@ -48,7 +48,6 @@ from ai.core.records import (
     normalise_for_hash,
 )
 from ai.core.stage import Rejection
-from ai.safety.groundedness import GroundednessJudge
 from ai.sourcing.generation import ChatEndpoint, ChatRequest, Completion, EndpointError, ServerError
 from ai.sourcing.synthetic.knowledge import KnowledgePassage
 from ai.sourcing.synthetic.matching import GroundingMatcher, Match, grounding_taxonomy
@@ -106,7 +105,14 @@ def read_grounded(
     workdir = Path(context.run_dir) / "work" / "synthetic" / source.name
     endpoint = ChatEndpoint.from_options(options.generation, workdir)
     generator = GroundedGenerator(
-        source, options, knowledge, threads, context.seed, endpoint, transport(options, endpoint, workdir)
+        source,
+        options,
+        knowledge,
+        threads,
+        context.seed,
+        endpoint,
+        context.groundedness_judge(),
+        transport(options, endpoint, workdir),
     )
     announce_plan(source.name, options, endpoint)
     gates = KeepGateRejections(context, workdir / GATE_REJECTED_FILE)
@@ -190,8 +196,8 @@ class GroundedGenerator:
         threads: list[ClientThread],
         seed: int,
         endpoint: ChatEndpoint,
+        judge: GroundingJudge,
         ask: Transport | None = None,
-        judge: GroundednessJudge | None = None,
     ) -> None:
         self.source = source
         self.options = options
@@ -200,7 +206,7 @@ class GroundedGenerator:
         self.seed = seed
         self.endpoint = endpoint
         self.ask: Transport = ask or endpoint.complete_many
-        self.judge = judge or GroundednessJudge.load()
+        self.judge = judge
         self.rng = random.Random(f"{seed}:{source.name}:grounded")  # nosec B311  # seeded for reproducible data, not security
         taxonomy = grounding_taxonomy(options.taxonomy, options.extra_topics)
         self.matcher = GroundingMatcher(taxonomy, self.judge.embed, options.min_similarity)

@@ -8,7 +8,13 @@ import msgspec
 import pytest
 
 from ai.core.records import Conversation, Provenance, Turn, make_conversation
-from ai.pipelines.orchestrator.safety_gates import ContentStage, CrisisOptions, CrisisStage
+from ai.pipelines.orchestrator.safety_gates import (
+    ContentOptions,
+    ContentStage,
+    CrisisOptions,
+    CrisisStage,
+    judge_turns,
+)
 
 SOURCE = Provenance(kind="dataset", name="unit", locator={"file_line": "unit.jsonl:1"})
 
@@ -46,6 +52,39 @@ def test_every_record_is_scored_and_crisis_ones_are_routed_not_deleted() -> None
     assert result.stats["crisis_flagged"] == 1
 
 
+def test_the_client_is_judged_as_one_person_over_all_their_turns() -> None:
+    # Issue 16: everyday talk with idioms, and a client supporting someone else, are not crises; one
+    # explicit first-person turn among everyday ones is, and its evidence names that turn.
+    idioms = conversation(
+        ("client", "This homework is killing me."),
+        ("therapist", "That sounds like a lot. What is due first?"),
+        ("client", "I could just die of embarrassment if I fail again, and I'm dead tired."),
+        ("therapist", "Let's look at one small step for tonight."),
+    )
+    supporting = conversation(
+        ("client", "My friend told me she wants to die."),
+        ("therapist", "That must have been frightening to hear. What did you say?"),
+        ("client", "Please don't hurt yourself, you deserve to live. Call a crisis line tonight."),
+        ("therapist", "That was a caring thing to say."),
+    )
+    later = conversation(
+        ("client", "We moved house last month."),
+        ("therapist", "How has the move been?"),
+        ("client", "The kids like their school."),
+        ("therapist", "And for you?"),
+        ("client", "I don't want to live anymore."),
+        ("therapist", "Thank you for telling me. Are you safe right now?"),
+    )
+    result = CrisisStage().process([idioms, supporting, later])
+    assert result.stats["crisis_flagged"] == 1 and result.rejected == []
+    calm_idioms, calm_support, crisis = result.kept
+    assert "crisis" not in calm_idioms.tags and "crisis" not in calm_support.tags
+    assert calm_support.scores["crisis"] < 0.5
+    info = crisis.meta["crisis"]
+    assert info["first_turn"] == 4 and info["level"] == "ideation"
+    assert [e["turn"] for e in info["evidence"] if not e["discount"]] == [4]
+
+
 def test_unanswered_crisis_is_rejected_with_reason() -> None:
     result = CrisisStage().process([UNANSWERED])
     (rejection,) = result.rejected
@@ -61,7 +100,13 @@ def test_unanswered_crisis_can_be_kept_by_config() -> None:
 
 
 def test_route_min_level_decides_which_crises_change_category() -> None:
-    weak = conversation(("client", "I feel hopeless about everything lately"), ("therapist", "Tell me more."))
+    weak = conversation(
+        (
+            "client",
+            "I feel hopeless and worthless. I am such a burden to everyone and nothing will ever get better.",
+        ),
+        ("therapist", "Tell me more."),
+    )
     (tagged,) = CrisisStage().process([weak]).kept
     assert tagged.scores["crisis"] >= 0.5 and "crisis_level:indicator" in tagged.tags
     assert tagged.category == "therapeutic"
@@ -100,14 +145,50 @@ def test_content_stage_rejects_harmful_therapist_turns_with_codes() -> None:
     assert [r.id for r in result.kept] == [CALM.id]
     (rejection,) = result.rejected
     assert rejection.reason == "content_diagnosis"
-    assert "therapist turn 1" in rejection.message and "medication_dosing" in rejection.message
-    assert rejection.record.meta["content_hits"][0]["code"] == "diagnosis"
-    assert result.kept[0].scores["content"] == 1.0
+    assert (
+        "therapist turn 1 is unsafe in context" in rejection.message
+        and "medication_dosing" in rejection.message
+    )
+    assert rejection.record.meta["content"][0]["turn"] == 1
+    assert "diagnosis" in rejection.record.meta["content"][0]["codes"]
+    assert (
+        result.kept[0].scores["content"]
+        < ContentStage().filter.threshold
+        <= rejection.record.scores["content"]
+    )
+
+
+def test_content_stage_judges_each_reply_in_the_context_before_it() -> None:
+    joining = conversation(
+        ("client", "Work was long today."),
+        ("therapist", "What made it long?"),
+        ("client", "I want to end my life tonight."),
+        ("therapist", "I think I'll join you."),
+    )
+    stage = ContentStage()
+    (verdicts,) = judge_turns(stage.filter, [joining])
+    assert [index for index, _ in verdicts] == [1, 3]  # therapist turns only
+    _, verdict = verdicts[1]
+    turns = [t.text for t in joining.turns]
+    assert verdict == stage.filter.check(turns[3], context=turns[:3])
+    assert verdict.score > stage.filter.check(turns[3], context=["I am going to the gym later."]).score
+    assert "risk_ignorance" in verdict.codes
+
+
+def test_content_stage_survives_pickling_and_validates_its_threshold() -> None:
+    stage = pickle.loads(pickle.dumps(ContentStage()))
+    assert stage.process([CALM]).kept == [CALM]
+    with pytest.raises(ValueError, match="threshold"):
+        ContentOptions(threshold=1.5)
 
 
 def test_content_stage_lets_clients_say_hard_things() -> None:
     raw = conversation(
         ("client", "I want to kill myself and the internet says 50 mg would do it."),
-        ("therapist", "I'm really glad you told me. Are you safe right now?"),
+        (
+            "therapist",
+            "Thank you for telling me. I'm worried about you. Can we talk about how to keep you safe tonight, "
+            "and would you call a crisis line with me?",
+        ),
     )
     assert ContentStage().process([raw]).rejected == []

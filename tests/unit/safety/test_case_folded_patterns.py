@@ -15,7 +15,7 @@ from ai.safety.case_folded import CaseFoldedPattern, RuleSet, first_char_alterna
 from ai.safety.content_filter import RULES
 from ai.safety.content_filter import TRIGGERS as CONTENT_TRIGGERS
 from ai.safety.crisis_detection.corpora import read_diasafety
-from ai.safety.crisis_detection.patterns import PATTERNS, THIRD_PERSON_PATTERNS, PatternLayer
+from ai.safety.crisis_detection.patterns import IDIOM_PATTERNS, PATTERNS, THIRD_PERSON_PATTERNS, PatternLayer
 
 
 def _top_level_alternatives(regex: str) -> list[str]:
@@ -43,7 +43,8 @@ def _top_level_alternatives(regex: str) -> list[str]:
 
 @pytest.mark.parametrize(
     "regex",
-    [r for rules in RULES.values() for r in rules] + [p.regex for p in (*PATTERNS, *THIRD_PERSON_PATTERNS)],
+    [r for rules in RULES.values() for r in rules]
+    + [p.regex for p in (*PATTERNS, *THIRD_PERSON_PATTERNS, *IDIOM_PATTERNS)],
 )
 def test_word_start_rule_sets_start_every_alternative_at_a_word_boundary(regex: str) -> None:
     assert all(part.startswith(r"\b") for part in _top_level_alternatives(regex)), regex

@@ -1,4 +1,4 @@
-"""Content filter: reason codes, role awareness, and measurement on DiaSafety."""
+"""Content keyword rules: reason codes, role awareness, and measurement on DiaSafety."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from ai.safety.content_filter import REASON_CODES, ContentFilter, diasafety_metrics
+from ai.safety.content_filter import REASON_CODES, ContentRules, diasafety_metrics
 
-FILTER = ContentFilter()
+FILTER = ContentRules()
 
 
 @pytest.mark.parametrize(
@@ -52,11 +52,11 @@ def test_client_may_express_crisis_and_anger() -> None:
 
 
 def test_role_codes_are_configurable_and_validated() -> None:
-    strict = ContentFilter({"client": ["hate_harassment"], "therapist": list(REASON_CODES)})
+    strict = ContentRules({"client": ["hate_harassment"], "therapist": list(REASON_CODES)})
     assert strict.check("shut up", "client").codes == ["hate_harassment"]
     assert strict.check("shut up", "system").safe  # roles not listed are not checked
     with pytest.raises(ValueError, match="unknown content reason codes"):
-        ContentFilter({"therapist": ["rudeness"]})
+        ContentRules({"therapist": ["rudeness"]})
 
 
 def test_hits_carry_spans() -> None:

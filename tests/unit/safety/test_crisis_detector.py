@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ai.safety.crisis_detection.features import HashedNgrams
 from ai.safety.crisis_detection.production_crisis_detector import (
     MODEL_DIR,
     CrisisDetector,
@@ -16,6 +17,7 @@ from ai.safety.crisis_detection.production_crisis_detector import (
     CrisisResult,
     LinearCrisisModel,
     blank_discounted,
+    union_of_rows,
 )
 
 
@@ -88,7 +90,13 @@ def test_threshold_override_changes_the_decision() -> None:
 
 def test_artifact_is_small_json_and_npz_without_pickle() -> None:
     meta = json.loads((MODEL_DIR / "crisis_linear.json").read_text())
-    assert 0 < meta["threshold"] < 1 and meta["n_features"] == 2**18
+    assert meta["n_features"] == 2**18
+    for unit in ("post", "person"):
+        assert all(0 < meta["thresholds"][unit][d] < 1 for d in ("short", "long"))
+        # A person is never judged more loosely than a single post (the budget only raises it).
+        assert all(
+            meta["thresholds"]["person"][d] >= meta["thresholds"]["post"][d] for d in ("short", "long")
+        )
     with np.load(MODEL_DIR / "crisis_linear.npz", allow_pickle=False) as arrays:
         assert set(arrays.files) == {"indices", "weights", "intercept"}
         assert arrays["weights"].dtype == np.float32
@@ -115,3 +123,94 @@ def test_blank_discounted_removes_only_discounted_phrases(detector: CrisisDetect
     text = "I would never kill myself. I want to die."
     hits = detector.patterns.scan_one(text)
     assert blank_discounted(text, hits) == "I would never  . I want to die."
+
+
+def test_metadata_without_thresholds_is_a_clear_error(tmp_path: Path) -> None:
+    meta = json.loads((MODEL_DIR / "crisis_linear.json").read_text())
+    del meta["thresholds"]
+    (tmp_path / "crisis_linear.json").write_text(json.dumps(meta))
+    shutil.copy(MODEL_DIR / "crisis_linear.npz", tmp_path)
+    with pytest.raises(CrisisModelError, match="thresholds"):
+        LinearCrisisModel(tmp_path)
+
+
+# Judging a person (issue 16): all their messages at once, evidence naming the message.
+
+
+def test_escalating_first_person_statements_are_a_crisis(detector: CrisisDetector) -> None:
+    messages = [
+        "Work has been hard and I feel hopeless most days.",
+        "Honestly everyone would be better off without me.",
+        "I have the pills ready and I'm going to kill myself tonight.",
+    ]
+    result = detector.detect_conversation(messages)
+    assert result.is_crisis and result.level == "behavior_or_plan" and result.escalating
+    assert {e.message for e in result.evidence if not e.discount} == {0, 1, 2}
+    plan = next(e for e in result.evidence if e.category == "plan_or_intent")
+    assert messages[plan.message][plan.start : plan.end] == plan.text
+
+
+def test_second_person_support_is_not_at_risk(detector: CrisisDetector) -> None:
+    supporter = [
+        "Please don't hurt yourself, you deserve to live.",
+        "If you are thinking about suicide, please call a crisis line or text 988 right now.",
+        "You are not alone. Reach out to someone you trust tonight.",
+    ]
+    result = detector.detect_conversation(supporter)
+    assert not result.is_crisis, result
+    assert all(e.discount for e in result.evidence)
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        ["this homework is killing me", "three essays due on Monday"],
+        ["I could just die of embarrassment", "I tripped on stage during the school play"],
+        ["I'm dead tired", "the baby was up all night again"],
+        ["I used to want to kill myself, but therapy helped and now I'm doing well", "I start college soon"],
+        ["♪ I don't want to live forever ♪ has been stuck in my head all day", "Taylor Swift is on tour"],
+        ["My boss is stressing me out", "he keeps adding projects and I work most evenings"],
+    ],
+)
+def test_everyday_people_are_not_at_risk(detector: CrisisDetector, messages: list[str]) -> None:
+    assert not detector.detect_conversation(messages).is_crisis
+
+
+def test_one_explicit_message_among_everyday_ones_is_a_crisis(detector: CrisisDetector) -> None:
+    messages = ["We moved house last week.", "The kids love their new school.", "I just want to die."]
+    result = detector.detect_conversation(messages)
+    assert result.is_crisis and result.level == "ideation"
+    assert [e.message for e in result.evidence] == [2]
+
+
+def test_person_batch_equals_one_by_one(detector: CrisisDetector) -> None:
+    people = [["I want to die"], [], ["nice day", "🙂"], ["he beat me again last night", "I'm scared"]]
+    assert detector.detect_conversations(people) == [detector.detect_conversation(p) for p in people]
+    assert detector.detect_conversations([]) == []
+    empty = detector.detect_conversation([])
+    assert not empty.is_crisis and empty.score == 0.0
+
+
+def test_a_person_with_an_unreadable_message_fails_closed(detector: CrisisDetector) -> None:
+    results = detector.detect_conversations([["a calm day"], ["fine", None], "not a list"])  # type: ignore[list-item]
+    assert not results[0].is_crisis and results[0].error == ""
+    for failed in results[1:]:
+        assert failed.is_crisis and failed.score == 1.0 and failed.error
+
+
+def test_union_of_rows_is_the_set_of_the_messages_ngrams() -> None:
+    featurizer = HashedNgrams()
+    messages = ["i feel low", "low energy today", "i feel low"]
+    features = featurizer.transform(messages)
+    joined = union_of_rows(features, np.array([0, 0, 1]), 2)
+    expected = set(features[0].indices) | set(features[1].indices)
+    assert set(joined[0].indices) == expected and list(joined[1].indices) == list(features[2].indices)
+    assert np.allclose(np.sqrt(joined.multiply(joined).sum(axis=1)).A1, 1.0)
+    assert joined.dtype == np.float32
+
+
+def test_support_messages_do_not_hide_the_writers_own_words(detector: CrisisDetector) -> None:
+    # Second person only: left out of the person's model score. With "I" in it: the writer's own.
+    assert detector.detect_conversation(["Please don't hurt yourself, you deserve to live."]).score < 0.5
+    mixed = detector.detect_conversation(["You deserve to live.", "I don't though. I want to kill myself."])
+    assert mixed.is_crisis and mixed.level == "ideation" and mixed.evidence[-1].message == 1

@@ -115,3 +115,55 @@ def test_windowed_scan_finds_what_a_full_scan_finds(shared_data) -> None:
 def test_unicode_that_changes_length_when_lowered_falls_back_to_a_full_scan() -> None:
     text = "İstanbul was hard. I want to die."
     assert LAYER.scan_one(text) == LAYER.scan_full(text) != []
+
+
+# The floor audit (issue 16): each of these was a counted hit, or a flag, on text with no risk to the writer.
+@pytest.mark.parametrize(
+    ("text", "discount"),
+    [
+        ("I wanted to die of embarrassment when I tripped on stage", "idiom"),
+        ("I'm so embarrassed I want to die of shame", "idiom"),
+        ("I was killing myself at the gym this week", "idiom"),
+        ("If you are thinking about suicide, please call a crisis line", "second_person"),
+        ("When you want to die, please text 988 and talk to someone", "second_person"),
+        ("I used to want to kill myself, but therapy helped and now I'm doing well", "recovered"),
+        ("Years ago I was suicidal. I'm in a much better place now.", "recovered"),
+        ("♪ I don't want to live forever ♪", "hypothetical"),
+        ("the lyrics 'I want to end it all' hit hard", "hypothetical"),
+    ],
+)
+def test_audited_floor_hits_are_discounted(text: str, discount: str) -> None:
+    assert counted(text) == []
+    assert discount in discounts(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "this homework is killing me",
+        "I could just die of embarrassment",
+        "I'm dead tired after the night shift",
+        "Please don't hurt yourself, you deserve to live",
+        "my feet are killing me",
+        "I'd kill for a coffee right now",
+    ],
+)
+def test_idioms_and_support_without_a_pattern_hit(text: str) -> None:
+    assert counted(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A recent attempt followed by "I'm okay" is not a recovery story.
+        "I tried to kill myself last night. I am okay physically but scared",
+        # A distant past attempt without any word that it is over still counts (a risk factor).
+        "Two years ago I tried to kill myself and woke up in hospital.",
+        # Recovery claimed, then new ideation in a later sentence.
+        "I used to be suicidal and got better. But now I want to die again.",
+        # The writer's own statement after supporting someone else.
+        "You deserve to live. I don't though, I want to kill myself.",
+    ],
+)
+def test_discounts_do_not_hide_the_writers_own_risk(text: str) -> None:
+    assert counted(text) != []

@@ -96,7 +96,7 @@ def _context(n_copies: int = 3, gate=None) -> MaterialContext:  # type: ignore[n
         for i in range(n_copies)
         for a, b in CLIENTS
     ]
-    return MaterialContext(passages, conversations, seed=7, gate=gate)
+    return MaterialContext(passages, conversations, seed=7, gate=gate, judge=GroundednessJudge.load())
 
 
 STUB: dict[str, OpenAIStub] = {}
@@ -328,9 +328,7 @@ def test_gate_failures_are_not_yielded_and_generation_continues_until_the_target
         json.loads(line)
         for line in Path("work/synthetic/grounded/gate_rejected.jsonl").read_text().splitlines()
     ]
-    assert kept and all(
-        k["reason"] == "ears_below_threshold" and k["record"]["turns"][1][1] for k in kept
-    )
+    assert kept and all(k["reason"] == "ears_below_threshold" and k["record"]["turns"][1][1] for k in kept)
 
 
 def test_budget_spent_is_reported_when_the_gates_reject_everything() -> None:
@@ -360,7 +358,11 @@ def test_per_stratum_quotas_are_met_separately() -> None:
 
 
 def test_missing_material_is_one_clear_rejection() -> None:
-    items = list(read_source(_source(target=3), Path("."), MaterialContext([], [], seed=1)))
+    items = list(
+        read_source(
+            _source(target=3), Path("."), MaterialContext([], [], seed=1, judge=GroundednessJudge.load())
+        )
+    )
     assert len(items) == 1 and isinstance(items[0], Rejection)
     assert items[0].reason == "no_grounding_material"
 

@@ -14,6 +14,7 @@ from openai_stub import OpenAIStub
 from ai.core.config import ConfigError, SourceConfig
 from ai.core.records import Conversation, Passage, Provenance, Turn, make_conversation
 from ai.core.stage import Rejection
+from ai.safety.groundedness import GroundednessJudge
 from ai.sourcing.synthetic import MaterialContext, read_source
 from ai.sourcing.synthetic.options import parse_options
 from ai.sourcing.synthetic.research import JournalTriggerWarning, resolve_trigger_paths
@@ -74,7 +75,7 @@ def _context(run_dir: Path) -> MaterialContext:
         )
         for i, text in enumerate(CLIENTS)
     ]
-    return MaterialContext(passages, conversations, seed=7, run_dir=run_dir)
+    return MaterialContext(passages, conversations, seed=7, run_dir=run_dir, judge=GroundednessJudge.load())
 
 
 def _academic(port: int) -> dict[str, object]:

@@ -32,6 +32,7 @@ from typing import Any
 from ai.core.config import ConfigError, PipelineConfig, SourceConfig, load_config
 from ai.core.records import Conversation, Passage, encode, to_openai
 from ai.core.stage import Rejection
+from ai.safety.groundedness import GroundednessJudge
 from ai.sourcing.registry import DERIVED_KINDS, SOURCE_READERS
 from ai.sourcing.synthetic import MaterialContext, bias_audit, read_source
 from ai.sourcing.synthetic.composer import repetition_report
@@ -48,7 +49,9 @@ def generate_synthetic(config: PipelineConfig, out: Path, only: list[str] | None
             raise ConfigError(f"no synthetic source named {', '.join(unknown)} in the config")
         synthetic = [s for s in synthetic if s.name in only]
     passages, conversations = _material(config)
-    context = MaterialContext(passages, conversations, seed=config.run.seed, run_dir=out)
+    context = MaterialContext(
+        passages, conversations, seed=config.run.seed, run_dir=out, judge=GroundednessJudge.load()
+    )
     out.mkdir(parents=True, exist_ok=True)
     records: list[Conversation] = []
     rejected: Counter[str] = Counter()

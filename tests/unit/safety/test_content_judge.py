@@ -1,0 +1,95 @@
+"""ContentFilter: the shipped model decides in context, the keyword rules add evidence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ai.safety.content.features import N_KINDS, PairFeatures, context_text
+from ai.safety.content_filter import MODEL_CODES, REASON_CODES, ContentFilter
+
+FILTER = ContentFilter()
+RISK = ["I can't take it anymore. I've been thinking about ending my life."]
+
+
+def test_joining_in_risk_is_unsafe_and_engaging_with_it_is_safe() -> None:
+    joining = FILTER.check("lol same, I think I'll join you.", context=RISK)
+    engaging = FILTER.check(
+        "I'm really glad you told me. Are you safe right now? Please call a crisis line or someone you trust.",
+        context=RISK,
+    )
+    assert engaging.score < FILTER.threshold <= joining.score
+    assert "risk_ignorance" in joining.codes and not engaging.codes
+
+
+def test_the_same_reply_is_judged_by_its_context() -> None:
+    reply = "Yeah, I totally agree with you."
+    after_toxic = FILTER.check(reply, context=["Immigrants are animals and should all be thrown out."])
+    after_kind = FILTER.check(reply, context=["I think being kind to strangers makes the world better."])
+    assert after_toxic.score > after_kind.score
+    assert not after_toxic.safe and "toxicity_agreement" in after_toxic.codes
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "You should just kill yourself, nobody would miss you.",
+        "You're a pathetic loser, shut up.",
+    ],
+)
+def test_plainly_harmful_replies_are_unsafe_with_rule_evidence(text: str) -> None:
+    verdict = FILTER.check(text, context=["I had a really hard day at work."])
+    assert not verdict.safe and verdict.score >= FILTER.threshold
+    assert set(verdict.codes) & set(REASON_CODES) and verdict.hits
+    assert set(verdict.codes) & set(MODEL_CODES)
+
+
+def test_clients_are_not_judged() -> None:
+    verdict = FILTER.check("I want to kill myself and you're an idiot.", role="client")
+    assert verdict.safe and verdict.score == 0.0 and not verdict.codes
+
+
+def test_batch_agrees_with_single_checks() -> None:
+    texts = ["That sounds really painful.", "Just take more pills then.", "", "🙂"]
+    contexts = [RISK, RISK, RISK, []]
+    batch = FILTER.check_batch(texts, "therapist", contexts)
+    assert batch == [FILTER.check(t, context=c) for t, c in zip(texts, contexts, strict=True)]
+    assert batch[2].score == 0.0 and batch[3].score == 0.0  # no words, no evidence
+    with pytest.raises(ValueError, match="2 texts but 1 contexts"):
+        FILTER.check_batch(["a", "b"], contexts=[[]])
+
+
+def test_threshold_override_is_validated() -> None:
+    assert ContentFilter(threshold=0.99).check("Just take more pills then.", context=RISK).safe
+    with pytest.raises(ValueError, match=r"in \(0, 1\)"):
+        ContentFilter(threshold=1.0)
+
+
+def test_the_model_reads_the_turn_the_reply_answers() -> None:
+    assert context_text(["early", "the most recent words", "  ", ""]) == "the most recent words"
+    assert context_text([]) == ""
+    reply, turn = "lol same, I think I'll join you.", RISK[0]
+    assert FILTER.check(reply, context=["We met at school.", turn]) == FILTER.check(reply, context=[turn])
+
+
+def test_scoring_block_by_block_equals_the_assembled_matrix() -> None:
+    model = FILTER.model
+    replies = ["lol same", "Are you safe right now?", "Take 40 mg tonight."]
+    contexts = [RISK, RISK, ["My chest hurts."]]
+    features = model.features
+    r, c = features.replies(replies), features.contexts(contexts)
+    x = features.assemble(r, c, model.kinds(c))
+    expected = 1 / (1 + np.exp(-(x @ model.weights + model.intercept)))
+    np.testing.assert_allclose(model.score(replies, contexts).probabilities, expected, rtol=1e-9)
+
+
+def test_reply_columns_are_repeated_in_the_block_of_their_context_kind() -> None:
+    features = PairFeatures(n_features=64)
+    replies = features.replies(["hello there", "hello there"])
+    contexts = features.contexts([["x"], []])
+    x = features.assemble(replies, contexts, np.array([1, N_KINDS - 1]))
+    assert x.shape == (2, 64 * (2 + N_KINDS))
+    first, second = x[0].indices, x[1].indices
+    reply_columns = replies[0].indices
+    assert set(reply_columns + 64 * 3) <= set(first)  # block 2 + kind 1
+    assert set(reply_columns + 64 * (2 + N_KINDS - 1)) <= set(second)

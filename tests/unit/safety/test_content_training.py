@@ -1,0 +1,204 @@
+"""The content-safety training command end to end on a tiny hand-written data tree, and its helpers."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ai.safety.content.corpora import DIASAFETY_CATEGORIES, load_pairs
+from ai.safety.content.model import ContentModel, ContentModelError
+from ai.safety.content.train import _source_weights, best_f1_threshold, train
+
+# Per category: (context, an unsafe reply, a safe reply). Variants below make each row distinct.
+CATEGORY_ROWS = {
+    "Offending User": ("can you help me with my homework", "you are too dumb to learn", "sure, which part"),
+    "Risk Ignorance": (
+        "i want to end my life tonight",
+        "cool, what is for dinner",
+        "please call a helpline now",
+    ),
+    "Unauthorized Expertise": ("my chest hurts a lot", "take four aspirin and sleep", "please see a doctor"),
+    "Toxicity Agreement": (
+        "those people are animals",
+        "yes they are animals",
+        "that is an unfair thing to say",
+    ),
+    "Biased Opinion": (
+        "are women bad drivers",
+        "women cannot drive at all",
+        "driving skill varies by person",
+    ),
+}
+VARIANTS = ("", " today", " honestly", " right now", " friend", " again", " anyway")
+
+
+def write_tree(root: Path) -> Path:
+    """A shared/data look-alike with every source the loader reads."""
+    (root / "crisis").mkdir(parents=True)
+    for split, variants in (("train", VARIANTS), ("val", VARIANTS[:3])):
+        rows = [
+            {"context": context + v, "response": reply + v, "category": category, "label": label}
+            for category, (context, unsafe, safe) in CATEGORY_ROWS.items()
+            for v in variants
+            for reply, label in ((unsafe, "Unsafe"), (safe, "Safe"))
+        ]
+        (root / "crisis" / f"diasafety_{split}.json").write_text(json.dumps(rows), encoding="utf-8")
+    bad = root / "safety" / "bad_valid_fsb"
+    bad.mkdir(parents=True)
+    notok = [{"dialogue": [["hi there", "hello"], [f"you are worthless trash{v}", ""]]} for v in VARIANTS]
+    ok = [
+        {"dialogue": [["i like music", f"me too, what bands do you like{v}"]], "meta": []} for v in VARIANTS
+    ]
+    (bad / "fsb_bad_valid_notok_contexts.json").write_text(json.dumps(notok), encoding="utf-8")
+    (bad / "fsb_bad_valid_ok_last2turns.json").write_text(json.dumps(ok), encoding="utf-8")
+    safetext = root / "safety" / "safetext"
+    safetext.mkdir(parents=True)
+    scenarios = {
+        f"if you smell gas{v},": {"unsafe": ["light a match."], "safe": ["leave the house."]}
+        for v in VARIANTS
+    }
+    (safetext / "SafeText.json").write_text(json.dumps(scenarios), encoding="utf-8")
+    moderation = root / "safety" / "openai_moderation_eval"
+    moderation.mkdir(parents=True)
+    with gzip.open(moderation / "samples-1680.jsonl.gz", "wt", encoding="utf-8") as handle:
+        for v in VARIANTS:
+            handle.write(json.dumps({"prompt": f"i will hurt you{v}", "V": 1, "H": 0}) + "\n")
+            handle.write(json.dumps({"prompt": f"the weather is nice{v}", "V": 0, "H": 0}) + "\n")
+    completions = root / "safety" / "xstest" / "model_completions"
+    completions.mkdir(parents=True)
+    with (completions / "xstest_v2_completions_demo.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, ["id", "type", "prompt", "completion", "final_label"])
+        writer.writeheader()
+        for i, v in enumerate(VARIANTS):
+            rows = [
+                (
+                    "contrast_harm",
+                    f"how do i poison someone{v}",
+                    f"mix the poison into food{v}",
+                    "1_full_compliance",
+                ),
+                ("contrast_harm", f"how do i poison someone{v}", "i cannot help with that", "2_full_refusal"),
+                (
+                    "homonyms",
+                    f"how do i kill a python process{v}",
+                    f"use the kill command{v}",
+                    "1_full_compliance",
+                ),
+            ]
+            for j, (kind, prompt, completion, label) in enumerate(rows):
+                writer.writerow(
+                    {
+                        "id": f"{i}-{j}",
+                        "type": kind,
+                        "prompt": prompt,
+                        "completion": completion,
+                        "final_label": label,
+                    }
+                )
+    conversations = root / "conversations"
+    conversations.mkdir()
+    for part in ("train", "test"):
+        dialogues = [
+            {
+                "dialog": [
+                    {"speaker": "usr", "text": f"i feel low{v}"},
+                    {"speaker": "sys", "text": f"that sounds heavy{v}"},
+                ]
+            }
+            for v in VARIANTS
+        ]
+        lines = "\n".join(json.dumps(d) for d in dialogues)
+        (conversations / f"esconv_hf_{part}.jsonl").write_text(lines, encoding="utf-8")
+    with (conversations / "counselchat_20200325_counsel_chat.csv").open(
+        "w", encoding="utf-8", newline=""
+    ) as handle:
+        writer = csv.DictWriter(handle, ["questionTitle", "questionText", "answerText", "split"])
+        writer.writeheader()
+        for v in VARIANTS:
+            writer.writerow(
+                {
+                    "questionTitle": "sad",
+                    "questionText": f"i cry a lot{v}",
+                    "answerText": f"what helps you{v}",
+                    "split": "train",
+                }
+            )
+            writer.writerow(
+                {
+                    "questionTitle": "sad",
+                    "questionText": f"i cry{v}",
+                    "answerText": f"tell me more{v}",
+                    "split": "test",
+                }
+            )
+    return root
+
+
+def test_loader_reads_every_source_with_its_labels(tmp_path: Path) -> None:
+    pairs = load_pairs(write_tree(tmp_path / "data"))
+    by_source = {(p.source, p.label) for p in pairs}
+    labelled = ("diasafety", "bad", "safetext", "moderation", "xstest")
+    assert by_source == {(s, label) for s in labelled for label in (0, 1)} | {("counselling", 0)}
+    esconv = next(p for p in pairs if p.category == "esconv")
+    assert esconv.context == ("i feel low",) and esconv.reply == "that sounds heavy"
+    assert {p.split for p in pairs if p.source == "counselling"} == {"train", "probe"}
+    bad_unsafe = next(p for p in pairs if p.source == "bad" and p.label == 1)
+    assert bad_unsafe.context == ("hi there", "hello") and bad_unsafe.reply.startswith("you are worthless")
+    refusal = next(p for p in pairs if p.source == "xstest" and "refusal" in p.category)
+    assert refusal.label == 0  # refusing an unsafe prompt is never unsafe
+    assert {p.split for p in pairs if p.source == "diasafety"} == {"train", "test"}
+    with pytest.raises(ValueError, match="unknown content-safety sources"):
+        load_pairs(tmp_path / "data", ("reddit",))
+
+
+def test_training_writes_a_loadable_artifact_and_a_card(tmp_path: Path) -> None:
+    out = tmp_path / "model"
+    meta = train(write_tree(tmp_path / "data"), out, n_boot=20, n_features=2**10)  # small: a fast test
+    assert sorted(p.name for p in out.iterdir()) == [
+        "MODEL_CARD.md",
+        "content_pairs.json",
+        "content_pairs.npz",
+    ]
+    with np.load(out / "content_pairs.npz", allow_pickle=False) as arrays:
+        assert all(arrays[name].dtype != object for name in arrays.files)
+    model = ContentModel(out)
+    assert model.threshold == meta["threshold"]
+    scores = model.score(
+        ["please call a helpline now", "cool, what is for dinner"], [["i want to end my life tonight"]] * 2
+    )
+    assert scores.probabilities[1] > scores.probabilities[0]
+    assert DIASAFETY_CATEGORIES[int(scores.kinds[0])] == "Risk Ignorance"
+    assert set(meta["held_out"]["by_category"]) == set(DIASAFETY_CATEGORIES)
+    assert set(meta["leave_one_source_out"]) == {"bad", "safetext", "moderation", "xstest", "counselling"}
+    assert meta["counselling_probe"]["esconv"]["replies"] == len(VARIANTS)
+    card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "Apache-2.0" in card and "Risk Ignorance" in card and f"Threshold {meta['threshold']}" in card
+
+
+def test_a_broken_artifact_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "content_pairs.json").write_text('{"n_features": 8, "ngram_range": [1, 2], "threshold": 0.5}')
+    (tmp_path / "content_pairs.npz").write_bytes(b"not a zip")
+    with pytest.raises(ContentModelError, match="unreadable"):
+        ContentModel(tmp_path)
+
+
+def test_best_f1_threshold_cuts_between_distinct_scores() -> None:
+    labels = np.array([1, 1, 0, 1, 0, 0])
+    scores = np.array([0.9, 0.8, 0.7, 0.7, 0.2, 0.1])
+    threshold, f1 = best_f1_threshold(labels, scores)
+    # Cutting at 0.8 gives 2/3 recall and precision 1 (F1 0.8); at 0.7, P 3/4 R 1 (F1 0.857).
+    assert threshold == 0.7 and f1 == pytest.approx(6 / 7)
+
+
+def test_other_sources_weigh_a_fixed_share_of_diasafety_split_by_label() -> None:
+    sources = np.array(["diasafety"] * 8 + ["xstest"] * 5)
+    labels = np.array([0, 1] * 4 + [1, 0, 0, 0, 0])
+    weights = _source_weights(sources, labels)
+    assert weights[:8].tolist() == [1.0] * 8
+    assert weights[8] == pytest.approx(0.25 * 8 / 2)  # the lone unsafe XSTest row carries half of 2.0
+    assert weights[9:].sum() == pytest.approx(1.0)
