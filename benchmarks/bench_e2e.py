@@ -95,6 +95,13 @@ def main() -> None:
     parser.add_argument("--shard-size", type=int, default=5000)
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "bench_e2e")
     parser.add_argument("--keep", action="store_true", help="keep the run directory")
+    parser.add_argument(
+        "--disable",
+        action="append",
+        default=[],
+        metavar="STAGE",
+        help="switch a stage off (to measure its cost)",
+    )
     args = parser.parse_args()
 
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -111,6 +118,7 @@ def main() -> None:
                 "sources": [{"name": "bench", "path": str(corpus), "license": "CC0-1.0"}],
                 "catalog": {"enabled": True},
                 "export": {"formats": ["openai_jsonl", "parquet"]},
+                "stages": {name: {"enabled": False} for name in args.disable},
             }
         )
     )

@@ -35,6 +35,7 @@ __all__ = [
     "DedupSummary",
     "keep_rank_key",
     "minhash_signatures",
+    "shingle_words",
     "signatures_reusing",
     "similar_pairs",
 ]
@@ -240,9 +241,7 @@ _PUNCTUATION = str.maketrans(dict.fromkeys("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~â€
 
 def shingles(record: Conversation, size: int) -> list[str]:
     """Word n-grams of the client and therapist text, case-folded and without punctuation."""
-    text = _shingled_text(record)
-    # Lower-casing is casefolding for ASCII, and has a fast path for it.
-    words = (text.lower() if text.isascii() else text.casefold()).translate(_PUNCTUATION).split()
+    words = shingle_words(_shingled_text(record))
     if len(words) <= size:
         # Too short for one shingle: the whole text is the only token; an empty text gets its id, so it
         # matches nothing but itself.
@@ -251,6 +250,12 @@ def shingles(record: Conversation, size: int) -> list[str]:
         return words
     # map(" ".join, ...) over zipped tuples is ~20% faster than formatting each shingle in Python.
     return list(map(" ".join, zip(*(words[i:] for i in range(size)), strict=False)))
+
+
+def shingle_words(text: str) -> list[str]:
+    """The words shingles are made of: case-folded, punctuation as a word break."""
+    # Lower-casing is casefolding for ASCII, and has a fast path for it.
+    return (text.lower() if text.isascii() else text.casefold()).translate(_PUNCTUATION).split()
 
 
 def _shingled_text(record: Conversation) -> str:

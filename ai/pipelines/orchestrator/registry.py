@@ -20,8 +20,8 @@ class StageEntry(NamedTuple):
     gate: bool = False  # a safety or quality gate: shown in the report's gate table
 
 
-# Default order: (licence filter) -> preprocess -> dedup -> safety -> quality gates -> split. The licence
-# filter comes first so records a user may not use cost no work downstream.
+# Default order: (licence filter) -> preprocess -> dedup -> safety -> quality gates -> split ->
+# contamination. The licence filter comes first so records a user may not use cost no work downstream.
 STAGES: tuple[StageEntry, ...] = (
     StageEntry("licence", "ai.pipelines.orchestrator.licence_filter", gate=True),
     StageEntry("normalize", "ai.pipelines.orchestrator.unified_preprocessing_pipeline"),
@@ -35,6 +35,8 @@ STAGES: tuple[StageEntry, ...] = (
     StageEntry("ears", "ai.pipelines.orchestrator.ears_compliance_gate", gate=True),
     StageEntry("quality", "ai.pipelines.orchestrator.quality_gates", gate=True),
     StageEntry("split", "ai.pipelines.orchestrator.data_splitter"),
+    # After the split: near duplicates across train/validation/test, at a looser similarity than dedup.
+    StageEntry("contamination", "ai.pipelines.orchestrator.contamination", gate=True),
 )
 
 STAGE_MODULES: dict[str, str] = {entry.name: entry.module for entry in STAGES}

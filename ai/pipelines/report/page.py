@@ -69,6 +69,7 @@ SECTIONS = (
     ("pii", "PII"),
     ("bias", "Bias audit"),
     ("split", "Split tests"),
+    ("contamination", "Contamination"),
     ("examples", "Examples"),
     ("card", "Dataset card"),
 )
@@ -115,6 +116,7 @@ class ReportPage(PageSection):
             self.checks.pii(),
             self.checks.bias(),
             self.checks.split_tests(),
+            self.checks.contamination(),
             self.data.examples(),
             self.data.card(),
         ]
@@ -684,6 +686,47 @@ class CheckSections(PageSection):
             "Split and its statistical tests",
             f'{head}<div class="grid">{size_chart}<div>{self._leakage(report)}</div></div>{self._tests_table(report)}',
         )
+
+    # -- contamination ------------------------------------------------------------------------------------
+    def contamination(self) -> str:
+        """Near-duplicate pairs across splits (contamination_report.json): both texts, similarity, action."""
+        title = "Contamination across splits"
+        loaded = self.inputs.report("contamination")
+        report = _as_dict(loaded.data)
+        if not report:
+            return _section("contamination", title, _missing(_absent(loaded, "The contamination check")))
+        verdict = "passed" if report.get("passed") else "failed"
+        message = f": {escape(str(report['message']))}" if report.get("message") else ""
+        before, after = _as_dict(report.get("shares_before")), _as_dict(report.get("shares_after"))
+        shares = ", ".join(
+            f"{name} {fmt_share(float(before.get(name, 0.0)))} → {fmt_share(float(after.get(name, 0.0)))}"
+            for name in ("train", "validation", "test")
+            if name in before or name in after
+        )
+        head = (
+            f'<p><span class="badge {verdict}">{verdict}</span> '
+            f"{fmt_count(_int(report.get('pairs')))} near-duplicate pairs across splits among "
+            f"{fmt_count(_int(report.get('records')))} records; {fmt_count(_int(report.get('moved_records')))} "
+            f"records moved, {fmt_count(_int(report.get('remaining_pairs')))} pairs remain{message}</p>"
+            + (f'<p class="muted">split shares before → after: {escape(shares)}</p>' if shares else "")
+        )
+        examples = [e for e in report.get("examples", []) if isinstance(e, dict)]
+        rows = [
+            (
+                f"{escape(str(e.get('first_split', '')))}: {escape(str(e.get('first_text', '')))}",
+                f"{escape(str(e.get('second_split', '')))}: {escape(str(e.get('second_text', '')))}",
+                escape(_number(e.get("similarity"))),
+                escape(_number(e.get("client_turn_share"))),
+                escape(f"{e.get('action', '')} {e.get('split_after', '')}".strip()),
+            )
+            for e in examples[:12]
+        ]
+        table = (
+            _table(["one text", "the other", "similarity", "shared client turns", "action"], rows, {2, 3})
+            if rows
+            else ""
+        )
+        return _section("contamination", title, head + table)
 
     def _tests_table(self, report: dict[str, Any]) -> str:
         tests = [t for t in report.get("tests", []) if isinstance(t, dict)]

@@ -26,4 +26,4 @@ def test_every_stage_entry_names_a_stage_of_that_name_in_its_module() -> None:
 
 
 def test_the_report_gate_table_shows_the_safety_and_quality_gates_in_run_order() -> None:
-    assert GATE_STAGES == ("licence", "crisis", "content", "ears", "quality")
+    assert GATE_STAGES == ("licence", "crisis", "content", "ears", "quality", "contamination")

@@ -222,6 +222,34 @@ def build_run(run_dir: Path) -> Path:
         GateResult("max_duplicate_rate", False, 0.05, 0.01, "<=", 0.04, "5% duplicates <b>too many</b>"),
     ]
     (run_dir / "gate_report.json").write_text(json.dumps(GateReport(False, gates).to_dict()))
+    (run_dir / "contamination_report.json").write_text(
+        json.dumps(
+            {
+                "passed": False,
+                "message": "1 near-duplicate pairs remain across splits",
+                "records": exported,
+                "pairs": 2,
+                "moved_records": 1,
+                "remaining_pairs": 1,
+                "shares_before": {"train": 0.7, "validation": 0.15, "test": 0.15},
+                "shares_after": {"train": 0.72, "validation": 0.14, "test": 0.14},
+                "examples": [
+                    {
+                        "first_id": "a",
+                        "second_id": "b",
+                        "first_split": "train",
+                        "second_split": "test",
+                        "similarity": 0.4321,
+                        "client_turn_share": 0.5,
+                        "action": "moved",
+                        "split_after": "train",
+                        "first_text": "client: I <b>cannot</b> sleep before exams",
+                        "second_text": "client: i can't sleep before my exams",
+                    }
+                ],
+            }
+        )
+    )
     (run_dir / "split_report.json").write_text(
         json.dumps(
             {
@@ -400,6 +428,16 @@ def test_split_tests_show_p_values_and_verdicts(page: str) -> None:
     assert "groups checked" in split
 
 
+def test_contamination_section_shows_both_texts_similarity_and_action(page: str) -> None:
+    contamination = section(page, "contamination")
+    assert '<span class="badge failed">failed</span>' in contamination
+    assert "2 near-duplicate pairs across splits" in contamination and "1 records moved" in contamination
+    assert "I &lt;b&gt;cannot&lt;/b&gt; sleep before exams" in contamination  # escaped, not markup
+    assert "i can&#x27;t sleep before my exams" in contamination
+    assert "0.432" in contamination and "moved train" in contamination
+    assert "train 70" in contamination and "72" in contamination
+
+
 def test_quarantine_table_and_pii_counts(page: str) -> None:
     quarantine = section(page, "quarantine")
     assert "ears_below_threshold" in quarantine and "EARS score 0.10 is below 0.30" in quarantine
@@ -463,7 +501,19 @@ def test_missing_inputs_say_not_computed(tmp_path: Path) -> None:
     run_dir = tmp_path / "bare"
     (run_dir / "dataset").mkdir(parents=True)
     page = write_report(run_dir).read_text()
-    for key in ("flow", "distributions", "mix", "dedup", "pii", "bias", "split", "examples", "card"):
+    keys = (
+        "flow",
+        "distributions",
+        "mix",
+        "dedup",
+        "pii",
+        "bias",
+        "split",
+        "contamination",
+        "examples",
+        "card",
+    )
+    for key in keys:
         assert "not computed in this run" in section(page, key), key
     assert "manifest.json not found" in page
     for title in ("EARS score distribution", "Crisis score distribution"):
