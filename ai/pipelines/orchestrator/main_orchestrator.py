@@ -271,6 +271,9 @@ def judge_eval_cmd(
 
     if not input.exists():
         raise PipelineError(f"--input {input} does not exist")
+    if judge == "ears" and context_col is None:
+        # A usage error (exit 2), like a missing option.
+        raise ConfigError("--context-col: the EARS judge needs the client's message")
     try:
         report = judge_eval(judge, input, Columns(text_col, label_col, context_col), positive, n_boot, seed)
     except EvaluationInputError as exc:
