@@ -105,6 +105,9 @@ class ContaminationOptions(StageOptions, kw_only=True):
     # everything at a loose similarity), not one conversation copied: it is left in place and its pairs are
     # listed as "template" (they do not fail the gate; the report counts them).
     max_component: int = 50
+    # ... and so is one joining more distinct dialogues (groups) than this share of all records (at least
+    # two): in a small dataset a few dozen boilerplate records would otherwise all be pulled into one split.
+    max_component_share: float = 0.05
     report_pairs: int = 50  # pairs listed (with texts) in contamination_report.json
 
     def __post_init__(self) -> None:
@@ -112,6 +115,8 @@ class ContaminationOptions(StageOptions, kw_only=True):
             raise ValueError(f"threshold must be in (0, 1], got {self.threshold}")
         if not 0.0 < self.client_turn_share <= 1.0:
             raise ValueError(f"client_turn_share must be in (0, 1], got {self.client_turn_share}")
+        if not 0.0 < self.max_component_share <= 1.0:
+            raise ValueError(f"max_component_share must be in (0, 1], got {self.max_component_share}")
         if not 0 < self.bands <= self.num_perm:
             raise ValueError(f"bands ({self.bands}) must be between 1 and num_perm ({self.num_perm})")
 
@@ -149,7 +154,8 @@ class ContaminationStage(GlobalStage[ContaminationOptions]):
         after = list(table.splits)
         crowded: set[int] = set()
         if opts.action == "move" and confirmed:
-            after, crowded = _merged_splits(table, confirmed, opts.max_component)
+            max_groups = max(2, int(opts.max_component_share * len(table.ids)))
+            after, crowded = _merged_splits(table, confirmed, opts.max_component, max_groups)
         moves: dict[int, dict[int, str]] = {}
         for row, (before, now) in enumerate(zip(table.splits, after, strict=True)):
             if before != now:
@@ -278,10 +284,11 @@ def _shared_turns(first: list[int], second: list[int]) -> float:
 
 
 def _merged_splits(
-    table: _Table, pairs: list[tuple[int, int, float, float]], max_component: int
+    table: _Table, pairs: list[tuple[int, int, float, float]], max_component: int, max_groups: int
 ) -> tuple[list[str], set[int]]:
     """Each row's split after putting every component (pairs plus record groups) of at most
-    ``max_component`` records into one split, and the rows of the larger components (left in place)."""
+    ``max_component`` records and ``max_groups`` groups into one split, and the rows of the larger
+    components (left in place)."""
     n = len(table.ids)
     groups = [g or f"\x00{i}" for i, g in enumerate(table.groups)]
     first_of: dict[str, int] = {}
@@ -297,7 +304,7 @@ def _merged_splits(
     after = list(table.splits)
     crowded: set[int] = set()
     for rows_of in members.values():
-        if len(rows_of) > max_component:
+        if len(rows_of) > max_component or len({groups[r] for r in rows_of}) > max_groups:
             crowded.update(rows_of)
             continue
         counts = Counter(table.splits[r] for r in rows_of)

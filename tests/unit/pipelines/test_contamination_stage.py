@@ -189,3 +189,17 @@ def test_summary_and_plan_survive_msgpack_and_a_changed_shard_is_refused() -> No
 def test_invalid_options_are_refused(options: dict[str, object], message: str) -> None:
     with pytest.raises((ValueError, msgspec.ValidationError), match=message):
         msgspec.convert(options, ContaminationOptions)
+
+
+def test_boilerplate_joining_many_dialogues_of_a_small_dataset_stays_where_the_split_put_it() -> None:
+    # Twenty conversations built from one template join into one component: pulling them all into one split
+    # would empty the others, so they are left in place and listed as template text (the gate passes).
+    rng = random.Random(6)
+    template = talk(rng)
+    splits = ["train"] * 14 + ["validation"] * 3 + ["test"] * 3
+    records = [record(edited(template, rng, 0.05), split, i) for i, split in enumerate(splits)]
+    stage = ContaminationStage()
+    plan, shards = run(stage, [records])
+    assert sorted(splits_of(shards).values()) == sorted(splits)
+    report = stage.report(plan)
+    assert report["passed"] is True and plan.templated > 0
