@@ -15,7 +15,7 @@ from pipeline_helpers import write_openai_jsonl
 
 def test_row15_ctrl_c_prints_one_line_and_exits_130(tmp_path: Path) -> None:
     data = tmp_path / "in.jsonl"
-    write_openai_jsonl(data, 800, defects=False)
+    write_openai_jsonl(data, 4000, defects=False)  # long enough that Ctrl-C lands mid-run on a fast machine
     config = tmp_path / "config.yaml"
     config.write_text(
         f"run:\n  shard_size: 50\n  workers: 2\nsources:\n  - name: talks\n    path: {data}\n"

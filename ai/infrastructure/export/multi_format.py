@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 from ai.core.atomic import atomic_directory, atomic_write_json, atomic_writer
 from ai.core.records import (
     EXPORT_ROLE,
+    SOURCE_DIALOGUE_ID,
     Conversation,
     LineageEntry,
     PassageRef,
@@ -129,6 +130,7 @@ class _OpenAIMetadata(msgspec.Struct, omit_defaults=True):
     scores: dict[str, float] = msgspec.field(default_factory=dict)
     grounding: list[PassageRef] = msgspec.field(default_factory=list)
     lineage: list[LineageEntry] = msgspec.field(default_factory=list)
+    source_dialogue_id: str = ""  # to_openai lifts it out of meta
     meta: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
@@ -149,6 +151,8 @@ def from_openai(line: bytes | str, where: str = "") -> Conversation:
     except msgspec.DecodeError as exc:
         raise ExportError(f"{where or 'row'}: not a dataset row ({exc})") from None
     meta = row.metadata
+    if meta.source_dialogue_id:
+        meta.meta[SOURCE_DIALOGUE_ID] = meta.source_dialogue_id
     return Conversation(
         id=row.id,
         turns=[Turn(_IMPORT_ROLE.get(m.role, m.role), m.content) for m in row.messages],
