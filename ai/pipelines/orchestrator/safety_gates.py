@@ -19,6 +19,7 @@ import msgspec
 
 from ai.core.records import Conversation
 from ai.core.stage import GateStage, Rejection, StageOptions
+from ai.safety.content.model import ContentModel
 from ai.safety.content_filter import DEFAULT_MODEL_ROLES, DEFAULT_ROLE_CODES, ContentFilter, ContentVerdict
 from ai.safety.crisis_detection.patterns import LEVEL_RANK
 from ai.safety.crisis_detection.production_crisis_detector import CrisisDetector, CrisisResult
@@ -139,9 +140,9 @@ class ContentStage(GateStage[ContentOptions]):
     def filter(self) -> ContentFilter:
         if self._filter is None:
             options = self.options
-            self._filter = ContentFilter(options.roles, options.model_roles, options.threshold or None)
-            if not options.threshold:
-                self._filter.threshold = self._filter.model.gate_threshold
+            model = ContentModel()
+            threshold = options.threshold or model.gate_threshold
+            self._filter = ContentFilter(options.roles, options.model_roles, threshold, model=model)
         return self._filter
 
     def __getstate__(self) -> dict[str, Any]:
