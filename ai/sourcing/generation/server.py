@@ -20,9 +20,11 @@ import socket
 import subprocess  # nosec B404  # starts our own model server with a fixed argument list
 import sys
 import tempfile
+import threading
 import time
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -110,18 +112,17 @@ class LocalLlamaServer:
             raise ServerError(f"model file not found: {self.model_path}")
         self.port = _free_loopback_port()
         log = self._open_log()
-        self.process = subprocess.Popen(  # nosec B603  # fixed argv, no shell
-            self._command(),
-            # llama.cpp's OpenMP threads spin while they wait; on a machine whose cores are busy with
-            # other work that spinning starves the real work (measured: 260 s instead of 14 s for one
-            # short reply on a loaded 2-core machine). Passive waiting costs nothing when idle.
-            env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
-        )
-        log.close()
+        try:
+            self.process = _spawn_kept(
+                self._command(),
+                # llama.cpp's OpenMP threads spin while they wait; on a machine whose cores are busy with
+                # other work that spinning starves the real work (measured: 260 s instead of 14 s for one
+                # short reply on a loaded 2-core machine). Passive waiting costs nothing when idle.
+                env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"},
+                stdout=log,
+            )
+        finally:
+            log.close()
         self.starts += 1
         _LIVE.add(self)
         try:
@@ -180,6 +181,43 @@ def _free_loopback_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def _spawn_kept(argv: list[str], env: dict[str, str], stdout: Any) -> subprocess.Popen[bytes]:
+    """Start the server from a thread that lives exactly as long as the server does.
+
+    ``PR_SET_PDEATHSIG`` fires when the *thread* that forked the child ends, not the process. The
+    endpoint starts the server from whichever thread first misses the cache, often a worker of the
+    short-lived pool ``complete_many`` uses: when that pool shut down the kernel killed the server
+    (measured: a new server every 4 requests). A keeper thread that forks the server and then waits
+    for it keeps the signal for what it is for: the pipeline process dying.
+    """
+    started = threading.Event()
+    box: dict[str, Any] = {}
+
+    def keep() -> None:
+        try:
+            box["process"] = subprocess.Popen(  # nosec B603  # fixed argv, no shell
+                argv,
+                env=env,
+                stdout=stdout,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+            )
+        except BaseException as exc:  # handed to the caller below
+            box["error"] = exc
+        finally:
+            started.set()
+        if "process" in box:
+            box["process"].wait()
+
+    threading.Thread(target=keep, name="llama-server-keeper", daemon=True).start()
+    started.wait()
+    if "error" in box:
+        raise box["error"]
+    process: subprocess.Popen[bytes] = box["process"]
+    return process
 
 
 def _die_with_parent() -> None:

@@ -98,3 +98,24 @@ def test_a_fully_cached_local_endpoint_never_starts_a_server(tmp_path: Path) -> 
         answer = endpoint.complete([{"role": "user", "content": "hi"}], seed=1)
     assert isinstance(answer, Completion) and answer.cached and answer.text == "hello"
     assert endpoint.stats.server_starts == 0 and not endpoint.server_running
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux-only")
+def test_a_server_started_from_a_short_lived_thread_outlives_that_thread(tmp_path: Path) -> None:
+    # The endpoint starts the server from whichever thread first misses the cache, often a worker of
+    # the pool complete_many shuts down after each batch; PR_SET_PDEATHSIG follows the forking thread,
+    # so a server forked there was killed with the pool (a new server every 4 requests).
+    import threading
+    import time
+
+    server = StandInServer(tmp_path)
+    worker = threading.Thread(target=server.start)
+    worker.start()
+    worker.join()
+    try:
+        time.sleep(0.5)
+        assert server.running
+        assert httpx.get(f"{server.base_url}/models", timeout=5).status_code == 200
+    finally:
+        server.stop()
+    assert not server.running
