@@ -27,6 +27,7 @@ from ai.safety.ears.judge import (
     DEFAULT_WEIGHTS,
     ConversationJudgement,
     EarsJudge,
+    gc_paused,
 )
 
 
@@ -64,7 +65,7 @@ class EarsStage(GateStage[EarsOptions]):
     """Scores ``record.scores["ears"]`` and rejects conversations that fail the EARS gate."""
 
     name = "ears"
-    version = "2"
+    version = "3"
     Options = EarsOptions
 
     def __init__(self, options: EarsOptions | None = None, seed: int = 0) -> None:
@@ -75,7 +76,10 @@ class EarsStage(GateStage[EarsOptions]):
 
     def judge_batch(self, records: list[Conversation]) -> list[Rejection | None]:
         """All replies of the batch go through the model at once (one feature matrix)."""
-        judged = self.judge_model.judge_conversations([openai_messages(record) for record in records])
+        with gc_paused():  # see gc_paused: the batch allocates many small containers and no cycles
+            judged = self.judge_model.judge_conversations(
+                [openai_messages(record) for record in records], details=False
+            )
         self._score_total = sum(j.score for j in judged)
         self._records = len(records)
         verdicts = []
@@ -91,7 +95,7 @@ class EarsStage(GateStage[EarsOptions]):
         return {"ears_mean": round(self._score_total / self._records, 4) if self._records else 0.0}
 
     def verdict(self, record: Conversation, judgement: ConversationJudgement) -> Rejection | None:
-        if not judgement.replies:
+        if not judgement.n_replies:
             return self.reject(record, "ears_no_therapist_reply", "no therapist turn answers a client")
         crisis_turn = self._crisis_turn(record)
         if (

@@ -113,19 +113,25 @@ class HashedNgrams:
             lengths[row] = len(grams)
         columns = self._columns(np.array(hashes, dtype=np.int64))
         rows = np.repeat(np.arange(n_texts, dtype=np.int64), lengths)
-        # One sort gives each row's distinct columns in increasing order (binary=True: presence only).
-        keys = np.sort(rows * self.n_features + columns)
-        if keys.size:  # np.unique is several times slower than sort-and-mask here
-            keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
-        rows, columns = np.divmod(keys, self.n_features)
-        per_row = np.bincount(rows, minlength=n_texts)
-        indptr = np.zeros(n_texts + 1, dtype=np.int64)
-        np.cumsum(per_row, out=indptr[1:])
-        # norm="l2" divides each 1.0 by the row's length in double precision and stores float32.
-        data = (1.0 / np.sqrt(per_row[rows].astype(np.float64))).astype(np.float32)
-        return csr_matrix((data, columns.astype(np.int32), indptr), shape=(n_texts, self.n_features))
+        return binary_l2_rows(rows, columns, n_texts, self.n_features)
 
     def _columns(self, hashes: np.ndarray) -> np.ndarray:
         n = self.n_features
         # FeatureHasher maps the one hash whose absolute value overflows int32 to its own bucket.
         return np.where(hashes == -(2**31), (2**31 - 1 - (n - 1)) % n, np.abs(hashes) % n)
+
+
+def binary_l2_rows(rows: np.ndarray, columns: np.ndarray, n_rows: int, n_columns: int) -> csr_matrix:
+    """CSR matrix with 1 at each (row, column) pair given (repeats count once), each row scaled to unit
+    length, float32, sorted column indices: scikit-learn's ``binary=True, norm="l2"`` output."""
+    # One sort gives each row's distinct columns in increasing order (binary=True: presence only).
+    keys = np.sort(rows.astype(np.int64) * n_columns + columns)
+    if keys.size:  # np.unique is several times slower than sort-and-mask here
+        keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
+    rows, columns = np.divmod(keys, n_columns)
+    per_row = np.bincount(rows, minlength=n_rows)
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(per_row, out=indptr[1:])
+    # norm="l2" divides each 1.0 by the row's length in double precision and stores float32.
+    data = (1.0 / np.sqrt(per_row[rows].astype(np.float64))).astype(np.float32)
+    return csr_matrix((data, columns.astype(np.int32), indptr), shape=(n_rows, n_columns))

@@ -21,10 +21,14 @@ are still better than dismissive ones.) ``cues`` counts the kinds of dismissal t
 (minimising: "you'll be fine", "get over it"; judgement: "you're overreacting"): the labelled sets hold
 too few of these for a model to learn, and each halves what the reply earns.
 
-A conversation's score is the engagement-weighted mean of its replies (those answering a client turn):
-the sum of reply scores over the sum of engagements, or over 1 when the engagements add up to less. Short acknowledgements ("Mm-hmm", "Okay") then neither lift nor sink a session;
-the replies that take up what the client said decide it. A reply's engagement counts every client turn
-so far (a reflection often takes up something said several turns earlier). The rubric rules quote the words behind each
+A conversation's score is the engagement-weighted mean of its replies (those answering a client turn:
+the sum of reply scores over the sum of engagements, or over 1 when the engagements add up to less)
+times the session's MI consistency, MISC 2.1's %MI-consistent = MICO / (MICO + MIIN) computed from the
+learned parts summed over the replies (empathize, acknowledge, reflect, support are MI-consistent;
+directive is not). Short acknowledgements ("Mm-hmm", "Okay") then neither lift nor sink a session; the
+replies that take up what the client said decide its EARS, and a session that keeps advising without
+permission loses in proportion. A reply's engagement counts every client turn so far (a reflection
+often takes up something said several turns earlier). The rubric rules quote the words behind each
 part as evidence, and find the safety step a crisis conversation needs; they do not set the score.
 
 The judge knows nothing of pipeline records or configs: the EARS stage hands it messages.
@@ -32,8 +36,10 @@ The judge knows nothing of pipeline records or configs: the EARS stage hands it 
 
 from __future__ import annotations
 
+import gc
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -93,14 +99,18 @@ class ReplyJudgement:
 @dataclass(slots=True)
 class ConversationJudgement:
     score: float
-    replies: list[ReplyJudgement]
+    replies: list[ReplyJudgement]  # empty unless the judge was asked for details
+    mi_consistency: float = 0.0  # MICO / (MICO + MIIN) of the replies (see conversation_scores)
+    n_replies: int = 0  # replies that answer a client turn
+    safety_turns: list[int] = field(default_factory=list)  # replies offering a safety step
 
     def safety_step_after(self, turn: int) -> bool:
-        return any(r.safety_step for r in self.replies if r.turn > turn)
+        return any(t > turn for t in self.safety_turns)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "score": self.score,
+            "mi_consistency": self.mi_consistency,
             "replies": [
                 {
                     "turn": r.turn,
@@ -112,6 +122,16 @@ class ConversationJudgement:
                 for r in self.replies
             ],
         }
+
+
+class ScoredReplies(NamedTuple):
+    """A batch of scored replies as arrays: what ``EarsJudge.score_replies`` returns."""
+
+    probabilities: np.ndarray  # replies x parts, in ALL_COMPONENTS order
+    engagement: np.ndarray
+    scores: np.ndarray
+    hits: list[set[str]]  # the rubric rules matching each reply
+    reply_stems: list[frozenset[str]]
 
 
 class LinearEarsModel:
@@ -126,6 +146,11 @@ class LinearEarsModel:
         if self.components != ALL_COMPONENTS or weights.shape != (columns.size, len(self.components)):
             raise EarsModelError(f"the EARS model does not hold weights for the parts {ALL_COMPONENTS}")
         self.featurizer = PairFeaturizer(int(meta["n_features"]))
+        if columns.size and (columns.min() < 0 or columns.max() >= self.featurizer.n_columns):
+            raise EarsModelError(
+                f"the EARS model's columns do not fit the {self.featurizer.n_columns} features of this "
+                "version (an artifact from another feature layout: retrain it)"
+            )
         self.weights = np.zeros((self.featurizer.n_columns, len(self.components)), dtype=np.float32)
         self.weights[columns] = weights
         self.intercepts = intercepts.astype(np.float32)
@@ -142,12 +167,18 @@ class LinearEarsModel:
             raise EarsModelError(f"EARS model artifact in {model_dir} is unreadable: {exc}") from exc
 
     def probabilities(
-        self, clients: list[str], replies: list[str], rule_hits: list[set[str]] | None = None
+        self,
+        clients: list[str],
+        replies: list[str],
+        rule_hits: list[set[str]] | None = None,
+        reply_stems: list[frozenset[str]] | None = None,
     ) -> np.ndarray:
         """(n replies, n parts) probabilities."""
         if not replies:
             return np.zeros((0, len(self.components)), dtype=np.float32)
-        logits = self.featurizer.transform(clients, replies, rule_hits) @ self.weights + self.intercepts
+        hashed, dense = self.featurizer.blocks(clients, replies, rule_hits, reply_stems)
+        n_hashed = self.featurizer.n_features
+        logits = hashed @ self.weights[:n_hashed] + dense @ self.weights[n_hashed:] + self.intercepts
         return 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
 
 
@@ -192,37 +223,46 @@ class EarsJudge:
         ``probabilities`` (replies x parts) replaces the model's, for training to score replies with
         held-out folds."""
         words = [content_stems(c) for c in clients] if client_words is None else client_words
-        hits = [self.rules.matching(reply) for reply in replies]
-        if probabilities is None:
-            probabilities = self.model.probabilities(clients, replies, hits)
-        shared, engagement, dismissal = self._factors(words, replies, hits)
-        scores = self.combine(probabilities, engagement, dismissal)
+        scored = self.score_replies(clients, replies, words, probabilities)
         judgements = []
         for row, reply in enumerate(replies):
             components = {
-                c: round(float(p), 4) for c, p in zip(ALL_COMPONENTS, probabilities[row], strict=True)
+                c: round(float(p), 4) for c, p in zip(ALL_COMPONENTS, scored.probabilities[row], strict=True)
             }
             judgement = ReplyJudgement(
-                round(float(scores[row]), 4), components, round(float(engagement[row]), 4)
+                round(float(scored.scores[row]), 4), components, round(float(scored.engagement[row]), 4)
             )
-            judgement.safety_step = "safety_step" in hits[row]
+            judgement.safety_step = "safety_step" in scored.hits[row]
             if explain:
+                shared = words[row] & scored.reply_stems[row]
                 judgement.evidence = self._evidence(
-                    reply, hits[row], components, shared[row], engagement[row]
+                    reply, scored.hits[row], components, shared, scored.engagement[row]
                 )
             judgements.append(judgement)
         return judgements
 
-    def _factors(
-        self, client_words: list[frozenset[str]], replies: list[str], hits: list[set[str]]
-    ) -> tuple[list[frozenset[str]], np.ndarray, np.ndarray]:
-        """Per reply: the client words it takes up, its engagement, and the factor dismissive cues leave."""
-        shared = [words & content_stems(reply) for words, reply in zip(client_words, replies, strict=True)]
-        engagement = np.array([_engagement(len(words)) for words in shared], dtype=np.float32)
-        dismissal = np.array(
-            [DISMISSAL_FACTOR ** len(found & _DISMISSAL) for found in hits], dtype=np.float32
+    def score_replies(
+        self,
+        clients: list[str],
+        replies: list[str],
+        client_words: list[frozenset[str]],
+        probabilities: np.ndarray | None = None,
+    ) -> ScoredReplies:
+        """The batch's reply scores and what they are made of, as arrays (no per-reply objects)."""
+        hits = [self.rules.matching(reply) for reply in replies]
+        stems = [content_stems(reply) for reply in replies]
+        if probabilities is None:
+            probabilities = self.model.probabilities(clients, replies, hits, stems)
+        n = len(replies)
+        mirrored = np.fromiter(
+            (len(w & s) for w, s in zip(client_words, stems, strict=True)), dtype=np.float32, count=n
         )
-        return shared, engagement, dismissal
+        engagement = ENGAGEMENT_FLOOR + (1.0 - ENGAGEMENT_FLOOR) * np.minimum(
+            1.0, mirrored / ENGAGEMENT_WORDS
+        )
+        cues = np.fromiter((len(found & _DISMISSAL) for found in hits), dtype=np.float32, count=n)
+        scores = self.combine(probabilities, engagement, DISMISSAL_FACTOR**cues)
+        return ScoredReplies(probabilities, engagement.astype(np.float32), scores, hits, stems)
 
     def combine(
         self, probabilities: np.ndarray, engagement: np.ndarray, dismissal: np.ndarray | float = 1.0
@@ -234,28 +274,38 @@ class EarsJudge:
         return engagement * parts * np.clip(1.0 - self.directive_penalty * directive, 0.0, 1.0) * dismissal
 
     def judge_conversations(
-        self, conversations: Sequence[Sequence[Message]], explain: bool = False
+        self, conversations: Sequence[Sequence[Message]], explain: bool = False, details: bool = True
     ) -> list[ConversationJudgement]:
-        """All replies of all conversations are scored in one batch (one feature matrix, one product)."""
+        """All replies of all conversations are scored in one batch (one feature matrix, one product).
+        ``details=False`` leaves out the per-reply judgements (``replies`` stays empty; ``n_replies`` and
+        ``safety_turns`` are set): what the stage asks for, and much cheaper."""
+        with gc_paused():
+            return self._judge_conversations(conversations, explain, details)
+
+    def _judge_conversations(
+        self, conversations: Sequence[Sequence[Message]], explain: bool, details: bool
+    ) -> list[ConversationJudgement]:
         owners, answered = [], []
         for owner, messages in enumerate(conversations):
             for reply in answered_replies(messages):
                 owners.append(owner)
                 answered.append(reply)
-        judged = self.judge_replies(
-            [a.client for a in answered],
-            [a.reply for a in answered],
-            explain,
-            [a.client_words for a in answered],
-        )
-        per_conversation: list[list[ReplyJudgement]] = [[] for _ in conversations]
-        for owner, reply, judgement in zip(owners, answered, judged, strict=True):
-            judgement.turn = reply.turn
-            per_conversation[owner].append(judgement)
-        return [
-            ConversationJudgement(conversation_score([r.score for r in rs], [r.engagement for r in rs]), rs)
-            for rs in per_conversation
-        ]
+        clients = [a.client for a in answered]
+        replies = [a.reply for a in answered]
+        words = [a.client_words for a in answered]
+        scored = self.score_replies(clients, replies, words)
+        scores = conversation_scores(np.array(owners, dtype=np.int64), len(conversations), scored)
+        judged = [ConversationJudgement(float(score), [], float(ratio)) for score, ratio in scores]
+        for row, (owner, reply) in enumerate(zip(owners, answered, strict=True)):
+            judged[owner].n_replies += 1
+            if "safety_step" in scored.hits[row]:
+                judged[owner].safety_turns.append(reply.turn)
+        if details:
+            per_reply = self.judge_replies(clients, replies, explain, words, scored.probabilities)
+            for owner, reply, judgement in zip(owners, answered, per_reply, strict=True):
+                judgement.turn = reply.turn
+                judged[owner].replies.append(judgement)
+        return judged
 
     def _evidence(
         self, reply: str, hits: set[str], components: dict[str, float], shared: set[str], engagement: float
@@ -278,17 +328,29 @@ class EarsJudge:
         return evidence
 
 
-def conversation_score(reply_scores: list[float], engagement: list[float]) -> float:
-    """Engagement-weighted mean of the replies' EARS quality (a reply's score is already its engagement
-    times its quality), shrunk when the replies' engagement adds up to less than 1."""
-    return round(sum(reply_scores) / max(1.0, sum(engagement)), 4)
+def conversation_scores(owners: np.ndarray, n_conversations: int, scored: ScoredReplies) -> np.ndarray:
+    """(score, MI consistency) of every conversation (``owners``: the conversation of each reply), as an
+    array of shape (n_conversations, 2); a conversation without replies scores 0.
+
+    score = EARS x MI consistency, where EARS is the engagement-weighted mean of the replies' quality
+    (a reply's score is already its engagement times its quality; the sum is divided by the sum of
+    engagements, or by 1 when they add up to less) and MI consistency is MISC 2.1's %MI-consistent
+    ratio, MICO / (MICO + MIIN), from the learned parts summed over the replies: empathize (Support),
+    acknowledge (Affirm), reflect and support (open questions, autonomy, advice with permission) are
+    MI-consistent; directive (advice without permission, confront, direct, warn) is not.
+    """
+    total = np.bincount(owners, weights=scored.scores, minlength=n_conversations)
+    engaged = np.bincount(owners, weights=scored.engagement, minlength=n_conversations)
+    parts = scored.probabilities.astype(np.float64)
+    consistent = np.bincount(
+        owners, weights=parts[:, : len(COMPONENTS)].sum(axis=1), minlength=n_conversations
+    )
+    inconsistent = np.bincount(owners, weights=parts[:, len(COMPONENTS)], minlength=n_conversations)
+    ratio = consistent / np.maximum(1e-9, consistent + inconsistent)
+    return np.round(np.column_stack((total / np.maximum(1.0, engaged) * ratio, ratio)), 4)
 
 
 _DISMISSAL = frozenset(DISMISSAL_RULES)
-
-
-def _engagement(mirrored: int) -> float:
-    return ENGAGEMENT_FLOOR + (1.0 - ENGAGEMENT_FLOOR) * min(1.0, mirrored / ENGAGEMENT_WORDS)
 
 
 class AnsweredReply(NamedTuple):
@@ -298,18 +360,38 @@ class AnsweredReply(NamedTuple):
     client_words: frozenset[str]  # content stems of all client text so far
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the block. A batch allocates hundreds of thousands of
+    small containers (word lists, stem sets) that hold no reference cycles; with the collector on,
+    their allocation sets off collections that walk every tracked object of the process (the shard's
+    records too): a quarter of the stage's CPU time on the benchmark corpus. The debt is paid once,
+    at the next collection after the block."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def answered_replies(messages: Sequence[Message]) -> list[AnsweredReply]:
     """Each assistant message that answers at least one user message; system messages neither answer
     nor count as client text."""
     pairs, pending = [], []
     words: frozenset[str] = frozenset()
     for index, message in enumerate(messages):
-        role, text = message.get("role"), str(message.get("content") or "")
+        role = message.get("role")
         if role == "user":
+            text = str(message.get("content") or "")
             pending.append(text)
             # Stems of joined text are the union of each part's: words never cross a line break.
-            words = words | content_stems(text)
+            stems = content_stems(text)
+            if not stems <= words:
+                words = words | stems
         elif role == "assistant" and pending:
-            pairs.append(AnsweredReply(index, "\n".join(pending), text, words))
+            client = pending[0] if len(pending) == 1 else "\n".join(pending)
+            pairs.append(AnsweredReply(index, client, str(message.get("content") or ""), words))
             pending = []
     return pairs

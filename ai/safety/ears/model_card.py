@@ -23,14 +23,17 @@ def render_model_card(meta: dict[str, Any]) -> str:
         "",
         "## Model",
         "",
-        "One logistic regression per part over features of the (client text, reply) pair: the reply's hashed",
-        "word 1-2-grams, the same n-grams with the words that mirror the client's content replaced by `echo`,",
+        "One logistic regression per part over features of the (client text, reply) pair: the reply's word",
+        "1-2-grams with the words that mirror the client's content replaced by `echo`, hashed into",
+        f"{meta['n_features']:,} buckets (a bigram's bucket mixes its two words' MurmurHash3 values),",
         f"and {len(meta['dense_features'])} dense pair features (mirrored content words, focus, length, question",
         "marks, person, which rubric rules matched). Weights: `ears_linear.npz` (numpy, loaded with",
         "`allow_pickle=False`), metadata `ears_linear.json`. Inference needs numpy, scipy and mmh3, not scikit-learn.",
         "A reply scores engagement x (mean of the four part probabilities) x (1 - 0.5 x directive probability),",
         "where engagement = 0.15 + 0.85 x min(1, client content words (5-letter stems) the reply takes up / 2);",
-        "a conversation scores the engagement-weighted mean of its replies (sum of scores / max(1, sum of engagement)).",
+        "a conversation scores the engagement-weighted mean of its replies (sum of scores / max(1, sum of engagement))",
+        "times its MI consistency, MICO / (MICO + MIIN) with MICO the sum over replies of the four part",
+        "probabilities and MIIN the sum of the directive probabilities (MISC 2.1's %MI-consistent).",
         "",
         "| part | labels | C |",
         "|---|---|---|",
@@ -62,9 +65,18 @@ def render_model_card(meta: dict[str, Any]) -> str:
         "AnnoMI complex vs simple reflection (out-of-fold reflect probability): "
         + _auc_text(meta["complex_vs_simple_reflection"]),
         "",
-        "AnnoMI sessions, high (110) vs low (23) MI quality, conversation score: replies scored by parts fitted",
-        f"without their transcript's fold {_auc_text(meta['sessions']['by_transcript'])}; by parts fitted without",
-        f"any AnnoMI utterance {_auc_text(meta['sessions']['without_annomi'])}.",
+        "AnnoMI sessions, high (110) vs low (23) MI quality, conversation score (nothing is fitted on these labels):",
+        "",
+        "| parts fitted | conversation score (EARS x MI consistency) | EARS factor alone | MI consistency alone |",
+        "|---|---|---|---|",
+        *[
+            f"| {label} | {_auc_text(meta['sessions'][key])} | {_auc_text(meta['sessions'][key + '_ears_only'])} "
+            f"| {_auc_text(meta['sessions'][key + '_mi_consistency_only'])} |"
+            for label, key in (
+                ("without the transcript's fold (5 folds by transcript)", "by_transcript"),
+                ("without any AnnoMI utterance", "without_annomi"),
+            )
+        ],
         "",
         "The shipped model (fitted on everything, so AnnoMI figures here are in-sample):",
         f"ESConv seeker empathy rating vs conversation score: Spearman {shipped['esconv_empathy']['spearman']}"

@@ -123,11 +123,26 @@ def quote(rules: RuleSet, name: str, text: str, limit: int | None = None) -> str
 
 @lru_cache(maxsize=1 << 16)
 def content_stems(text: str) -> frozenset[str]:
-    """Content words cut to a 5-letter stem, so "worried"/"worrying" and "drinking"/"drinks" match.
+    """Content words (runs of 4+ letters a-z, minus stopwords) cut to a 5-letter stem, so
+    "worried"/"worrying" and "drinking"/"drinks" match.
 
     Cached: a conversation's client turns are looked at once per reply that follows them.
     """
-    return frozenset(w[:5] for w in set(_CONTENT_WORD.findall(text.lower())) - _STOPWORDS)
+    lowered = text.lower()
+    if lowered.isascii():  # the letter runs of ASCII text, by a byte table instead of a regex (4x faster)
+        words = set(lowered.encode().translate(_LETTERS_ONLY).decode().split())
+        return frozenset([w[:5] for w in words - _STOPWORDS if len(w) >= 4])
+    return frozenset([w[:5] for w in set(_CONTENT_WORD.findall(lowered)) - _STOPWORDS])
+
+
+def letter_runs(lowered: str) -> list[str]:
+    """The runs of letters a-z and apostrophes of lower-cased ASCII text, in order."""
+    return lowered.encode().translate(_LETTERS_AND_APOSTROPHE).decode().split()
+
+
+# Byte tables that keep a-z (and the ASCII apostrophe) and turn every other byte into a space.
+_LETTERS_ONLY = bytes(c if 97 <= c <= 122 else 32 for c in range(256))
+_LETTERS_AND_APOSTROPHE = bytes(c if 97 <= c <= 122 or c == 39 else 32 for c in range(256))
 
 
 def _any(regexes: tuple[str, ...]) -> CaseFoldedPattern:

@@ -42,14 +42,14 @@ from ai.safety.ears.judge import (
     EarsJudge,
     LinearEarsModel,
     answered_replies,
-    conversation_score,
+    conversation_scores,
 )
 from ai.safety.ears.model_card import render_model_card
 from ai.safety.ears.validation import validate_judge
 
 REGULARISATION = (1.0, 4.0)
 N_FOLDS = 5
-MODEL_VERSION = "2.0.0"
+MODEL_VERSION = "3.0.0"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -260,17 +260,23 @@ def _session_figures(
     judge = EarsJudge(model=_in_memory_model(keep, without, featurizer))
     oof = np.column_stack([out_of_fold[p] for p in ALL_COMPONENTS])
     by_transcript = _out_of_fold_sessions(judge, examples, oof, transcripts)
-    cross = [c.score for c in judge.judge_conversations([t.messages for t in transcripts])]
-    return {
-        "by_transcript": auc_interval(labels, by_transcript, n_boot=n_boot, seed=seed),
-        "without_annomi": auc_interval(labels, np.array(cross), n_boot=n_boot, seed=seed),
-    }
+    cross = judge.judge_conversations([t.messages for t in transcripts], details=False)
+    cross_scores = np.array([[c.score, c.mi_consistency] for c in cross])
+    figures = {}
+    for name, table in (("by_transcript", by_transcript), ("without_annomi", cross_scores)):
+        figures[name] = auc_interval(labels, table[:, 0], n_boot=n_boot, seed=seed)
+        # The two factors of the score on their own (the shipped score is their product).
+        figures[f"{name}_ears_only"] = auc_interval(
+            labels, table[:, 0] / np.maximum(1e-9, table[:, 1]), n_boot=n_boot, seed=seed
+        )
+        figures[f"{name}_mi_consistency_only"] = auc_interval(labels, table[:, 1], n_boot=n_boot, seed=seed)
+    return figures
 
 
 def _out_of_fold_sessions(
     judge: EarsJudge, examples: list[PairExample], oof: np.ndarray, transcripts: list[LabelledConversation]
 ) -> np.ndarray:
-    """Conversation scores of the transcripts, as ``judge`` scores them but from out-of-fold part
+    """(score, MI consistency) of each transcript, as ``judge`` scores them but from out-of-fold part
     probabilities: AnnoMI's training pairs are the transcripts' therapist turns, in order."""
     rows_of: dict[str, list[int]] = {}
     for i, example in enumerate(examples):
@@ -281,13 +287,13 @@ def _out_of_fold_sessions(
         therapist_turns = [i for i, m in enumerate(transcript.messages) if m["role"] == "assistant"]
         row_of_turn = dict(zip(therapist_turns, rows_of[transcript.group], strict=True))
         answered = answered_replies(transcript.messages)
-        judged = judge.judge_replies(
+        scored = judge.score_replies(
             [a.client for a in answered],
             [a.reply for a in answered],
-            client_words=[a.client_words for a in answered],
+            [a.client_words for a in answered],
             probabilities=oof[[row_of_turn[a.turn] for a in answered]],
         )
-        scores.append(conversation_score([r.score for r in judged], [r.engagement for r in judged]))
+        scores.append(conversation_scores(np.zeros(len(answered), dtype=np.int64), 1, scored)[0])
     return np.array(scores)
 
 

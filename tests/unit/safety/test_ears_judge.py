@@ -12,7 +12,7 @@ import pytest
 from ai.safety.crisis_detection.evaluate import EvaluationInputError
 from ai.safety.ears.corpora import ALL_COMPONENTS
 from ai.safety.ears.evaluate import auc, auc_interval, ears_eval, spearman_interval
-from ai.safety.ears.features import DENSE_NAMES, ECHO, PairFeaturizer, _pair_view
+from ai.safety.ears.features import DENSE_NAMES, ECHO, PairFeaturizer, mark_echoes
 from ai.safety.ears.judge import (
     ENGAGEMENT_FLOOR,
     MODEL_DIR,
@@ -20,10 +20,12 @@ from ai.safety.ears.judge import (
     EarsJudge,
     EarsModelError,
     LinearEarsModel,
+    ScoredReplies,
     answered_replies,
-    conversation_score,
+    conversation_scores,
 )
 from ai.safety.ears.model_card import render_model_card
+from ai.safety.ears.rules import content_stems
 
 JUDGE = EarsJudge()
 CLIENT = "I've been so anxious about my exams that I can't sleep and I keep snapping at my family."
@@ -95,16 +97,66 @@ def test_answered_replies_pairs_each_reply_with_the_client_text_before_it() -> N
     assert pairs[1].client_words == pairs[0].client_words | {"talke"}
 
 
-def test_conversation_score_is_the_engagement_weighted_mean() -> None:
-    assert conversation_score([], []) == 0.0
-    assert conversation_score([0.3], [0.5]) == 0.3  # one half-engaged reply: its own (shrunk) score
-    assert conversation_score([0.4, 0.1], [1.0, 1.0]) == 0.25
+def _scored(probabilities: list[list[float]], scores: list[float], engagement: list[float]) -> ScoredReplies:
+    n = len(scores)
+    return ScoredReplies(
+        np.array(probabilities, dtype=np.float32).reshape(n, len(ALL_COMPONENTS)),
+        np.array(engagement, dtype=np.float32),
+        np.array(scores, dtype=np.float32),
+        [set()] * n,
+        [frozenset()] * n,
+    )
+
+
+def test_conversation_score_is_engagement_weighted_ears_times_mi_consistency() -> None:
+    owners = np.array([0, 1, 1, 2], dtype=np.int64)
+    consistent = [0.5, 0.5, 0.5, 0.5, 0.0]  # MICO 2.0, MIIN 0: fully MI-consistent
+    directive = [0.25, 0.25, 0.0, 0.0, 1.0]  # MICO 0.5, MIIN 1.0: a third consistent
+    scored = _scored(
+        [consistent, consistent, consistent, directive], [0.3, 0.4, 0.1, 0.2], [0.5, 1.0, 1.0, 1.0]
+    )
+    result = conversation_scores(owners, 4, scored)
+    assert result[0].tolist() == [0.3, 1.0]  # one half-engaged reply: its own (shrunk) score
+    assert result[1].tolist() == [0.25, 1.0]  # (0.4 + 0.1) / (1 + 1)
+    assert result[2, 1] == pytest.approx(1 / 3, abs=1e-4) and result[2, 0] == pytest.approx(0.2 / 3, abs=1e-4)
+    assert result[3].tolist() == [0.0, 0.0]  # no reply
     messages = [{"role": "user", "content": CLIENT}, {"role": "assistant", "content": REFLECTION}]
     [judged] = JUDGE.judge_conversations([messages])
-    assert judged.score == JUDGE.score_conversation(messages) == JUDGE.score_response(CLIENT, REFLECTION)
-    assert [r.turn for r in judged.replies] == [1]
+    [reply] = judged.replies
+    mico = sum(reply.components[c] for c in ALL_COMPONENTS[:4])
+    ratio = mico / (mico + reply.components["directive"])
+    assert judged.mi_consistency == pytest.approx(ratio, abs=2e-4)
+    assert judged.score == JUDGE.score_conversation(messages)
+    assert judged.score == pytest.approx(JUDGE.score_response(CLIENT, REFLECTION) * ratio, abs=2e-4)
+    assert [r.turn for r in judged.replies] == [1] and judged.n_replies == 1
     assert judged.to_dict()["replies"][0]["engagement"] == 1.0
+    [quick] = JUDGE.judge_conversations([messages], details=False)
+    assert quick.score == judged.score and quick.replies == [] and quick.n_replies == 1
     assert JUDGE.judge_conversations([[{"role": "user", "content": "hi"}]])[0].score == 0.0
+
+
+def test_a_session_that_keeps_advising_scores_below_one_that_reflects() -> None:
+    client = ["I drink most nights to get to sleep.", "My wife says it's a problem.", "I don't know."]
+    reflective = [
+        "Drinking has become the way you get to sleep most nights.",
+        "Your wife sees a problem where you are not sure you see one.",
+        "You're unsure what you think about the drinking yourself. What would you like to be different?",
+    ]
+    advising = [
+        "You need to stop drinking at night and go see your doctor.",
+        "Your wife is right, you must cut down on drinking now.",
+        "You should just stop drinking. Start tomorrow.",
+    ]
+
+    def session(replies: list[str]) -> list[dict[str, str]]:
+        return [
+            m
+            for c, r in zip(client, replies, strict=True)
+            for m in ({"role": "user", "content": c}, {"role": "assistant", "content": r})
+        ]
+
+    good, bad = JUDGE.judge_conversations([session(reflective), session(advising)])
+    assert good.mi_consistency > bad.mi_consistency and good.score > bad.score
 
 
 def test_safety_step_after_a_crisis_turn() -> None:
@@ -127,16 +179,37 @@ def test_judge_options_are_validated() -> None:
 
 
 def test_pair_features_mark_the_mirrored_words() -> None:
-    marked, dense = _pair_view("I am worried about drinking", "So the drinking worries you?", set())
-    assert marked == ["so", "the", ECHO, ECHO, "you"]
-    values = dict(zip(DENSE_NAMES, dense, strict=True))
+    client, reply = "I am worried about drinking", "So the drinking worries you?"
+    words = ["so", "the", "drinking", "worries", "you"]
+    assert mark_echoes(words, content_stems(client)) == ["so", "the", ECHO, ECHO, "you"]
+    featurizer = PairFeaturizer(2**10)
+    hashed, dense = featurizer.blocks([client], [reply], [set()])
+    values = dict(zip(DENSE_NAMES, dense[0], strict=True))
     assert values["shared_content_words"] == pytest.approx(2 / 6) and values["question_mark"] == 1.0
     assert values["client_words_mirrored"] == 1.0 and values["focus_on_client_words"] == 1.0
-    assert values["no_client_text"] == 0.0
-    features = PairFeaturizer(2**10).transform(["a", ""], ["b c", "d?"])
-    assert features.shape == (2, 2 * 2**10 + len(DENSE_NAMES))
+    assert values["no_client_text"] == 0.0 and values["second_person"] == pytest.approx(1 / 5)
+    # 5 unigrams + 4 bigrams, binary and of unit length (a collision would leave fewer columns)
+    assert hashed.nnz <= 9 and np.isclose((hashed.data**2).sum(), 1.0)
+    # The same reply to a client it does not mirror differs exactly where the echoes were.
+    other, _ = featurizer.blocks(["My cat is ill"], [reply], [set()])
+    assert (other != hashed).nnz > 0
+    features = featurizer.transform(["a", ""], ["b c", "d?"])
+    assert features.shape == (2, 2**10 + len(DENSE_NAMES))
+    assert features[1, 2**10 + DENSE_NAMES.index("no_client_text")] == 1.0
     with pytest.raises(ValueError, match="client texts"):
-        PairFeaturizer(2**10).transform(["a"], [])
+        featurizer.transform(["a"], [])
+
+
+def test_bigrams_are_hashed_within_a_reply_only() -> None:
+    featurizer = PairFeaturizer(2**16)
+    together, _ = featurizer.blocks(["", ""], ["alpha beta", "gamma"], [set(), set()])
+    apart, _ = featurizer.blocks(["", ""], ["alpha", "beta gamma"], [set(), set()])
+    # 3 n-grams for "alpha beta", 1 for "gamma": no bigram straddles two replies
+    assert np.diff(together.indptr).tolist() == [3, 1] and np.diff(apart.indptr).tolist() == [1, 3]
+    alone, _ = featurizer.blocks([""], ["alpha beta"], [set()])
+    assert (alone[0] != together[0]).nnz == 0
+    empty, dense = featurizer.blocks(["x"], [""], [set()])
+    assert empty.nnz == 0 and dense[0, DENSE_NAMES.index("reply_length")] == 0.0
 
 
 def test_artifact_is_numpy_without_pickle_and_a_broken_one_is_refused(tmp_path: Path) -> None:
