@@ -47,7 +47,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ai.safety.ears.corpora import ALL_COMPONENTS, COMPONENTS
-from ai.safety.ears.features import PairFeaturizer
+from ai.safety.ears.features import PairBatch, PairFeaturizer
 from ai.safety.ears.rules import content_stems, quote
 
 MODEL_DIR = Path(__file__).resolve().parent / "model"
@@ -167,16 +167,16 @@ class LinearEarsModel:
             raise EarsModelError(f"EARS model artifact in {model_dir} is unreadable: {exc}") from exc
 
     def probabilities(
-        self,
-        clients: list[str],
-        replies: list[str],
-        rule_hits: list[set[str]] | None = None,
-        reply_stems: list[frozenset[str]] | None = None,
+        self, clients: list[str], replies: list[str], rule_hits: list[set[str]] | None = None
     ) -> np.ndarray:
         """(n replies, n parts) probabilities."""
         if not replies:
             return np.zeros((0, len(self.components)), dtype=np.float32)
-        hashed, dense = self.featurizer.blocks(clients, replies, rule_hits, reply_stems)
+        hashed, dense = self.featurizer.blocks(clients, replies, rule_hits)
+        return self.probabilities_of(hashed, dense)
+
+    def probabilities_of(self, hashed: Any, dense: np.ndarray) -> np.ndarray:
+        """Probabilities from the featurizer's two blocks (one matrix product each)."""
         n_hashed = self.featurizer.n_features
         logits = hashed @ self.weights[:n_hashed] + dense @ self.weights[n_hashed:] + self.intercepts
         return 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
@@ -252,15 +252,21 @@ class EarsJudge:
         hits = [self.rules.matching(reply) for reply in replies]
         stems = [content_stems(reply) for reply in replies]
         if probabilities is None:
-            probabilities = self.model.probabilities(clients, replies, hits, stems)
-        n = len(replies)
-        mirrored = np.fromiter(
-            (len(w & s) for w, s in zip(client_words, stems, strict=True)), dtype=np.float32, count=n
-        )
+            probabilities = self.model.probabilities(clients, replies, hits)
+        mirrored = [len(w & s) for w, s in zip(client_words, stems, strict=True)]
+        return self._scored(probabilities, np.array(mirrored, dtype=np.float32), hits, stems)
+
+    def _scored(
+        self,
+        probabilities: np.ndarray,
+        mirrored: np.ndarray,
+        hits: list[set[str]],
+        stems: list[frozenset[str]],
+    ) -> ScoredReplies:
         engagement = ENGAGEMENT_FLOOR + (1.0 - ENGAGEMENT_FLOOR) * np.minimum(
             1.0, mirrored / ENGAGEMENT_WORDS
         )
-        cues = np.fromiter((len(found & _DISMISSAL) for found in hits), dtype=np.float32, count=n)
+        cues = np.array([len(found & _DISMISSAL) for found in hits], dtype=np.float32)
         scores = self.combine(probabilities, engagement, DISMISSAL_FACTOR**cues)
         return ScoredReplies(probabilities, engagement.astype(np.float32), scores, hits, stems)
 
@@ -285,6 +291,8 @@ class EarsJudge:
     def _judge_conversations(
         self, conversations: Sequence[Sequence[Message]], explain: bool, details: bool
     ) -> list[ConversationJudgement]:
+        if not details:
+            return self._score_conversations(conversations)
         owners, answered = [], []
         for owner, messages in enumerate(conversations):
             for reply in answered_replies(messages):
@@ -305,6 +313,43 @@ class EarsJudge:
             for owner, reply, judgement in zip(owners, answered, per_reply, strict=True):
                 judgement.turn = reply.turn
                 judged[owner].replies.append(judgement)
+        return judged
+
+    def _score_conversations(self, conversations: Sequence[Sequence[Message]]) -> list[ConversationJudgement]:
+        """The scores of ``judge_conversations`` without per-reply judgements, from one pass over the
+        batch's words with numpy (``PairFeaturizer.encode``); the same scores as the detailed path
+        (tested), which takes the client's words up as Python sets."""
+        owners, turns, replies, client_turns, answered_by = [], [], [], [], []
+        for owner, messages in enumerate(conversations):
+            pending: list[str] = []
+            for index, message in enumerate(messages):
+                role = message.get("role")
+                if role == "user":
+                    pending.append(str(message.get("content") or ""))
+                elif role == "assistant" and pending:
+                    answered_by += [len(replies)] * len(pending)
+                    client_turns += pending
+                    owners.append(owner)
+                    turns.append(index)
+                    replies.append(str(message.get("content") or ""))
+                    pending = []
+        hits = [self.rules.matching(reply) for reply in replies]
+        by = np.array(answered_by, dtype=np.int64)
+        owner_of = np.array(owners, dtype=np.int64)
+        if replies:
+            batch = self.model.featurizer.encode(client_turns, by, replies, hits)
+            probabilities = self.model.probabilities_of(batch.hashed, batch.dense)
+            mirrored = _mirrored_so_far(batch, by, owner_of, len(replies))
+        else:
+            probabilities = np.zeros((0, len(ALL_COMPONENTS)), dtype=np.float32)
+            mirrored = np.zeros(0, dtype=np.float32)
+        scored = self._scored(probabilities, mirrored, hits, [])
+        scores = conversation_scores(owner_of, len(conversations), scored)
+        judged = [ConversationJudgement(float(score), [], float(ratio)) for score, ratio in scores]
+        for row, owner in enumerate(owners):
+            judged[owner].n_replies += 1
+            if "safety_step" in hits[row]:
+                judged[owner].safety_turns.append(turns[row])
         return judged
 
     def _evidence(
@@ -358,6 +403,26 @@ class AnsweredReply(NamedTuple):
     client: str  # client text since the previous reply
     reply: str
     client_words: frozenset[str]  # content stems of all client text so far
+
+
+def _mirrored_so_far(batch: PairBatch, answered_by: np.ndarray, owners: np.ndarray, n: int) -> np.ndarray:
+    """How many of each reply's content stems its client said at or before the turns it answers, in
+    the same conversation (the engagement count; replies are numbered in conversation order)."""
+    stems = batch.client_stems & _MASK32
+    answer = answered_by[batch.client_stems >> 32]
+    # Client turns are in conversation order, so the first occurrence of (conversation, stem) comes
+    # with the earliest reply that could take it up.
+    keys, first = np.unique((owners[answer] << 32) | stems, return_index=True)
+    rows = batch.reply_stems >> 32
+    wanted = (owners[rows] << 32) | (batch.reply_stems & _MASK32)
+    if not keys.size:
+        return np.zeros(n, dtype=np.float32)
+    at = np.minimum(np.searchsorted(keys, wanted), keys.size - 1)
+    taken_up = (keys[at] == wanted) & (answer[first][at] <= rows)
+    return np.bincount(rows[taken_up], minlength=n).astype(np.float32)
+
+
+_MASK32 = np.int64(0xFFFFFFFF)
 
 
 @contextmanager

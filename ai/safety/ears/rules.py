@@ -94,7 +94,6 @@ RUBRIC: dict[str, tuple[str, ...]] = {
 
 RULE_NAMES = tuple(RUBRIC)
 
-_CONTENT_WORD = re.compile(r"[a-z]{4,}")
 # Words too common in any reply to show that it mirrors the client (four letters or more only: the
 # content-word pattern already skips shorter ones).
 _STOPWORD_LIST = """
@@ -107,7 +106,7 @@ _STOPWORD_LIST = """
     through time under until very want wanted were what when where which while whom will with would
     yeah your yours yourself okay right well mean kind sort lots actually
 """
-_STOPWORDS = frozenset(_STOPWORD_LIST.split())
+STOPWORDS = frozenset(_STOPWORD_LIST.split())
 
 
 def rubric_rules() -> RuleSet:
@@ -126,23 +125,23 @@ def content_stems(text: str) -> frozenset[str]:
     """Content words (runs of 4+ letters a-z, minus stopwords) cut to a 5-letter stem, so
     "worried"/"worrying" and "drinking"/"drinks" match.
 
-    Cached: a conversation's client turns are looked at once per reply that follows them.
+    Cached: a conversation's client turns are looked at once per reply that follows them. The EARS
+    stage's batch path (``features.stem_keys``) finds the same stems as numbers, with numpy.
     """
-    lowered = text.lower()
-    if lowered.isascii():  # the letter runs of ASCII text, by a byte table instead of a regex (4x faster)
-        words = set(lowered.encode().translate(_LETTERS_ONLY).decode().split())
-        return frozenset([w[:5] for w in words - _STOPWORDS if len(w) >= 4])
-    return frozenset([w[:5] for w in set(_CONTENT_WORD.findall(lowered)) - _STOPWORDS])
+    words = set(letter_runs(text.lower())) - STOPWORDS
+    return frozenset([w[:5] for w in words if len(w) >= 4])
 
 
 def letter_runs(lowered: str) -> list[str]:
-    """The runs of letters a-z and apostrophes of lower-cased ASCII text, in order."""
-    return lowered.encode().translate(_LETTERS_AND_APOSTROPHE).decode().split()
+    """The runs of letters a-z of lower-cased text, in order."""
+    if lowered.isascii():  # by a byte table instead of a regex: 4x faster
+        return lowered.encode().translate(_LETTERS_ONLY).decode().split()
+    return _LETTER_RUN.findall(lowered)
 
 
-# Byte tables that keep a-z (and the ASCII apostrophe) and turn every other byte into a space.
+_LETTER_RUN = re.compile(r"[a-z]+")
+# A byte table that keeps a-z and turns every other byte into a space.
 _LETTERS_ONLY = bytes(c if 97 <= c <= 122 else 32 for c in range(256))
-_LETTERS_AND_APOSTROPHE = bytes(c if 97 <= c <= 122 or c == 39 else 32 for c in range(256))
 
 
 def _any(regexes: tuple[str, ...]) -> CaseFoldedPattern:
