@@ -25,7 +25,7 @@ A conversation's score is the engagement-weighted mean of its replies (those ans
 the sum of reply scores over the sum of engagements, or over 1 when the engagements add up to less)
 times the session's MI consistency, MISC 2.1's %MI-consistent = MICO / (MICO + MIIN) computed from the
 learned parts summed over the replies (empathize, acknowledge, reflect, support are MI-consistent;
-directive is not). Short acknowledgements ("Mm-hmm", "Okay") then neither lift nor sink a session; the
+directive is not), starting from a prior worth one MI-consistent reply. Short acknowledgements ("Mm-hmm", "Okay") then neither lift nor sink a session; the
 replies that take up what the client said decide its EARS, and a session that keeps advising without
 permission loses in proportion. A reply's engagement counts every client turn so far (a reflection
 often takes up something said several turns earlier). The rubric rules quote the words behind each
@@ -69,6 +69,10 @@ DISMISSAL_FACTOR = 0.5
 # A conversation scoring below this fails the EARS gate (see the model card for the pass rates of real
 # counselling at this value; every shipped config uses it).
 DEFAULT_THRESHOLD = 0.03
+# The MI consistency of a conversation starts from one MI-consistent reply's worth of evidence: its four
+# parts at 0.5 each and directive at 0.1 (set by hand, not fitted; see conversation_scores).
+PRIOR_MICO = 2.0
+PRIOR_MIIN = 0.1
 
 # The rules quoted as evidence for each part, and the cues a reviewer should see against a reply.
 EVIDENCE_RULES: Mapping[str, tuple[str, ...]] = {
@@ -100,7 +104,7 @@ class ReplyJudgement:
 class ConversationJudgement:
     score: float
     replies: list[ReplyJudgement]  # empty unless the judge was asked for details
-    mi_consistency: float = 0.0  # MICO / (MICO + MIIN) of the replies (see conversation_scores)
+    mi_consistency: float = 0.0  # (prior + MICO) / (prior + MICO + MIIN) of the replies (conversation_scores)
     n_replies: int = 0  # replies that answer a client turn
     safety_turns: list[int] = field(default_factory=list)  # replies offering a safety step
 
@@ -377,21 +381,25 @@ def conversation_scores(owners: np.ndarray, n_conversations: int, scored: Scored
     """(score, MI consistency) of every conversation (``owners``: the conversation of each reply), as an
     array of shape (n_conversations, 2); a conversation without replies scores 0.
 
-    score = EARS x MI consistency, where EARS is the engagement-weighted mean of the replies' quality
-    (a reply's score is already its engagement times its quality; the sum is divided by the sum of
-    engagements, or by 1 when they add up to less) and MI consistency is MISC 2.1's %MI-consistent
-    ratio, MICO / (MICO + MIIN), from the learned parts summed over the replies: empathize (Support),
+    score = EARS x MI consistency. EARS is the engagement-weighted mean of the replies' quality (a
+    reply's score is already its engagement times its quality; the sum is divided by the sum of
+    engagements, or by 1 when they add up to less). MI consistency is MISC 2.1's %MI-consistent,
+    MICO / (MICO + MIIN), from the learned parts summed over the replies: empathize (Support),
     acknowledge (Affirm), reflect and support (open questions, autonomy, advice with permission) are
-    MI-consistent; directive (advice without permission, confront, direct, warn) is not.
+    MI-consistent; directive (advice without permission, confront, direct, warn) is not. It is a session
+    measure, so it starts from a prior worth one MI-consistent reply (``PRIOR_MICO``, ``PRIOR_MIIN``):
+    a single answer that gives some advice is not judged as a whole session of advising would be.
     """
     total = np.bincount(owners, weights=scored.scores, minlength=n_conversations)
     engaged = np.bincount(owners, weights=scored.engagement, minlength=n_conversations)
     parts = scored.probabilities.astype(np.float64)
-    consistent = np.bincount(
+    consistent = PRIOR_MICO + np.bincount(
         owners, weights=parts[:, : len(COMPONENTS)].sum(axis=1), minlength=n_conversations
     )
-    inconsistent = np.bincount(owners, weights=parts[:, len(COMPONENTS)], minlength=n_conversations)
-    ratio = consistent / np.maximum(1e-9, consistent + inconsistent)
+    inconsistent = PRIOR_MIIN + np.bincount(
+        owners, weights=parts[:, len(COMPONENTS)], minlength=n_conversations
+    )
+    ratio = consistent / (consistent + inconsistent)
     return np.round(np.column_stack((total / np.maximum(1.0, engaged) * ratio, ratio)), 4)
 
 

@@ -93,9 +93,9 @@ def circularity_guard(judge: EarsJudge, counsel: list[LabelledConversation]) -> 
         for answers in questions
         for reply in STOCK_REPLIES
     ]
-    stock = np.array([c.score for c in judge.judge_conversations(stock_conversations)]).reshape(
-        len(questions), len(STOCK_REPLIES)
-    )
+    stock = np.array(
+        [c.score for c in judge.judge_conversations(stock_conversations, details=False)]
+    ).reshape(len(questions), len(STOCK_REPLIES))
     medians, start = [], 0
     for answers in questions:
         medians.append(float(np.median(real[start : start + len(answers)])))
@@ -129,4 +129,5 @@ def windows(conversations: list[LabelledConversation], size: int, stride: int) -
 
 
 def _scores(judge: EarsJudge, conversations: list[LabelledConversation]) -> np.ndarray:
-    return np.array([c.score for c in judge.judge_conversations([c.messages for c in conversations])])
+    judged = judge.judge_conversations([c.messages for c in conversations], details=False)
+    return np.array([c.score for c in judged])

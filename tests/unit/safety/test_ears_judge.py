@@ -12,11 +12,13 @@ import pytest
 from ai.safety.crisis_detection.evaluate import EvaluationInputError
 from ai.safety.ears.corpora import ALL_COMPONENTS
 from ai.safety.ears.evaluate import auc, auc_interval, ears_eval, spearman_interval
-from ai.safety.ears.features import DENSE_NAMES, ECHO, PairFeaturizer, mark_echoes
+from ai.safety.ears.features import DENSE_NAMES, ECHO, PairFeaturizer, stem_keys, words_of
 from ai.safety.ears.judge import (
     ENGAGEMENT_FLOOR,
     MODEL_DIR,
     MODEL_NAME,
+    PRIOR_MICO,
+    PRIOR_MIIN,
     EarsJudge,
     EarsModelError,
     LinearEarsModel,
@@ -116,15 +118,22 @@ def test_conversation_score_is_engagement_weighted_ears_times_mi_consistency() -
         [consistent, consistent, consistent, directive], [0.3, 0.4, 0.1, 0.2], [0.5, 1.0, 1.0, 1.0]
     )
     result = conversation_scores(owners, 4, scored)
-    assert result[0].tolist() == [0.3, 1.0]  # one half-engaged reply: its own (shrunk) score
-    assert result[1].tolist() == [0.25, 1.0]  # (0.4 + 0.1) / (1 + 1)
-    assert result[2, 1] == pytest.approx(1 / 3, abs=1e-4) and result[2, 0] == pytest.approx(0.2 / 3, abs=1e-4)
-    assert result[3].tolist() == [0.0, 0.0]  # no reply
+
+    def consistency(mico: float, miin: float) -> float:
+        return (PRIOR_MICO + mico) / (PRIOR_MICO + mico + PRIOR_MIIN + miin)
+
+    # one half-engaged reply: its own (shrunk) score, times its MI consistency
+    assert result[0] == pytest.approx([0.3 * consistency(2, 0), consistency(2, 0)], abs=1e-4)
+    # two replies: (0.4 + 0.1) / (1 + 1)
+    assert result[1] == pytest.approx([0.25 * consistency(4, 0), consistency(4, 0)], abs=1e-4)
+    assert result[2] == pytest.approx([0.2 * consistency(0.5, 1), consistency(0.5, 1)], abs=1e-4)
+    assert consistency(0.5, 1) < 0.75 < consistency(2, 0)  # advising lowers it, the prior keeps it from 1/3
+    assert result[3, 0] == 0.0  # no reply
     messages = [{"role": "user", "content": CLIENT}, {"role": "assistant", "content": REFLECTION}]
     [judged] = JUDGE.judge_conversations([messages])
     [reply] = judged.replies
-    mico = sum(reply.components[c] for c in ALL_COMPONENTS[:4])
-    ratio = mico / (mico + reply.components["directive"])
+    mico = PRIOR_MICO + sum(reply.components[c] for c in ALL_COMPONENTS[:4])
+    ratio = mico / (mico + PRIOR_MIIN + reply.components["directive"])
     assert judged.mi_consistency == pytest.approx(ratio, abs=2e-4)
     assert judged.score == JUDGE.score_conversation(messages)
     assert judged.score == pytest.approx(JUDGE.score_response(CLIENT, REFLECTION) * ratio, abs=2e-4)
@@ -180,24 +189,46 @@ def test_judge_options_are_validated() -> None:
 
 def test_pair_features_mark_the_mirrored_words() -> None:
     client, reply = "I am worried about drinking", "So the drinking worries you?"
-    words = ["so", "the", "drinking", "worries", "you"]
-    assert mark_echoes(words, content_stems(client)) == ["so", "the", ECHO, ECHO, "you"]
     featurizer = PairFeaturizer(2**10)
     hashed, dense = featurizer.blocks([client], [reply], [set()])
+    # "drinking" and "worries" mirror the client (stems "drink", "worri"): read as the token ECHO.
+    marked, _ = featurizer.blocks([""], [f"so the {ECHO} {ECHO} you"], [set()])
+    assert (hashed != marked).nnz == 0
+    unmarked, _ = featurizer.blocks(["My cat is ill"], [reply], [set()])
+    assert (unmarked != hashed).nnz > 0
     values = dict(zip(DENSE_NAMES, dense[0], strict=True))
     assert values["shared_content_words"] == pytest.approx(2 / 6) and values["question_mark"] == 1.0
     assert values["client_words_mirrored"] == 1.0 and values["focus_on_client_words"] == 1.0
     assert values["no_client_text"] == 0.0 and values["second_person"] == pytest.approx(1 / 5)
     # 5 unigrams + 4 bigrams, binary and of unit length (a collision would leave fewer columns)
     assert hashed.nnz <= 9 and np.isclose((hashed.data**2).sum(), 1.0)
-    # The same reply to a client it does not mirror differs exactly where the echoes were.
-    other, _ = featurizer.blocks(["My cat is ill"], [reply], [set()])
-    assert (other != hashed).nnz > 0
     features = featurizer.transform(["a", ""], ["b c", "d?"])
     assert features.shape == (2, 2**10 + len(DENSE_NAMES))
     assert features[1, 2**10 + DENSE_NAMES.index("no_client_text")] == 1.0
     with pytest.raises(ValueError, match="client texts"):
         featurizer.transform(["a"], [])
+
+
+def test_batch_stems_are_the_content_stems_of_each_text() -> None:
+    texts = [
+        CLIENT,
+        REFLECTION,
+        "Don't worry, you'll be FINE. Wouldn't it?",
+        "Café naïve İstanbul \u212aelvin",  # non-ASCII letters split words, as the regex does
+        "",
+        "a\0b drinking",  # a NUL inside a text does not start a new text
+        "supercalifragilisticexpialidocious again",
+    ]
+    keys = stem_keys(texts)
+
+    def code(stem: str) -> int:
+        return sum((ord(c) - 96) * 27**i for i, c in enumerate(stem))
+
+    for row, text in enumerate(texts):
+        found = set((keys[(keys >> 32) == row] & 0xFFFFFFFF).tolist())
+        assert found == {code(s) for s in content_stems(text.replace("\0", " "))}, text
+    tokens = words_of(["You're  it’s x", "", "ok"], drop_apostrophes=True)
+    assert tokens.rows.tolist() == [0, 0, 0, 2] and tokens.lengths.tolist() == [5, 3, 1, 2]
 
 
 def test_bigrams_are_hashed_within_a_reply_only() -> None:

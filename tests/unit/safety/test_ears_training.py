@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from ai.safety.ears import train
 from ai.safety.ears.corpora import ALL_COMPONENTS, LabelledConversation, PairExample
 from ai.safety.ears.features import PairFeaturizer
-from ai.safety.ears.judge import EarsJudge, LinearEarsModel
+from ai.safety.ears.judge import PRIOR_MICO, PRIOR_MIIN, EarsJudge, LinearEarsModel
 
 REFLECTIONS = [
     "so you feel {w} about it",
@@ -92,12 +93,15 @@ def test_out_of_fold_sessions_score_transcripts_like_the_judge() -> None:
     )
     judge = EarsJudge()
     oof = np.full((2, len(ALL_COMPONENTS)), 0.5)
-    [score] = train._out_of_fold_sessions(judge, examples, oof, [transcript])
-    # One reply answers a client; its parts are the out-of-fold ones, not the shipped model's.
+    [[score, consistency]] = train._out_of_fold_sessions(judge, examples, oof, [transcript])
+    # One reply answers a client; its parts are the out-of-fold ones, not the shipped model's:
+    # MI consistency = (prior + 4 x 0.5) / (prior + 4 x 0.5 + prior + 0.5).
     [reply] = judge.judge_replies(
         ["I drink too much"], ["You drink more than you'd like."], probabilities=oof[:1]
     )
-    assert score == reply.score
+    expected = (PRIOR_MICO + 2.0) / (PRIOR_MICO + 2.0 + PRIOR_MIIN + 0.5)
+    assert consistency == pytest.approx(expected, abs=1e-4)
+    assert score == pytest.approx(reply.score * expected, abs=1e-4)
 
 
 def test_counts_and_digest_describe_the_pairs() -> None:
