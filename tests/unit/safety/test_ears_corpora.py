@@ -12,7 +12,9 @@ from ai.safety.ears.corpora import (
     CorpusError,
     LabelledConversation,
     load_training_pairs,
+    read_annomi_transcripts,
     read_counsel_chat,
+    read_esconv,
     read_mi_advise_pairs,
 )
 from ai.safety.ears.judge import DEFAULT_THRESHOLD, EarsJudge
@@ -47,6 +49,34 @@ def test_real_counselling_passes_at_the_default_threshold(shared_data: Path) -> 
     counsel = read_counsel_chat(shared_data / "conversations" / "counselchat_20200325_counsel_chat.csv")
     scores = np.array([c.score for c in JUDGE.judge_conversations([c.messages for c in counsel])])
     assert score_distribution(scores)["pass_rate"] > 0.9
+
+
+def test_the_stage_path_scores_exactly_like_the_detailed_path(shared_data: Path) -> None:
+    """``details=False`` (numpy over the batch's words) against the per-reply path (Python sets), on
+    real ESConv, AnnoMI and counsel-chat conversations, several client turns per reply included."""
+    folder = shared_data / "conversations"
+    conversations = [
+        *[c.messages for c in read_esconv(folder)[:150]],
+        *[
+            c.messages
+            for c in windows(read_annomi_transcripts(folder / "annomi_AnnoMI-full.csv"), 8, 4)[:300]
+        ],
+        *[c.messages for c in read_counsel_chat(folder / "counselchat_20200325_counsel_chat.csv")[:150]],
+        [
+            {"role": "assistant", "content": "Hi."},
+            {"role": "user", "content": ""},
+            {"role": "user", "content": "I'm not safe"},
+            {"role": "assistant", "content": "Are you safe right now?"},
+        ],
+        [],
+    ]
+    detailed = JUDGE.judge_conversations(conversations)
+    quick = JUDGE.judge_conversations(conversations, details=False)
+    assert [d.score for d in detailed] == [q.score for q in quick]
+    assert [d.mi_consistency for d in detailed] == [q.mi_consistency for q in quick]
+    assert [len(d.replies) for d in detailed] == [q.n_replies for q in quick]
+    assert [[r.turn for r in d.replies if r.safety_step] for d in detailed] == [q.safety_turns for q in quick]
+    assert quick[-2].safety_turns == [3] and quick[-1].n_replies == 0
 
 
 def test_windows_start_on_a_client_turn_and_end_on_a_reply() -> None:
