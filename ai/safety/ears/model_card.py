@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ai.safety.ears.judge import PRIOR_MICO, PRIOR_MIIN
+
 PART_SOURCES = {
     "empathize": "EPITOME emotional reactions (level >= 1); MI gold 'Support'",
     "acknowledge": "MI gold 'Affirm'",
@@ -32,7 +34,8 @@ def render_model_card(meta: dict[str, Any]) -> str:
         "A reply scores engagement x (mean of the four part probabilities) x (1 - 0.5 x directive probability),",
         "where engagement = 0.15 + 0.85 x min(1, client content words (5-letter stems) the reply takes up / 2);",
         "a conversation scores the engagement-weighted mean of its replies (sum of scores / max(1, sum of engagement))",
-        "times its MI consistency, (2 + MICO) / (2 + MICO + 0.1 + MIIN) with MICO the sum over replies of the four",
+        f"times its MI consistency, ({PRIOR_MICO:g} + MICO) / ({PRIOR_MICO:g} + MICO + {PRIOR_MIIN:g} + MIIN) with MICO "
+        "the sum over replies of the four",
         "part probabilities and MIIN the sum of the directive probabilities (MISC 2.1's %MI-consistent, starting",
         "from a hand-set prior worth one MI-consistent reply).",
         "",
