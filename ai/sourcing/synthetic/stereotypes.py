@@ -5,6 +5,12 @@ don't get depressed", "anxiety is a lack of faith", "people like you are usually
 marker values it targets, where it is documented, phrasings of it for the generator, and the cue
 patterns of its check. A preference pair is kept only when this check finds its stereotype in the
 rejected reply and finds no stereotype at all in the chosen one.
+
+The check has two parts, so that a stray keyword is not taken for the bias: a cue pattern must match, and
+the sentence it matches in must say what the stereotype says, i.e. share at least ``MIN_BELIEF_SIMILARITY``
+of its content words with one of the stereotype's phrasings (Dice coefficient over stemmed content words).
+"Losing weight is hard when you sleep badly" matches the cue of ``appearance.weight_blamed`` but not its
+statement; "your weight is probably what keeps your mood low" matches both.
 """
 
 from __future__ import annotations
@@ -15,6 +21,13 @@ from dataclasses import dataclass
 from functools import cache
 
 from ai.sourcing.synthetic.demographics import INVENTORY_DIR, marker_inventory
+from ai.sourcing.synthetic.text import content_tokens
+from ai.sourcing.text_chunking import sentence_spans
+
+# Share of content words a sentence must have in common with one phrasing of a stereotype to count as
+# saying it (on top of a cue). Set from the inventory's own phrasings against the responsive replies of
+# the unit tests, not tuned on generated text.
+MIN_BELIEF_SIMILARITY = 0.2
 
 
 @dataclass(frozen=True)
@@ -28,8 +41,30 @@ class Stereotype:
     cues: tuple[re.Pattern[str], ...]
 
     def found_in(self, text: str) -> list[str]:
-        """The cue texts of this stereotype in ``text`` (empty when the reply does not carry it)."""
+        """The cue texts of this stereotype in ``text`` (empty when no cue matches)."""
         return [m.group(0) for cue in self.cues for m in [cue.search(text)] if m]
+
+    def stated_in(self, text: str) -> tuple[str, list[str]] | None:
+        """The first sentence of ``text`` that says this stereotype (a cue matches in it and it shares
+        enough content words with one of its phrasings), with its cues; None when no sentence does."""
+        for sentence in sentences(text):
+            cues = self.found_in(sentence)
+            if cues and self.similarity(sentence) >= MIN_BELIEF_SIMILARITY:
+                return sentence, cues
+        return None
+
+    def similarity(self, sentence: str) -> float:
+        """Largest Dice coefficient between the sentence's content words and one phrasing's."""
+        said = content_tokens(sentence)
+        return max(_dice(said, content_tokens(belief)) for belief in self.beliefs)
+
+
+def sentences(text: str) -> list[str]:
+    return [text[span.start : span.end].strip() for span in sentence_spans(text)]
+
+
+def _dice(a: set[str], b: set[str]) -> float:
+    return 2 * len(a & b) / max(1, len(a) + len(b))
 
 
 @cache
