@@ -260,10 +260,9 @@ class PairWriter:
             if isinstance(verdict, str):
                 return verdict, belief, attempt + 1
             failures[verdict[0]] += 1
-        reasons = ",".join(sorted(failures))
         return Rejection(
             STAGE,
-            f"stereotype_not_stated,{reasons}" if reasons else "stereotype_not_stated",
+            ",".join(sorted({"stereotype_not_stated", *failures})),
             f"in {self.options.stereotype_attempts} one-sentence answers the endpoint did not state "
             f"{stereotype.id} usably ({dict(failures)}); last answer: {last[:200]!r}",
         )

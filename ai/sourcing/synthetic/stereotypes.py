@@ -7,10 +7,11 @@ patterns of its check. A preference pair is kept only when this check finds its 
 rejected reply and finds no stereotype at all in the chosen one.
 
 The check has two parts, so that a stray keyword is not taken for the bias: a cue pattern must match, and
-the sentence it matches in must say what the stereotype says, i.e. share at least ``MIN_BELIEF_SIMILARITY``
-of its content words with one of the stereotype's phrasings (Dice coefficient over stemmed content words).
-"Losing weight is hard when you sleep badly" matches the cue of ``appearance.weight_blamed`` but not its
-statement; "your weight is probably what keeps your mood low" matches both.
+the sentence it matches in must go on to say what the stereotype says, i.e. share at least one content
+word with one of the stereotype's phrasings besides the words of the cue itself (unless the matched cue
+text is itself a statement of at least ``STATEMENT_WORDS`` content words). "Losing weight is hard
+when you sleep badly" matches the cue of ``appearance.weight_blamed`` but says nothing more of it;
+"losing weight would lift your mood" matches the cue and shares "lift" and "mood" with a phrasing.
 """
 
 from __future__ import annotations
@@ -24,10 +25,8 @@ from ai.sourcing.synthetic.demographics import INVENTORY_DIR, marker_inventory
 from ai.sourcing.synthetic.text import content_tokens
 from ai.sourcing.text_chunking import sentence_spans
 
-# Share of content words a sentence must have in common with one phrasing of a stereotype to count as
-# saying it (on top of a cue). Set from the inventory's own phrasings against the responsive replies of
-# the unit tests, not tuned on generated text.
-MIN_BELIEF_SIMILARITY = 0.2
+# Matched cue text this long ("a strict religious upbringing ... holding you back") is a statement itself.
+STATEMENT_WORDS = 4
 
 
 @dataclass(frozen=True)
@@ -45,26 +44,28 @@ class Stereotype:
         return [m.group(0) for cue in self.cues for m in [cue.search(text)] if m]
 
     def stated_in(self, text: str) -> tuple[str, list[str]] | None:
-        """The first sentence of ``text`` that says this stereotype (a cue matches in it and it shares
-        enough content words with one of its phrasings), with its cues; None when no sentence does."""
+        """The first sentence of ``text`` that says this stereotype (a cue matches in it, and it shares a
+        content word with one of its phrasings besides the cue's own, or the cue text is a statement
+        itself), with its cues; None when no sentence does."""
         for sentence in sentences(text):
             cues = self.found_in(sentence)
-            if cues and self.similarity(sentence) >= MIN_BELIEF_SIMILARITY:
+            if cues and (_words_of(cues) >= STATEMENT_WORDS or self.shared_beyond(cues, sentence)):
                 return sentence, cues
         return None
 
-    def similarity(self, sentence: str) -> float:
-        """Largest Dice coefficient between the sentence's content words and one phrasing's."""
-        said = content_tokens(sentence)
-        return max(_dice(said, content_tokens(belief)) for belief in self.beliefs)
+    def shared_beyond(self, cues: list[str], sentence: str) -> set[str]:
+        """Content words of ``sentence``, not in ``cues``, that one of the stereotype's phrasings also has."""
+        cue_words = set().union(*(content_tokens(c) for c in cues))
+        rest = content_tokens(sentence) - cue_words
+        return set().union(*(rest & content_tokens(belief) for belief in self.beliefs))
+
+
+def _words_of(cues: list[str]) -> int:
+    return len(set().union(*(content_tokens(c) for c in cues)))
 
 
 def sentences(text: str) -> list[str]:
     return [text[span.start : span.end].strip() for span in sentence_spans(text)]
-
-
-def _dice(a: set[str], b: set[str]) -> float:
-    return 2 * len(a & b) / max(1, len(a) + len(b))
 
 
 @cache
