@@ -432,6 +432,13 @@ def test_a_model_that_never_states_the_stereotype_gives_quarantined_rejections()
     assert len(client.requests) == 12 and all(len(m) == 1 for m in client.requests)
 
 
+def test_a_model_that_hands_back_the_inventory_phrasing_gives_no_pair() -> None:
+    client = ScriptedEndpoint(stated_for=lambda belief: belief[0].upper() + belief[1:] + ".")
+    items = _pairs(client, target=2, budget=2.0, stereotype_attempts=2)
+    assert items and not [i for i in items if isinstance(i, Conversation)]
+    assert all(i.reason == "copies_phrasing,stereotype_not_stated" for i in items)
+
+
 def test_a_stereotype_sentence_is_spliced_into_the_chosen_reply_in_place_of_one_sentence() -> None:
     chosen = "Moving away from friends is lonely. You told me you are 70. What do you miss most?"
     said = "Honestly, at your age, this kind of loneliness is just how life goes."
