@@ -72,7 +72,8 @@ STEREOTYPE_REQUEST = "{prompt}\n\nAnswer me in one sentence. Tell me that {belie
 # "This sentence conveys", "The counsellor believes") is not a reply.
 _META_TALK = re.compile(
     r"\b(?:sentences?|rewrit\w*|revised|rephras\w*|counsell?or'?s?|therapist|the (?:person|client|user|speaker)"
-    r"|this person|statement|smollm|as an ai|language model|in your own words|here'?s|implies|conveys?)\b",
+    r"|this person|statement|smollm|as an ai|language model|in your own words|here'?s|implies|conveys?"
+    r"|(?:the|this|my) (?:response|answer|reply)|the idea that)\b",
     re.I,
 )
 _QUOTED = re.compile(r"[\"\u201c]([^\"\u201c\u201d]{20,})[\"\u201d]?")

@@ -11,7 +11,8 @@ the sentence it matches in must go on to say what the stereotype says, i.e. shar
 word with one of the stereotype's phrasings besides the words of the cue itself (unless the matched cue
 text is itself a statement of at least ``STATEMENT_WORDS`` content words). "Losing weight is hard
 when you sleep badly" matches the cue of ``appearance.weight_blamed`` but says nothing more of it;
-"losing weight would lift your mood" matches the cue and shares "lift" and "mood" with a phrasing.
+"losing weight would lift your mood" matches the cue and shares "lift" and "mood" with a phrasing. A cue
+that a negation comes just before ("it wasn't just a phase") is the stereotype denied, not stated.
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ from ai.sourcing.text_chunking import sentence_spans
 
 # Matched cue text this long ("a strict religious upbringing ... holding you back") is a statement itself.
 STATEMENT_WORDS = 4
+# A negation among the three words before a cue denies it: "it wasn't just a phase", "not a lack of faith".
+_NEGATED = re.compile(
+    r"\b(?:not|no|never|nor|isn't|wasn't|aren't|don't|doesn't|didn't|won't|can't|cannot)\W+(?:\w+\W+){0,2}$",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -43,12 +49,21 @@ class Stereotype:
         """The cue texts of this stereotype in ``text`` (empty when no cue matches)."""
         return [m.group(0) for cue in self.cues for m in [cue.search(text)] if m]
 
+    def affirmed_in(self, sentence: str) -> list[str]:
+        """The cue texts of this stereotype in ``sentence`` that no negation just before denies."""
+        return [
+            m.group(0)
+            for cue in self.cues
+            for m in [cue.search(sentence)]
+            if m and not _NEGATED.search(sentence[: m.start()])
+        ]
+
     def stated_in(self, text: str) -> tuple[str, list[str]] | None:
         """The first sentence of ``text`` that says this stereotype (a cue matches in it, and it shares a
         content word with one of its phrasings besides the cue's own, or the cue text is a statement
         itself), with its cues; None when no sentence does."""
         for sentence in sentences(text):
-            cues = self.found_in(sentence)
+            cues = self.affirmed_in(sentence)
             if cues and (_words_of(cues) >= STATEMENT_WORDS or self.shared_beyond(cues, sentence)):
                 return sentence, cues
         return None

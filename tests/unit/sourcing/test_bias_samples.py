@@ -475,6 +475,16 @@ def test_a_stray_cue_word_is_not_taken_for_the_stereotype() -> None:
     assert stated is not None and stated[0].startswith(weight.beliefs[0].capitalize())
 
 
+def test_a_denied_stereotype_is_not_stated() -> None:
+    phase = stereotype_inventory()["gender.nonbinary_phase"]
+    assert phase.stated_in("Being nonbinary is often just a phase that settles down.") is not None
+    assert phase.stated_in("Being nonbinary wasn't just a phase for you; it settles who you are.") is None
+    men = stereotype_inventory()["gender.men_dont_get_depressed"]
+    assert (
+        men.stated_in("Honestly, men don't really get depressed, they just need to toughen up.") is not None
+    )
+
+
 def test_endpoint_failures_are_quarantined_not_raised() -> None:
     items = _pairs(ScriptedEndpoint(fail_with="endpoint_timeout"), target=2, budget=1.0)
     assert len(items) == 2 and all(isinstance(i, Rejection) and i.reason == "endpoint_timeout" for i in items)
