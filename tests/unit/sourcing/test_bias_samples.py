@@ -230,6 +230,7 @@ def test_every_target_gives_one_set_per_fitting_target_with_names_when_asked() -
     [
         ({"mode": "counterfactual", "variants_per_original": 1}, "variants_per_original"),
         ({"mode": "preference_pairs", "max_length_ratio": 0.5}, "max_length_ratio"),
+        ({"mode": "preference_pairs", "stereotype_attempts": 0}, "stereotype_attempts"),
     ],
 )
 def test_bad_bias_options_are_config_errors(options: dict, fragment: str) -> None:
@@ -524,6 +525,8 @@ def test_pair_checks_name_every_problem() -> None:
     assert {"chosen_carries_stereotype", "length_mismatch"} <= reasons
     assert "topic_mismatch" in {r for r, _ in check_pair(planned, chosen, off_topic, options)}
     assert "reply_too_short" in {r for r, _ in check_pair(planned, "Okay.", good, options)}
+    looping = "I'm so sorry. I'm so sorry. I'm so sorry for you, it sounds like the new job has you on edge."
+    assert "repetitive_reply" in {r for r, _ in check_pair(planned, looping, good, options)}
 
 
 def test_duplicate_replies_are_not_kept_twice() -> None:
