@@ -1,6 +1,7 @@
 """Preference pairs through a generation endpoint: how many pass their checks, why the rest fail, how fast.
 
-    uv run python benchmarks/bench_bias_pairs.py RUN_DIR --pairs 40 [--generation '{"endpoint": "local"}']
+    uv run python benchmarks/bench_bias_pairs.py RUN_DIR --pairs 40 [--generation '{"endpoint": "local"}'] \\
+        [--attempts 4]
     uv run python benchmarks/bench_bias_pairs.py RUN_DIR --generation \\
         '{"endpoint": "openai", "base_url": "https://...", "model": "...", "api_key_env": "KEY"}'
 
@@ -27,7 +28,7 @@ from ai.core.stage import Rejection  # noqa: E402
 from ai.pipelines.orchestrator.bias_audit import exported_records  # noqa: E402
 from ai.sourcing.generation import ChatEndpoint, parse_endpoint_options  # noqa: E402
 from ai.sourcing.synthetic.demographics import dimensions  # noqa: E402
-from ai.sourcing.synthetic.preference import PairPlanner, PairWriter  # noqa: E402
+from ai.sourcing.synthetic.preference import PairOptions, PairPlanner, PairWriter  # noqa: E402
 
 
 def main() -> None:
@@ -36,20 +37,22 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=40, help="candidate pairs to write")
     parser.add_argument("--generation", default='{"endpoint": "local"}', help="EndpointOptions as JSON")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--attempts", type=int, default=4, help="one-sentence requests per pair")
     parser.add_argument("--out", type=Path, default=Path("bias_pairs.jsonl"))
     args = parser.parse_args()
 
     conversations = [r for r in exported_records(args.run_dir) if r.category == "therapeutic"]
     planner = PairPlanner(dimensions(), args.seed)
     endpoint = ChatEndpoint.from_options(parse_endpoint_options(json.loads(args.generation)))
-    writer = PairWriter(endpoint, "bench-pairs", "generated")
+    writer = PairWriter(endpoint, "bench-pairs", "generated", PairOptions(stereotype_attempts=args.attempts))
     reasons: Counter[str] = Counter()
-    kept = 0
+    kept = attempted = 0
     started = time.perf_counter()
     with endpoint, open(args.out, "w", encoding="utf-8") as out:
         for n, planned in enumerate(planner.prompts(conversations)):
             if n >= args.pairs:
                 break
+            attempted += 1
             result = writer.write(planned, seed=args.seed + n)
             record = result.record if isinstance(result, Rejection) else result
             if isinstance(result, Rejection):
@@ -66,7 +69,6 @@ def main() -> None:
             out.write(json.dumps(row) + "\n")
     seconds = time.perf_counter() - started
     stats = endpoint.stats
-    attempted = min(args.pairs, n + 1)
     print(f"endpoint: {json.dumps(endpoint.provenance())}")
     print(
         f"pairs attempted {attempted}, kept {kept} ({kept / max(1, attempted):.1%}); reasons {dict(reasons)}"

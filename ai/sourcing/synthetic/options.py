@@ -122,10 +122,14 @@ class PreferenceOptions(_Common, kw_only=True, forbid_unknown_fields=True):
     max_length_ratio: float = 1.8
     min_topic_overlap: float = 0.2
     min_words: int = 12
+    # One-sentence requests for the stereotyped sentence of a pair before the pair is given up.
+    stereotype_attempts: int = 4
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_dimensions(self.dimensions)
+        if self.stereotype_attempts < 1:
+            raise ValueError("stereotype_attempts must be >= 1")
         if self.max_length_ratio < 1.0 or not 0.0 <= self.min_topic_overlap <= 1.0:
             raise ValueError("max_length_ratio must be >= 1 and min_topic_overlap within 0..1")
 

@@ -1,18 +1,25 @@
-"""Preference pairs for bias mitigation: a culturally responsive reply (chosen) against one that carries a
-documented stereotype (rejected), both written by the generation endpoint and both checked.
+"""Preference pairs for bias mitigation: a culturally responsive reply (chosen) against the same reply with one
+documented stereotype said in it (rejected), every sentence written by the generation endpoint, both checked.
 
 The prompt is a real client message (counsel-chat, ESConv, EmpatheticDialogues, ...) into which an
 identity marker of ``bias/markers.json`` is worked, in the way a counterfactual probe does it. For each
 prompt one stereotype of ``bias/stereotypes.json`` that targets the marker is chosen, then:
 
-1. the endpoint writes the chosen reply: reflect, acknowledge what the client said about themselves
-   without assuming anything from it, ask one open question;
-2. the endpoint rewrites that reply into the rejected one: same content and length, plus one phrasing of
-   the stereotype, so the pair differs in that respect only;
-3. the pair is checked: the stereotype check finds the stereotype in the rejected reply and none in the
-   chosen one, the lengths are similar, the two replies share their topic, and neither reply repeats an
-   earlier pair's. A pair that fails comes out as a ``Rejection`` (quarantined with every reason), and
-   the chosen reply then still has to pass every per-record gate of the run (``gated``).
+1. the endpoint is asked, up to ``stereotype_attempts`` times, to tell this client the stereotype in one
+   sentence of its own (one phrasing of the inventory is the example); the first sentence that the
+   stereotype's check finds it in, that is not talk about the task and that adds words of its own to the
+   phrasing is the *stereotyped sentence*. A small model (SmolLM2-135M) follows a one-sentence request far
+   more often than "rewrite this reply and work in X", which it ignored;
+2. the endpoint writes the chosen reply with the client's identity in view: reflect, acknowledge what
+   the client said about themselves without assuming anything from it, ask one open question;
+3. the rejected reply is the chosen reply with its sentence before the closing question replaced by the
+   stereotyped sentence (inserted there when the reply has two sentences or fewer), so the two replies
+   differ in that respect only;
+4. the pair is checked: the stereotype is stated in the rejected reply and no stereotype in the chosen
+   one, neither reply repeats itself or talks about the task, the lengths are similar, the replies share
+   their topic, and neither repeats an earlier pair's. A pair that fails comes out as a ``Rejection``
+   (quarantined with every reason), and the chosen reply then still has to pass every per-record gate of
+   the run (``gated``).
 
 Each pair is a two-turn conversation (prompt, chosen) with the pair in ``meta["dpo"]`` as
 ``{prompt, chosen, rejected, bias_type}`` (``bias_type`` is the stereotype id), which the DPO exporter reads.
@@ -37,7 +44,7 @@ from ai.sourcing.synthetic.counterfactual import insert_sentence
 from ai.sourcing.synthetic.demographics import PLACEMENTS, Frame, detect_markers, marker_inventory
 from ai.sourcing.synthetic.options import PreferenceOptions
 from ai.sourcing.synthetic.quota import QuotaReport, budget_for, gated
-from ai.sourcing.synthetic.stereotypes import Stereotype, stereotype_inventory, stereotypes_in
+from ai.sourcing.synthetic.stereotypes import Stereotype, sentences, stereotype_inventory, stereotypes_in
 from ai.sourcing.synthetic.text import CLIENT_ROLES, content_tokens, mentions_crisis, spread_by_group
 
 STAGE = "preference_pairs"
@@ -45,7 +52,7 @@ STAGE = "preference_pairs"
 ENDPOINT_REFUSALS = frozenset(
     {"endpoint_http_401", "endpoint_http_403", "endpoint_http_404", "token_budget_spent"}
 )
-PROMPT_VERSION = "bias-pairs-1"
+PROMPT_VERSION = "bias-pairs-2"
 # Client messages that look as if they could hold personal data (names mid-sentence, digits, addresses,
 # links) are not used: ``meta`` is not scrubbed by the PII stage.
 _MAYBE_PERSONAL = re.compile(r"\d|@|https?://|www\.|(?<=[a-z,;] )(?!I\b|I')[A-Z][a-z]+")
@@ -57,13 +64,20 @@ _SPEAKER_PREFIX = re.compile(
 # Short, plain instructions: the offline default is a 135M-parameter model.
 CHOSEN_SYSTEM = (
     "You are a kind counsellor. Answer in two or three short sentences. Say back how the person feels. "
-    "If they say something about who they are, respect it and do not guess anything from it. "
+    'They told you: "{identity}" Respect it and do not guess anything from it. '
     "End with one open question."
 )
-REJECTED_SYSTEM = (
-    "Rewrite the counsellor's reply below. Keep its words, its topic and its length, "
-    "but work in this idea: {belief}. Write only the new reply."
+STEREOTYPE_REQUEST = "{prompt}\n\nAnswer me in one sentence. Tell me that {belief}."
+# A generated sentence that talks about the request instead of to the client ("Here's a revised version",
+# "This sentence conveys", "The counsellor believes") is not a reply.
+_META_TALK = re.compile(
+    r"\b(?:sentences?|rewrit\w*|revised|rephras\w*|counsell?or'?s?|therapist|the (?:person|client|user|speaker)"
+    r"|this person|statement|smollm|as an ai|language model|in your own words|here'?s|implies|conveys?"
+    r"|(?:the|this|my) (?:response|answer|reply)|the idea that)\b",
+    re.I,
 )
+_QUOTED = re.compile(r"[\"\u201c]([^\"\u201c\u201d]{20,})[\"\u201d]?")
+_REPEATED_NGRAM = 4  # words; a reply that says the same 4 words three times is looping
 _SENTENCE_END = re.compile(r"[.!?][\"')\]]*(?=\s|$)")
 _WORD = re.compile(r"[a-z']+")
 
@@ -76,7 +90,9 @@ def read_preference_pairs(
     conversations = [c for c in context.conversations() if not wanted or c.category in wanted]
     report = QuotaReport(source.name, STAGE, options.target, budget_for(options.target, options.budget))
     planner = PairPlanner(options.dimensions, f"{context.seed}:{source.name}")
-    checks = PairOptions(options.max_length_ratio, options.min_topic_overlap, options.min_words)
+    checks = PairOptions(
+        options.max_length_ratio, options.min_topic_overlap, options.min_words, options.stereotype_attempts
+    )
     endpoint = client or open_endpoint(
         options.generation, context.run_dir / "work" / "generation" / source.name
     )
@@ -126,6 +142,7 @@ class PairOptions:
     max_length_ratio: float = 1.8  # longer reply words / shorter reply words
     min_topic_overlap: float = 0.2  # shared content words / content words of the shorter reply
     min_words: int = 12
+    stereotype_attempts: int = 4  # one-sentence requests per pair before it is given up
 
 
 @dataclass(frozen=True)
@@ -195,7 +212,7 @@ class PairPlanner:
 
 
 class PairWriter:
-    """Asks the endpoint for the two replies of a planned pair and checks them."""
+    """Asks the endpoint for the stereotyped sentence and the chosen reply of a planned pair, and checks them."""
 
     def __init__(
         self, client: ChatClient, source_name: str, license: str, options: PairOptions | None = None
@@ -208,16 +225,17 @@ class PairWriter:
         self.rejected_seen: set[str] = set()
 
     def write(self, planned: PairPrompt, seed: int) -> Conversation | Rejection:
-        chosen = self._ask(chosen_messages(planned.prompt), seed)
+        said = self._stereotyped_sentence(planned, seed)
+        if isinstance(said, Rejection):
+            return said
+        sentence, belief, attempts = said
+        chosen = self._ask(chosen_messages(planned.prompt, planned.frame.sentences[planned.value]), seed)
         if isinstance(chosen, Rejection):
             return chosen
-        belief = planned.stereotype.beliefs[seed % len(planned.stereotype.beliefs)]
-        rejected = self._ask(rejected_messages(planned.prompt, chosen, belief), seed)
-        if isinstance(rejected, Rejection):
-            return rejected
+        rejected, splice = splice_sentence(chosen, sentence)
         problems = check_pair(planned, chosen, rejected, self.options)
         problems += self._repeats(chosen, rejected)
-        record = self._record(planned, chosen, rejected, belief)
+        record = self._record(planned, chosen, rejected, belief, {"splice": splice, "attempts": attempts})
         if problems:
             reasons = ",".join(sorted({reason for reason, _ in problems}))
             message = "; ".join(text for _, text in problems)
@@ -227,6 +245,28 @@ class PairWriter:
         self.chosen_seen.add(normalise_for_hash(chosen))
         self.rejected_seen.add(normalise_for_hash(rejected))
         return record
+
+    def _stereotyped_sentence(self, planned: PairPrompt, seed: int) -> tuple[str, str, int] | Rejection:
+        """(sentence, phrasing asked for, attempts used), or the rejection naming why every attempt failed."""
+        stereotype = planned.stereotype
+        failures: Counter[str] = Counter()
+        last = ""
+        for attempt in range(self.options.stereotype_attempts):
+            belief = stereotype.beliefs[(seed + attempt) % len(stereotype.beliefs)]
+            answer = self._ask(stereotype_messages(planned.prompt, belief), seed * 31 + attempt)
+            if isinstance(answer, Rejection):
+                return answer
+            last = answer
+            verdict = stereotyped_sentence(answer, planned)
+            if isinstance(verdict, str):
+                return verdict, belief, attempt + 1
+            failures[verdict[0]] += 1
+        return Rejection(
+            STAGE,
+            ",".join(sorted({"stereotype_not_stated", *failures})),
+            f"in {self.options.stereotype_attempts} one-sentence answers the endpoint did not state "
+            f"{stereotype.id} usably ({dict(failures)}); last answer: {last[:200]!r}",
+        )
 
     def _ask(self, messages: list[dict[str, str]], seed: int) -> str | Rejection:
         result = self.client.complete(messages, seed=seed)
@@ -244,7 +284,9 @@ class PairWriter:
             )
         return problems
 
-    def _record(self, planned: PairPrompt, chosen: str, rejected: str, belief: str) -> Conversation:
+    def _record(
+        self, planned: PairPrompt, chosen: str, rejected: str, belief: str, how: dict[str, Any]
+    ) -> Conversation:
         origin = planned.origin
         stereotype = planned.stereotype
         return make_conversation(
@@ -282,6 +324,7 @@ class PairWriter:
                     "frame": planned.frame.id,
                     "placement": planned.placement,
                     "rejected_cues": stereotype.found_in(rejected),
+                    **how,
                     "prompt_version": PROMPT_VERSION,
                     "generator": self.client.provenance(),
                 },
@@ -289,15 +332,46 @@ class PairWriter:
         )
 
 
-def chosen_messages(prompt: str) -> list[dict[str, str]]:
-    return [{"role": "system", "content": CHOSEN_SYSTEM}, {"role": "user", "content": prompt}]
-
-
-def rejected_messages(prompt: str, chosen: str, belief: str) -> list[dict[str, str]]:
+def chosen_messages(prompt: str, identity: str) -> list[dict[str, str]]:
     return [
-        {"role": "system", "content": REJECTED_SYSTEM.format(belief=belief)},
-        {"role": "user", "content": f"The client wrote: {prompt}\n\nThe counsellor's reply: {chosen}"},
+        {"role": "system", "content": CHOSEN_SYSTEM.format(identity=identity)},
+        {"role": "user", "content": prompt},
     ]
+
+
+def stereotype_messages(prompt: str, belief: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": STEREOTYPE_REQUEST.format(prompt=prompt, belief=belief)}]
+
+
+def stereotyped_sentence(answer: str, planned: PairPrompt) -> str | tuple[str, str]:
+    """The sentence of ``answer`` that states the planned stereotype to the client, or (reason, why not).
+
+    A quoted part of the answer is taken as the sentence meant ("Here's one: \"...\""). The sentence
+    must be one the stereotype's check finds it stated in, must speak to the client rather than about
+    the request, and must add at least two content words of its own to the inventory's phrasings: the
+    rejected reply is the model's words, not the inventory's sentence handed back.
+    """
+    quoted = _QUOTED.search(answer)
+    text = quoted.group(1) if quoted else answer
+    stated = planned.stereotype.stated_in(text)
+    if stated is None:
+        return "not_stated", "the stereotype's check does not find it stated"
+    sentence = stated[0].strip(' "\u201c\u201d')
+    if _META_TALK.search(sentence):
+        return "meta_talk", "the sentence talks about the request, not to the client"
+    phrasings = set().union(*(content_tokens(b) for b in planned.stereotype.beliefs))
+    if len(content_tokens(sentence) - phrasings) < 2:
+        return "copies_phrasing", "the sentence only repeats the inventory's phrasing"
+    return sentence if sentence[-1] in ".!?" else sentence + "."
+
+
+def splice_sentence(reply: str, sentence: str) -> tuple[str, str]:
+    """``reply`` with the sentence before its last replaced by ``sentence`` (inserted before the last one
+    when the reply has two sentences or fewer), and which of the two was done."""
+    parts = sentences(reply)
+    if len(parts) >= 3:
+        return " ".join([*parts[:-2], sentence, parts[-1]]), "replaced"
+    return " ".join([*parts[:-1], sentence, *parts[-1:]]), "inserted"
 
 
 def clean_reply(text: str) -> str:
@@ -326,16 +400,22 @@ def check_pair(
     chosen_words, rejected_words = len(chosen.split()), len(rejected.split())
     if min(chosen_words, rejected_words) < options.min_words:
         problems.append(("reply_too_short", f"a reply has fewer than {options.min_words} words"))
-    if echoes(chosen, CHOSEN_SYSTEM) or echoes(rejected, REJECTED_SYSTEM.format(belief="")):
-        problems.append(("echoes_instructions", "a reply repeats the instructions it was given"))
+    if echoes(chosen, CHOSEN_SYSTEM.format(identity="")) or echoes(
+        chosen, STEREOTYPE_REQUEST.format(prompt="", belief="")
+    ):
+        problems.append(("echoes_instructions", "the chosen reply repeats the instructions it was given"))
+    if _META_TALK.search(chosen):
+        problems.append(("meta_talk", "the chosen reply talks about the request, not to the client"))
+    if loops(chosen):
+        problems.append(("repetitive_reply", "the chosen reply repeats itself"))
     in_chosen = stereotypes_in(chosen, planned.prompt)
     if in_chosen:
         problems.append(("chosen_carries_stereotype", f"the chosen reply carries {sorted(in_chosen)}"))
-    if not planned.stereotype.found_in(rejected):
+    if planned.stereotype.stated_in(rejected) is None:
         problems.append(
             (
                 "stereotype_not_detected",
-                f"the check for {planned.stereotype.id} finds nothing in the rejected reply",
+                f"the check for {planned.stereotype.id} does not find it stated in the rejected reply",
             )
         )
     ratio = max(chosen_words, rejected_words) / max(1, min(chosen_words, rejected_words))
@@ -347,6 +427,14 @@ def check_pair(
     if overlap < options.min_topic_overlap:
         problems.append(("topic_mismatch", f"the replies share {overlap:.2f} of their content words"))
     return problems
+
+
+def loops(reply: str, n: int = _REPEATED_NGRAM) -> bool:
+    """True when a sentence comes twice or the same ``n`` words three times (a small model looping)."""
+    said = [normalise_for_hash(p) for p in sentences(reply)]
+    words = _WORD.findall(reply.lower())
+    grams = Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
+    return len(set(said)) < len(said) or any(count >= 3 for count in grams.values())
 
 
 def topic_overlap(first: str, second: str) -> float:

@@ -25,6 +25,8 @@ from ai.sourcing.synthetic.preference import (
     check_pair,
     clean_reply,
     read_preference_pairs,
+    splice_sentence,
+    stereotyped_sentence,
 )
 from ai.sourcing.synthetic.stereotypes import stereotype_inventory, stereotypes_in
 
@@ -228,6 +230,7 @@ def test_every_target_gives_one_set_per_fitting_target_with_names_when_asked() -
     [
         ({"mode": "counterfactual", "variants_per_original": 1}, "variants_per_original"),
         ({"mode": "preference_pairs", "max_length_ratio": 0.5}, "max_length_ratio"),
+        ({"mode": "preference_pairs", "stereotype_attempts": 0}, "stereotype_attempts"),
     ],
 )
 def test_bad_bias_options_are_config_errors(options: dict, fragment: str) -> None:
@@ -325,11 +328,11 @@ def test_a_cue_the_client_said_first_does_not_count() -> None:
 
 
 class ScriptedEndpoint:
-    """Stands in for the generation endpoint: a caring reply built from the client's words, and a rewrite
-    that works the requested belief into it (or a reply chosen by ``rejected_for``)."""
+    """Stands in for the generation endpoint: a caring reply built from the client's words, and a sentence
+    that tells the client the requested belief in words of its own (or whatever ``stated_for`` says)."""
 
-    def __init__(self, rejected_for=None, fail_with: str = "") -> None:  # type: ignore[no-untyped-def]
-        self.rejected_for = rejected_for
+    def __init__(self, stated_for=None, fail_with: str = "") -> None:  # type: ignore[no-untyped-def]
+        self.stated_for = stated_for
         self.fail_with = fail_with
         self.requests: list[list[dict[str, str]]] = []
         self.entered = 0
@@ -345,22 +348,22 @@ class ScriptedEndpoint:
         self.requests.append(messages)
         if self.fail_with:
             return EndpointError(self.fail_with, "the endpoint timed out")
-        return Completion(cooperative_reply(messages, seed, self.rejected_for), 100, 40, "stop", False)
+        return Completion(cooperative_reply(messages, seed, self.stated_for), 100, 40, "stop", False)
 
     def provenance(self) -> dict[str, str]:
         return {"endpoint": "scripted", "model": "test"}
 
 
-def cooperative_reply(messages: list[dict[str, str]], seed: int, rejected_for=None) -> str:  # type: ignore[no-untyped-def]
-    """A model that follows the pair prompts: a caring reply from the client's words, and a rewrite that
-    works the requested belief into it (or whatever ``rejected_for`` makes of it)."""
-    if messages[0]["content"].startswith("Rewrite"):
-        belief = re.search(r"work in this idea: (.*)\. Write only", messages[0]["content"]).group(1)  # type: ignore[union-attr]
-        chosen = messages[1]["content"].split("The counsellor's reply: ")[1]
-        return rejected_for(chosen, belief) if rejected_for else f"{chosen[:-1]}, though {belief}."
+def cooperative_reply(messages: list[dict[str, str]], seed: int, stated_for=None) -> str:  # type: ignore[no-untyped-def]
+    """A model that follows the pair prompts: a caring reply from the client's words, and a sentence that
+    says the requested belief with words of its own (or whatever ``stated_for`` makes of the belief)."""
+    asked = re.search(r"Tell me that (.*)\.$", messages[-1]["content"])
+    if asked:
+        belief = asked.group(1)
+        return stated_for(belief) if stated_for else f"Honestly, from what you describe, {belief}, I reckon."
     words = [w.strip(".,!?").lower() for w in messages[1]["content"].split()][:6]
     return (
-        f"Counsellor: It sounds like {' '.join(words)} has been weighing on you for a while now, and that "
+        f"Counsellor: It sounds like {' '.join(words)} has been weighing on you for a while now. It "
         f"takes a real toll on your energy and your days (seed {seed}). What feels hardest about it right now?"
     )
 
@@ -413,19 +416,74 @@ def test_pairs_come_through_the_generation_endpoint_named_in_the_config(tmp_path
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             pairs = [i for i in read_source(source, Path("."), context) if isinstance(i, Conversation)]
-        # One chosen and one rewrite per candidate (the quota asks for a little slack per batch).
+        # One stereotyped sentence and one chosen reply per candidate (the quota asks for a little slack).
         assert len(pairs) == 3 and len(stub.requests) >= 6 and len(stub.requests) % 2 == 0
         assert {p.meta["preference"]["generator"]["model"] for p in pairs} == {"stub-model"}
         assert (tmp_path / "work" / "generation" / "pairs" / "responses.jsonl").is_file()
 
 
-def test_a_rejected_reply_without_its_stereotype_is_quarantined_with_the_reason() -> None:
-    client = ScriptedEndpoint(rejected_for=lambda chosen, belief: chosen.replace("hardest", "heaviest"))
-    items = _pairs(client, target=2, budget=2.0)
+def test_a_model_that_never_states_the_stereotype_gives_quarantined_rejections() -> None:
+    client = ScriptedEndpoint(stated_for=lambda belief: "That must be a heavy thing to carry every day.")
+    items = _pairs(client, target=2, budget=2.0, stereotype_attempts=3)
     rejections = [i for i in items if isinstance(i, Rejection)]
-    assert rejections and not [i for i in items if isinstance(i, Conversation)]
-    assert all("stereotype_not_detected" in r.reason for r in rejections)
-    assert all(r.record is not None and r.record.meta["dpo"]["rejected"] for r in rejections)
+    assert len(rejections) == 4 and not [i for i in items if isinstance(i, Conversation)]
+    assert all(r.reason == "not_stated,stereotype_not_stated" for r in rejections)
+    assert all("heavy thing" in r.message for r in rejections)
+    # Three one-sentence requests per candidate, and no chosen reply asked for a pair already given up.
+    assert len(client.requests) == 12 and all(len(m) == 1 for m in client.requests)
+
+
+def test_a_model_that_hands_back_the_inventory_phrasing_gives_no_pair() -> None:
+    client = ScriptedEndpoint(stated_for=lambda belief: belief[0].upper() + belief[1:] + ".")
+    items = _pairs(client, target=2, budget=2.0, stereotype_attempts=2)
+    assert items and not [i for i in items if isinstance(i, Conversation)]
+    assert all(i.reason == "copies_phrasing,stereotype_not_stated" for i in items)
+
+
+def test_a_stereotype_sentence_is_spliced_into_the_chosen_reply_in_place_of_one_sentence() -> None:
+    chosen = "Moving away from friends is lonely. You told me you are 70. What do you miss most?"
+    said = "Honestly, at your age, this kind of loneliness is just how life goes."
+    assert splice_sentence(chosen, said) == (
+        "Moving away from friends is lonely. " + said + " What do you miss most?",
+        "replaced",
+    )
+    assert splice_sentence("That is lonely. What do you miss?", said) == (
+        "That is lonely. " + said + " What do you miss?",
+        "inserted",
+    )
+
+
+def test_the_stereotyped_sentence_must_be_stated_addressed_and_not_the_inventory_phrasing() -> None:
+    planned = PairPlanner(["gender_identity"], seed=1).plan(
+        CLIENT_LINES[1], _conversation(CLIENT_LINES[1], 0)
+    )
+    assert planned is not None
+    belief = planned.stereotype.beliefs[0]
+    own = f"From what you say about the weekends, I think {belief}, and that is worth knowing."
+    assert stereotyped_sentence(f"Sure! {own}", planned) == own
+    assert stereotyped_sentence(f'Here is one: "{own}"', planned) == own  # the quoted sentence is meant
+    # The inventory's phrasing handed back is a fixed string, not the model's sentence.
+    assert stereotyped_sentence(belief[0].upper() + belief[1:] + ".", planned)[0] == "copies_phrasing"
+    assert stereotyped_sentence(f"This sentence says that {belief} for sure.", planned)[0] == "meta_talk"
+    assert stereotyped_sentence("Weekends can be lonely after a move.", planned)[0] == "not_stated"
+
+
+def test_a_stray_cue_word_is_not_taken_for_the_stereotype() -> None:
+    weight = stereotype_inventory()["appearance.weight_blamed"]
+    assert weight.found_in("Losing weight is hard when you sleep badly.")  # the cue alone matches
+    assert weight.stated_in("Losing weight is hard when you sleep badly.") is None
+    stated = weight.stated_in("It sounds like a lot. " + weight.beliefs[0].capitalize() + ", honestly.")
+    assert stated is not None and stated[0].startswith(weight.beliefs[0].capitalize())
+
+
+def test_a_denied_stereotype_is_not_stated() -> None:
+    phase = stereotype_inventory()["gender.nonbinary_phase"]
+    assert phase.stated_in("Being nonbinary is often just a phase that settles down.") is not None
+    assert phase.stated_in("Being nonbinary wasn't just a phase for you; it settles who you are.") is None
+    men = stereotype_inventory()["gender.men_dont_get_depressed"]
+    assert (
+        men.stated_in("Honestly, men don't really get depressed, they just need to toughen up.") is not None
+    )
 
 
 def test_endpoint_failures_are_quarantined_not_raised() -> None:
@@ -467,6 +525,8 @@ def test_pair_checks_name_every_problem() -> None:
     assert {"chosen_carries_stereotype", "length_mismatch"} <= reasons
     assert "topic_mismatch" in {r for r, _ in check_pair(planned, chosen, off_topic, options)}
     assert "reply_too_short" in {r for r, _ in check_pair(planned, "Okay.", good, options)}
+    looping = "I'm so sorry. I'm so sorry. I'm so sorry for you, it sounds like the new job has you on edge."
+    assert "repetitive_reply" in {r for r, _ in check_pair(planned, looping, good, options)}
 
 
 def test_duplicate_replies_are_not_kept_twice() -> None:
