@@ -332,7 +332,7 @@ class PiiStage(Stage[PiiOptions]):
     """Typed placeholders ([NAME_1], [EMAIL_1] ...) consistent within each conversation."""
 
     name = "pii"
-    version = "2"
+    version = "3"
     Options = PiiOptions
 
     def __init__(self, options: PiiOptions | None = None, seed: int = 0) -> None:
@@ -350,7 +350,10 @@ class PiiStage(Stage[PiiOptions]):
         kept = []
         ids_scrubbed = 0
         for record in batch:
-            result = self._scrubber.scrub([t.text for t in record.turns])
+            # A preference pair's chosen and rejected replies are exported as they are stored in
+            # ``meta["dpo"]``: scrubbed with the turns, so a name gets the same placeholder in both.
+            pair = _preference_texts(record)
+            result = self._scrubber.scrub([t.text for t in record.turns] + pair)
             # The input's own id goes out in the export's metadata: "user-jessica.moreno@gmail.com".
             source_id = self._scrubber.scrub_identifier(record.source_id)
             ids_scrubbed += source_id != record.source_id
@@ -360,14 +363,27 @@ class PiiStage(Stage[PiiOptions]):
                 continue
             with_pii += 1
             totals.update(result.counts)
-            turns = [Turn(t.role, text) for t, text in zip(record.turns, result.texts, strict=True)]
+            texts = result.texts[: len(record.turns)]
+            turns = [Turn(t.role, text) for t, text in zip(record.turns, texts, strict=True)]
             meta = {**record.meta, "pii_redacted": dict(sorted(result.counts.items()))}
+            if pair:
+                chosen, rejected = result.texts[len(record.turns) :]
+                meta["dpo"] = {**record.meta["dpo"], "chosen": chosen, "rejected": rejected}
             kept.append(msgspec.structs.replace(record, turns=turns, meta=meta, source_id=source_id))
         stats = {f"pii_{k.lower()}": float(v) for k, v in sorted(totals.items())}
         stats["records_with_pii"] = float(with_pii)
         if ids_scrubbed:
             stats["source_ids_scrubbed"] = float(ids_scrubbed)
         return StageResult(kept=kept, stats=stats)
+
+
+def _preference_texts(record: Conversation) -> list[str]:
+    """``[chosen, rejected]`` of a record carrying a preference pair in ``meta["dpo"]``, else ``[]``."""
+    pair = record.meta.get("dpo")
+    if not isinstance(pair, dict):
+        return []
+    chosen, rejected = pair.get("chosen"), pair.get("rejected")
+    return [chosen, rejected] if isinstance(chosen, str) and isinstance(rejected, str) else []
 
 
 class LanguageOptions(StageOptions, kw_only=True):

@@ -165,6 +165,24 @@ def test_pii_stage_scrubs_turns_and_records_counts() -> None:
     assert result.stats == {"pii_name": 2.0, "pii_phone": 1.0, "records_with_pii": 1.0}
 
 
+def test_pii_stage_scrubs_the_preference_pair_the_dpo_export_reads() -> None:
+    # The DPO exporter writes meta["dpo"]'s chosen and rejected replies; a name the model made up in
+    # them must get the same placeholder as in the turns, not leave in clear.
+    chosen = "Your son, Kai, sounds like he matters a lot to you. What happened?"
+    rejected = "Your son, Kai, will grow out of it. People like you are usually resilient."
+    record = make_conversation(
+        [Turn("client", "My son has been so angry lately."), Turn("therapist", chosen)],
+        Provenance(kind="synthetic", name="unit"),
+        meta={"dpo": {"chosen": chosen, "rejected": rejected, "bias_type": "resilience"}},
+    )
+    kept = PiiStage().process([record]).kept[0]
+    assert kept.turns[1].text == "Your son, [NAME_1], sounds like he matters a lot to you. What happened?"
+    assert kept.meta["dpo"]["chosen"] == kept.turns[1].text
+    assert kept.meta["dpo"]["rejected"].startswith("Your son, [NAME_1], will grow out of it.")
+    assert kept.meta["dpo"]["bias_type"] == "resilience"
+    assert "Kai" not in json.dumps(kept.meta)
+
+
 def test_pii_stage_options_are_validated() -> None:
     stage = PiiStage(msgspec.convert({"types": ["EMAIL"]}, PiiStage.Options))
     record = make_conversation(
