@@ -17,12 +17,14 @@ l2-normalised, built without scikit-learn):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
+import mmh3
 import numpy as np
-from scipy.sparse import csr_matrix, hstack
+from scipy.sparse import coo_matrix, csr_matrix, hstack
 
-from ai.safety.crisis_detection.features import HashedNgrams
+from ai.safety.crisis_detection.features import TOKEN_PATTERN, HashedNgrams, normalise_for_model
 
 N_FEATURES = 2**18  # per block
 NGRAM_RANGE = (1, 2)
@@ -50,11 +52,17 @@ class PairFeatures:
         self.n_features = self.hasher.n_features
         self.n_columns = self.n_features * (2 + N_KINDS)
 
+    def transform(self, texts: Sequence[str]) -> csr_matrix:
+        """``HashedNgrams.transform``, element for element; for word 1-2-grams, by ``batch_ngrams``."""
+        if self.hasher.ngram_range == (1, 2):
+            return batch_ngrams(list(texts), self.n_features)
+        return self.hasher.transform(list(texts))
+
     def replies(self, replies: Sequence[str]) -> csr_matrix:
-        return self.hasher.transform(list(replies))
+        return self.transform(replies)
 
     def contexts(self, contexts: Sequence[Sequence[str]]) -> csr_matrix:
-        return self.hasher.transform([context_text(turns) for turns in contexts])
+        return self.transform([context_text(turns) for turns in contexts])
 
     def assemble(self, replies: csr_matrix, contexts: csr_matrix, kinds: np.ndarray) -> csr_matrix:
         """[reply | context | reply placed in its context kind's block]."""
@@ -73,3 +81,59 @@ class PairFeatures:
 def empty_contexts(contexts: csr_matrix) -> np.ndarray:
     """Rows whose context has not a single word."""
     return contexts.getnnz(axis=1) == 0
+
+
+# Texts are joined with a separator no token can contain, so the batch is normalised and tokenised in one
+# pass; a text that itself contains the NUL character falls back to per-text hashing.
+_SEPARATOR = "\n\x00\n"
+_TOKENS_AND_SEPARATORS = re.compile(TOKEN_PATTERN + "|\x00")
+
+
+def batch_ngrams(texts: list[str], n_features: int) -> csr_matrix:
+    """The binary, l2-normalised hashed word 1-2-gram matrix of ``texts`` (what ``HashedNgrams(n_features,
+    (1, 2)).transform`` returns), with every distinct unigram and bigram of the batch hashed once.
+
+    Per-text hashing spent most of the content stage's time building bigram strings and hashing each
+    occurrence; a batch of conversations repeats most of its words and many of its word pairs.
+    """
+    if any("\x00" in text for text in texts):
+        return HashedNgrams(n_features, (1, 2)).transform(texts)
+    tokens = _TOKENS_AND_SEPARATORS.findall(normalise_for_model(_SEPARATOR.join(texts)))
+    vocabulary: dict[str, int] = {"\x00": 0}
+    ids = np.fromiter((vocabulary.setdefault(t, len(vocabulary)) for t in tokens), np.int64, len(tokens))
+    words = list(vocabulary)
+    word_hashes = np.fromiter(map(mmh3.hash, words), np.int64, len(words))
+    separator = ids == 0
+    rows = np.cumsum(separator)  # the text each token belongs to
+    # Bigrams: adjacent tokens of one text, each distinct pair hashed once.
+    pair_ok = ~separator[:-1] & ~separator[1:]
+    pair_keys = ids[:-1][pair_ok] * len(words) + ids[1:][pair_ok]
+    distinct, inverse = np.unique(pair_keys, return_inverse=True)
+    first, second = np.divmod(distinct, len(words))
+    pair_hashes = np.fromiter(
+        (mmh3.hash(f"{words[a]} {words[b]}") for a, b in zip(first.tolist(), second.tolist(), strict=True)),
+        np.int64,
+        distinct.size,
+    )
+    hashes = np.concatenate([word_hashes[ids[~separator]], pair_hashes[inverse]])
+    gram_rows = np.concatenate([rows[~separator], rows[:-1][pair_ok]])
+    columns = _buckets(hashes, n_features)
+    return _binary_unit_rows(gram_rows, columns, len(texts), n_features)
+
+
+def _buckets(hashes: np.ndarray, n_features: int) -> np.ndarray:
+    """scikit-learn's FeatureHasher column of each signed MurmurHash3 (as ``HashedNgrams`` computes it):
+    the one hash whose absolute value overflows int32 has its own bucket."""
+    return np.where(hashes == -(2**31), (2**31 - 1 - (n_features - 1)) % n_features, np.abs(hashes) % n_features)
+
+
+def _binary_unit_rows(rows: np.ndarray, columns: np.ndarray, n_rows: int, n_columns: int) -> csr_matrix:
+    """1 at each (row, column) given (repeats count once), rows scaled to unit length, float32."""
+    matrix = coo_matrix(
+        (np.ones(rows.size, dtype=np.float64), (rows, columns)), shape=(n_rows, n_columns)
+    ).tocsr()
+    matrix.sum_duplicates()
+    per_row = np.diff(matrix.indptr)
+    # norm="l2" divides each 1.0 by the row's length in double precision and stores float32.
+    data = np.repeat(1.0 / np.sqrt(np.maximum(per_row, 1).astype(np.float64)), per_row).astype(np.float32)
+    return csr_matrix((data, matrix.indices.astype(np.int32), matrix.indptr), shape=(n_rows, n_columns))

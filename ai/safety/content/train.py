@@ -37,6 +37,7 @@ from ai.safety.content.features import (
     PairFeatures,
     empty_contexts,
 )
+from ai.safety.content.identity import IdentityAugmenter
 from ai.safety.content.model import MODEL_DIR, MODEL_NAME
 from ai.safety.evaluation import evaluate_scores, metric_cell
 
@@ -49,7 +50,17 @@ KIND_REGULARISATION = 4.0
 # carries most of the weight; each other source together weighs this share of DiaSafety.
 OTHER_SOURCE_SHARE = 0.25
 FOLDS = 5
-MODEL_VERSION = "1.0.0"
+MODEL_VERSION = "2.0.0"
+# The identity-marker inventory of the bias audit, read as data at training time only (module docstring
+# of identity.py: safety may not import sourcing, and the shipped model does not need the file).
+IDENTITY_INVENTORY = Path(__file__).resolve().parents[2] / "sourcing" / "synthetic" / "bias" / "markers.json"
+# Share of development pairs with a context that get an identity copy (same label).
+IDENTITY_SHARE = 0.3
+# The pipeline judges replies of real helpers, where unsafe replies are rare: the threshold may flag at
+# most this share of the development counsellors' and peer listeners' replies (out of fold). DiaSafety,
+# about half unsafe, would otherwise pull the cut down to where every tenth real counsellor is refused.
+HELPER_SOURCES = ("counselling", "peer_support")
+HELPER_MAX_FLAG_RATE = 0.02
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,10 +81,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 class Design:
-    """The development pairs as matrices: reply and context blocks, labels, sources, weights."""
+    """The development pairs as matrices: reply and context blocks, labels, sources, weights.
 
-    def __init__(self, pairs: list[Pair], features: PairFeatures) -> None:
+    ``origins[i]`` is the original pair row ``i`` was made from (itself, or the pair an identity copy
+    was made of): a copy always falls in its original's fold, and only originals are scored."""
+
+    def __init__(self, pairs: list[Pair], features: PairFeatures, origins: np.ndarray | None = None) -> None:
         self.pairs = pairs
+        self.origins = np.arange(len(pairs)) if origins is None else origins
+        self.original = self.origins == np.arange(len(pairs))
         self.replies = features.replies([p.reply for p in pairs])
         self.contexts = features.contexts([p.context for p in pairs])
         self.labels = np.array([p.label for p in pairs])
@@ -81,19 +97,28 @@ class Design:
         self.kind_labels = np.array(
             [_kind_index(p.category) if p.source == "diasafety" else -1 for p in pairs]
         )
-        self.weights = _source_weights(self.sources, self.labels)
+        self.weights = _source_weights(self.sources[self.original], self.labels[self.original])[self.origins]
+        # An original and its identity copy share the original's weight.
+        self.weights /= np.bincount(self.origins, minlength=len(pairs))[self.origins]
 
 
 def train(
-    data_dir: Path, out_dir: Path, seed: int = 0, n_boot: int = 1000, n_features: int = N_FEATURES
+    data_dir: Path,
+    out_dir: Path,
+    seed: int = 0,
+    n_boot: int = 1000,
+    n_features: int = N_FEATURES,
+    inventory: Path = IDENTITY_INVENTORY,
 ) -> dict[str, Any]:
     pairs = load_pairs(data_dir)
     development = [p for p in pairs if p.split == "train"]
     held_out = [p for p in pairs if p.split == "test"]
     probe = [p for p in pairs if p.split == "probe"]
     features = PairFeatures(n_features)
-    dev = Design(development, features)
-    kind_model = fit_kind_model(dev, rows=np.ones(len(development), bool))
+    augmenter = IdentityAugmenter(inventory, seed)
+    copies, origins = augmenter.augment(development, IDENTITY_SHARE, seed)
+    dev = Design(development + copies, features, np.r_[np.arange(len(development)), origins].astype(np.int64))
+    kind_model = fit_kind_model(dev, rows=np.ones(len(dev.pairs), bool))
     kinds = out_of_fold_kinds(dev, seed)
     x = features.assemble(dev.replies, dev.contexts, kinds)
     keep = np.flatnonzero(np.bincount(x.indices, minlength=x.shape[1]) >= 2)  # rarer hashes are noise
@@ -105,15 +130,13 @@ def train(
 
     meta = _metadata(selection, keep, development, held_out, seed)
     meta["n_features"] = n_features
-    meta["gate_threshold"] = meta["threshold"]  # until the shipped model has scored the probe, below
+    meta["identity_augmentation"] = {"share": IDENTITY_SHARE, "copies": len(copies), **augmenter.metadata()}
     _write_artifact(out_dir, model, keep, kind_model, meta)
     from ai.safety.content.model import ContentModel
 
     shipped = ContentModel(out_dir)
     meta["held_out"] = held_out_metrics(shipped, held_out, n_boot, seed)
     meta["counselling_probe"] = counselling_probe(shipped, probe)
-    meta["gate_threshold"] = gate_threshold(shipped, probe)
-    meta["gate_max_flag_rate"] = GATE_MAX_FLAG_RATE
     meta["leave_one_source_out"] = leave_one_source_out(features, dev, selection, n_boot, seed)
     (out_dir / f"{MODEL_NAME}.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     (out_dir / "MODEL_CARD.md").write_text(render_model_card(meta), encoding="utf-8")
@@ -145,10 +168,13 @@ def out_of_fold_kinds(dev: Design, seed: int) -> np.ndarray:
 
 
 def select_regularisation(x: csr_matrix, dev: Design, seed: int) -> dict[str, Any]:
-    """The C with the best out-of-fold ROC-AUC on DiaSafety rows, and the F1-best threshold for it."""
+    """The C with the best out-of-fold ROC-AUC on DiaSafety rows, and for it the F1-best threshold
+    among those that flag at most HELPER_MAX_FLAG_RATE of the development helpers' replies (out of fold).
+    """
     from sklearn.metrics import roc_auc_score
 
-    diasafety = dev.sources == "diasafety"
+    diasafety = (dev.sources == "diasafety") & dev.original
+    helpers = np.isin(dev.sources, HELPER_SOURCES) & dev.original
     best: dict[str, Any] | None = None
     for c in REGULARISATION:
         scores = np.zeros(len(dev.pairs))
@@ -158,16 +184,39 @@ def select_regularisation(x: csr_matrix, dev: Design, seed: int) -> dict[str, An
             )
             scores[test_rows] = model.predict_proba(x[test_rows])[:, 1]
         auc = float(roc_auc_score(dev.labels[diasafety], scores[diasafety]))
-        threshold, f1 = best_f1_threshold(dev.labels[diasafety], scores[diasafety])
-        print(f"C={c:g}: out-of-fold DiaSafety ROC-AUC={auc:.4f} F1={f1:.4f} at {threshold:.4f}")
+        floor = helper_floor(scores[helpers], HELPER_MAX_FLAG_RATE)
+        threshold, f1 = best_f1_threshold(dev.labels[diasafety], scores[diasafety], floor)
+        unconstrained, _ = best_f1_threshold(dev.labels[diasafety], scores[diasafety])
+        helper_rate = float(np.mean(scores[helpers] >= threshold)) if helpers.any() else 0.0
+        print(
+            f"C={c:g}: out-of-fold DiaSafety ROC-AUC={auc:.4f} F1={f1:.4f} at {threshold:.4f} "
+            f"(unconstrained F1 cut {unconstrained:.4f}); helpers flagged {helper_rate:.4f}"
+        )
         if best is None or auc > best["oof_auc"]:
-            best = {"c": c, "oof_auc": auc, "oof_f1": f1, "threshold": threshold}
+            best = {
+                "c": c,
+                "oof_auc": auc,
+                "oof_f1": f1,
+                "threshold": threshold,
+                "unconstrained_threshold": unconstrained,
+                "oof_helper_flag_rate": helper_rate,
+            }
     assert best is not None  # nosec B101  # REGULARISATION is not empty
     return best
 
 
-def best_f1_threshold(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
-    """The score cut with the highest F1 (flag when score >= cut)."""
+def helper_floor(scores: np.ndarray, max_rate: float) -> float:
+    """The lowest cut that flags at most ``max_rate`` of ``scores`` (flag when score >= cut)."""
+    if scores.size == 0:
+        return 0.0
+    ranked = np.sort(scores)[::-1]
+    allowed = int(np.floor(max_rate * scores.size))
+    return float(np.nextafter(ranked[allowed], 1.0)) if allowed < scores.size else 0.0
+
+
+def best_f1_threshold(labels: np.ndarray, scores: np.ndarray, floor: float = 0.0) -> tuple[float, float]:
+    """The score cut >= ``floor`` with the highest F1 (flag when score >= cut); ``floor`` itself when no
+    distinct score reaches it."""
     order = np.argsort(-scores, kind="stable")
     ranked, ranked_scores = labels[order].astype(bool), scores[order]
     tp = np.cumsum(ranked)
@@ -175,8 +224,10 @@ def best_f1_threshold(labels: np.ndarray, scores: np.ndarray) -> tuple[float, fl
     f1 = 2 * tp / (tp + fp + ranked.sum())
     # Only cut between distinct scores, so ties fall on one side.
     last_of_tie = np.r_[ranked_scores[1:] != ranked_scores[:-1], True]
-    f1 = np.where(last_of_tie, f1, -1.0)
+    f1 = np.where(last_of_tie & (ranked_scores >= floor), f1, -1.0)
     best = int(np.argmax(f1))
+    if f1[best] < 0:
+        return floor, 0.0
     return float(ranked_scores[best]), float(f1[best])
 
 
@@ -209,20 +260,6 @@ def counselling_probe(model: Any, probe: list[Pair]) -> dict[str, dict[str, Any]
     return report
 
 
-# The pipeline's gate sees replies of real helpers, where unsafe replies are rare: at the F1-optimal
-# threshold (chosen on DiaSafety, about half unsafe) the model flags 11% of held-back counsellor replies and
-# 43% of EmpatheticDialogues listener replies. The gate therefore uses the score below which all but this
-# share of held-back counsellor replies fall; EmpatheticDialogues (never seen in training or here) is the
-# independent check of that choice (docs/SAFETY.md).
-GATE_MAX_FLAG_RATE = 0.01
-
-
-def gate_threshold(model: Any, probe: list[Pair], max_flag_rate: float = GATE_MAX_FLAG_RATE) -> float:
-    """The score at which at most ``max_flag_rate`` of held-back real counsellors' replies are flagged."""
-    scores = model.score([p.reply for p in probe], [p.context for p in probe]).probabilities
-    return round(float(np.quantile(scores, 1.0 - max_flag_rate)), 6)
-
-
 def leave_one_source_out(
     features: PairFeatures, dev: Design, selection: dict[str, Any], n_boot: int, seed: int
 ) -> dict[str, Any]:
@@ -238,13 +275,14 @@ def leave_one_source_out(
         model = _logistic(selection["c"]).fit(
             x[inside], dev.labels[inside], sample_weight=dev.weights[inside]
         )
-        scores = model.predict_proba(x[~inside])[:, 1]
+        outside = ~inside & dev.original
+        scores = model.predict_proba(x[outside])[:, 1]
         results[source] = evaluate_scores(
-            dev.labels[~inside] == 1, scores, selection["threshold"], n_boot, seed
+            dev.labels[outside] == 1, scores, selection["threshold"], n_boot, seed
         )
         if source == "xstest":
             results[source]["refusals_flagged"] = _refusals_flagged(
-                dev, ~inside, scores, selection["threshold"]
+                dev, outside, scores, selection["threshold"]
             )
     return results
 
@@ -262,9 +300,15 @@ def _refusals_flagged(dev: Design, rows: np.ndarray, scores: np.ndarray, thresho
 
 
 def _folds(dev: Design, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    strata = np.char.add(dev.sources.astype(str), dev.labels.astype(str))
+    """Stratified folds over the original pairs; each identity copy follows its original."""
+    originals = np.flatnonzero(dev.original)
+    strata = np.char.add(dev.sources[originals].astype(str), dev.labels[originals].astype(str))
     splitter = StratifiedKFold(FOLDS, shuffle=True, random_state=seed)
-    return list(splitter.split(np.zeros(len(strata)), strata))
+    fold_of = np.zeros(len(dev.pairs), dtype=np.int64)
+    for fold, (_, test) in enumerate(splitter.split(np.zeros(len(strata)), strata)):
+        fold_of[originals[test]] = fold
+    fold_of = fold_of[dev.origins]
+    return [(np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)) for k in range(FOLDS)]
 
 
 def _logistic(c: float) -> LogisticRegression:
@@ -306,10 +350,13 @@ def _metadata(
         "ngram_range": list(NGRAM_RANGE),
         "context_kinds": list(CONTEXT_KINDS),
         "threshold": round(selection["threshold"], 6),
+        "helper_max_flag_rate": HELPER_MAX_FLAG_RATE,
         "regularisation_c": selection["c"],
         "out_of_fold": {
             "diasafety_roc_auc": round(selection["oof_auc"], 4),
             "diasafety_f1": round(selection["oof_f1"], 4),
+            "unconstrained_f1_threshold": round(selection["unconstrained_threshold"], 6),
+            "helper_flag_rate": round(selection["oof_helper_flag_rate"], 4),
         },
         "other_source_share": OTHER_SOURCE_SHARE,
         "kept_features": int(keep.size),
