@@ -204,7 +204,9 @@ def _read_peer_support(data_dir: Path) -> Iterator[Pair]:
                 # "...(1)" ids repeat another dialogue's text word for word.
                 if not dialogue or dialogue.endswith("(1)") or item.get("Type") != "utterance":
                     continue
-                dialogues.setdefault(dialogue, []).append((str(item.get("Actor")), str(item.get("Text") or "")))
+                dialogues.setdefault(dialogue, []).append(
+                    (str(item.get("Actor")), str(item.get("Text") or ""))
+                )
                 first_row.setdefault(dialogue, f"{path.name}:{row}")
     for dialogue, turns in dialogues.items():
         bucket = peer_bucket(dialogue)

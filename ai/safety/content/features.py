@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import mmh3
 import numpy as np
-from scipy.sparse import coo_matrix, csr_matrix, hstack
+from scipy.sparse import csr_matrix, hstack
 
 from ai.safety.crisis_detection.features import TOKEN_PATTERN, HashedNgrams, normalise_for_model
 
@@ -99,11 +99,11 @@ def batch_ngrams(texts: list[str], n_features: int) -> csr_matrix:
     if any("\x00" in text for text in texts):
         return HashedNgrams(n_features, (1, 2)).transform(texts)
     tokens = _TOKENS_AND_SEPARATORS.findall(normalise_for_model(_SEPARATOR.join(texts)))
-    vocabulary: dict[str, int] = {"\x00": 0}
-    ids = np.fromiter((vocabulary.setdefault(t, len(vocabulary)) for t in tokens), np.int64, len(tokens))
-    words = list(vocabulary)
+    words = list({"\x00", *tokens})
+    vocabulary = {word: i for i, word in enumerate(words)}
+    ids = np.fromiter(map(vocabulary.__getitem__, tokens), np.int64, len(tokens))
     word_hashes = np.fromiter(map(mmh3.hash, words), np.int64, len(words))
-    separator = ids == 0
+    separator = ids == vocabulary["\x00"]
     rows = np.cumsum(separator)  # the text each token belongs to
     # Bigrams: adjacent tokens of one text, each distinct pair hashed once.
     pair_ok = ~separator[:-1] & ~separator[1:]
@@ -124,16 +124,18 @@ def batch_ngrams(texts: list[str], n_features: int) -> csr_matrix:
 def _buckets(hashes: np.ndarray, n_features: int) -> np.ndarray:
     """scikit-learn's FeatureHasher column of each signed MurmurHash3 (as ``HashedNgrams`` computes it):
     the one hash whose absolute value overflows int32 has its own bucket."""
-    return np.where(hashes == -(2**31), (2**31 - 1 - (n_features - 1)) % n_features, np.abs(hashes) % n_features)
+    return np.where(
+        hashes == -(2**31), (2**31 - 1 - (n_features - 1)) % n_features, np.abs(hashes) % n_features
+    )
 
 
 def _binary_unit_rows(rows: np.ndarray, columns: np.ndarray, n_rows: int, n_columns: int) -> csr_matrix:
     """1 at each (row, column) given (repeats count once), rows scaled to unit length, float32."""
-    matrix = coo_matrix(
-        (np.ones(rows.size, dtype=np.float64), (rows, columns)), shape=(n_rows, n_columns)
-    ).tocsr()
-    matrix.sum_duplicates()
-    per_row = np.diff(matrix.indptr)
+    cells = np.sort(rows * n_columns + columns)  # row-major order, so each row's columns come sorted
+    if cells.size:
+        cells = cells[np.r_[True, cells[1:] != cells[:-1]]]
+    per_row = np.bincount(cells // n_columns, minlength=n_rows)
+    indptr = np.r_[0, np.cumsum(per_row)]
     # norm="l2" divides each 1.0 by the row's length in double precision and stores float32.
     data = np.repeat(1.0 / np.sqrt(np.maximum(per_row, 1).astype(np.float64)), per_row).astype(np.float32)
-    return csr_matrix((data, matrix.indices.astype(np.int32), matrix.indptr), shape=(n_rows, n_columns))
+    return csr_matrix((data, (cells % n_columns).astype(np.int32), indptr), shape=(n_rows, n_columns))
