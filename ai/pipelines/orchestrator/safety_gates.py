@@ -19,6 +19,7 @@ import msgspec
 
 from ai.core.records import Conversation
 from ai.core.stage import GateStage, Rejection, StageOptions
+from ai.safety.content.model import ContentModel
 from ai.safety.content_filter import DEFAULT_MODEL_ROLES, DEFAULT_ROLE_CODES, ContentFilter, ContentVerdict
 from ai.safety.crisis_detection.patterns import LEVEL_RANK
 from ai.safety.crisis_detection.production_crisis_detector import CrisisDetector, CrisisResult
@@ -109,14 +110,14 @@ class ContentOptions(StageOptions, kw_only=True):
     )
     # roles whose turns the learned model judges in context (its score decides)
     model_roles: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_MODEL_ROLES))
-    # 0 = the model's threshold, chosen on training folds: the best DiaSafety F1 among cuts that flag at
-    # most 2% of development counsellors' and peer listeners' replies (docs/SAFETY.md).
+    # 0 = the model's gate threshold, chosen on training folds: the best DiaSafety F1 among the cuts that
+    # flag at most 2% of development counsellors' and peer listeners' replies (docs/SAFETY.md).
     threshold: float = 0.0
     max_evidence: int = 10  # judged turns kept in meta["content"]
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.threshold < 1.0:
-            raise ValueError("threshold must be in [0, 1) (0 = the model's threshold)")
+            raise ValueError("threshold must be in [0, 1) (0 = the model's gate threshold)")
 
 
 class ContentStage(GateStage[ContentOptions]):
@@ -138,7 +139,9 @@ class ContentStage(GateStage[ContentOptions]):
     def filter(self) -> ContentFilter:
         if self._filter is None:
             options = self.options
-            self._filter = ContentFilter(options.roles, options.model_roles, options.threshold or None)
+            model = ContentModel()
+            threshold = options.threshold or model.gate_threshold
+            self._filter = ContentFilter(options.roles, options.model_roles, threshold, model=model)
         return self._filter
 
     def __getstate__(self) -> dict[str, Any]:

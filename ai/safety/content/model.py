@@ -56,8 +56,10 @@ class ContentModel:
                 self.kind_intercepts = arrays["kind_intercepts"].astype(np.float64)
         except (OSError, KeyError, ValueError) as exc:
             raise ContentModelError(f"content model artifact in {model_dir} is unreadable: {exc}") from exc
-        # One operating point for DiaSafety and for real helpers' replies (train.HELPER_MAX_FLAG_RATE).
+        # The judge's threshold (DiaSafety's F1 optimum) and the pipeline gate's (the F1-best cut flagging
+        # at most train.HELPER_MAX_FLAG_RATE of real helpers' replies); both chosen on training folds.
         self.threshold = float(self.meta["threshold"])
+        self.gate_threshold = float(self.meta["gate_threshold"])
         self.version = str(self.meta.get("version", ""))
         # Column k: the reply weights of context kind k (assemble's third block, one slice per kind).
         self._crossed_weights = self.weights[2 * self.features.n_features :].reshape(N_KINDS, -1).T.copy()

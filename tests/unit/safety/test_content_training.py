@@ -243,7 +243,9 @@ def test_training_writes_a_loadable_artifact_and_a_card(tmp_path: Path) -> None:
         "religion",
     }
     card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
-    assert "Apache-2.0" in card and "Risk Ignorance" in card and f"Threshold {meta['threshold']}" in card
+    assert "Apache-2.0" in card and "Risk Ignorance" in card and "CC BY-NC 4.0" in card
+    assert f"threshold {meta['threshold']}" in card and f"threshold {meta['gate_threshold']}" in card
+    assert model.gate_threshold == meta["gate_threshold"] >= model.threshold
 
 
 def test_a_broken_artifact_is_a_clear_error(tmp_path: Path) -> None:
