@@ -49,11 +49,42 @@ from ai.safety.evaluation import evaluate_scores, metric_cell
 
 # The neutralise variant's identity terms: every marker value of the inventory, the first names of its
 # name frames, and common plural and variant forms.
-EXTRA_TERMS = (
-    "latina latinx hispanic asians blacks whites muslims jews christians hindus buddhists sikhs gays "
-    "lesbians bisexuals transgender queer trans women men girls boys immigrant immigrants indian "
-    "chinese mexican nigerian pakistani vietnamese irish polish syrian filipino"
-).split()
+EXTRA_TERMS = [
+    "latina",
+    "latinx",
+    "hispanic",
+    "asians",
+    "blacks",
+    "whites",
+    "muslims",
+    "jews",
+    "christians",
+    "hindus",
+    "buddhists",
+    "sikhs",
+    "gays",
+    "lesbians",
+    "bisexuals",
+    "transgender",
+    "queer",
+    "trans",
+    "women",
+    "men",
+    "girls",
+    "boys",
+    "immigrant",
+    "immigrants",
+    "indian",
+    "chinese",
+    "mexican",
+    "nigerian",
+    "pakistani",
+    "vietnamese",
+    "irish",
+    "polish",
+    "syrian",
+    "filipino",
+]
 
 
 def identity_terms(inventory: Path) -> re.Pattern[str]:
