@@ -517,7 +517,7 @@ def render_model_card(meta: dict[str, Any]) -> str:
         "",
         "Supporters' (ESConv test split), therapists' (counsel-chat test split, split by question) and peer",
         "listeners' (EmpatheticDialogues, held-out crowdsourcing tasks: every listener reply) replies, scored",
-        "in their context at the one threshold. They are presumed safe, not labelled, so this is a false-alarm",
+        "in their context at both thresholds. They are presumed safe, not labelled, so this is a false-alarm",
         "ceiling, not a precision. 95% CI: bootstrap over replies.",
         "",
         "| corpus | replies | flagged at the judge's threshold [95% CI] | flagged at the gate's [95% CI] |",
