@@ -43,7 +43,8 @@ def main() -> int:
         records.append(make_conversation(turns, source, source_id=str(i)))
     stage = ContentStage()
     if args.model_dir:
-        stage._filter = ContentFilter(model=ContentModel(args.model_dir))
+        model = ContentModel(args.model_dir)
+        stage._filter = ContentFilter(threshold=model.gate_threshold, model=model)
     assert stage.filter.model  # nosec B101  # load the model before timing: each worker pays this once
     cpu = time.process_time()
     rejected = 0

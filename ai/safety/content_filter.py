@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import re2
+
 from ai.safety.case_folded import CaseFoldedPattern, first_char_alternation, matched_text
 from ai.safety.content.features import CONTEXT_KINDS
 from ai.safety.content.model import ContentModel
@@ -274,6 +276,27 @@ _TRIGGER_FRAGMENTS = [
 ]
 TRIGGERS = CaseFoldedPattern(r"\b" + first_char_alternation(_TRIGGER_FRAGMENTS))
 
+
+def _re2_triggers() -> re2._Regexp:
+    """TRIGGERS for lower-cased ASCII text in RE2 (a DFA: about 4x faster than ``re`` here). On ASCII
+    text the two engines agree except that Python's whitespace class also takes the vertical tab and
+    0x1c-0x1f, so those are added: a prefilter may let extra texts through to the full rules, never hold
+    one back."""
+    options = re2.Options()
+    options.max_mem = 64 << 20
+    return re2.compile(TRIGGERS.fast.pattern.replace(r"\s", r"[\s\x0b\x1c-\x1f]"), options)
+
+
+_ASCII_TRIGGERS = _re2_triggers()
+
+
+def triggered(text: str) -> bool:
+    """Whether ``text`` contains a fragment of some rule (else no rule can match it)."""
+    if text.isascii():
+        return _ASCII_TRIGGERS.search(text.lower()) is not None
+    return TRIGGERS.slow.search(text) is not None
+
+
 DEFAULT_ROLE_CODES: dict[str, tuple[str, ...]] = {
     "therapist": REASON_CODES,
     "system": REASON_CODES,
@@ -320,7 +343,7 @@ class ContentRules:
 
     def hits(self, text: str, role: str = "therapist") -> list[ContentHit]:
         codes = self.role_codes.get(role, ())
-        if not codes or not text or not TRIGGERS.search(text):
+        if not codes or not text or not triggered(text):
             return []
         return self._hits(self._by_codes[codes], text)
 

@@ -110,9 +110,8 @@ class ContentOptions(StageOptions, kw_only=True):
     )
     # roles whose turns the learned model judges in context (its score decides)
     model_roles: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_MODEL_ROLES))
-    # 0 = the model's gate threshold: at most 1% of held-back real counsellors' replies flagged (the
-    # model's own F1-optimal threshold, set on DiaSafety where half the replies are unsafe, flags 11% of
-    # them and 43% of EmpatheticDialogues listener replies; docs/SAFETY.md).
+    # 0 = the model's gate threshold, chosen on training folds: the best DiaSafety F1 among the cuts that
+    # flag at most 2% of development counsellors' and peer listeners' replies (docs/SAFETY.md).
     threshold: float = 0.0
     max_evidence: int = 10  # judged turns kept in meta["content"]
 
@@ -128,7 +127,7 @@ class ContentStage(GateStage[ContentOptions]):
     """
 
     name = "content"
-    version = "3"
+    version = "4"
     Options = ContentOptions
     stat_keys = ("content_unsafe_turns",)
 

@@ -20,13 +20,20 @@ conversation so far?*
   pipeline judges exactly such replies, and without them the chit-chat sources teach that answering a
   crisis at all looks like DiaSafety's "risk ignorance". Nobody labelled them safe, so they are
   development negatives and an in-domain false-alarm probe (their test splits), never a precision
-  figure.
+  figure. Both releases' splits keep a dialogue (ESConv) or a question (counsel-chat) in one split.
+- ``peer_support`` (EmpatheticDialogues, CC BY-NC 4.0): listeners' replies to a peer telling of
+  something they lived through, taken as safe like the counselling replies. The release in
+  ``shared/data`` has no split, so dialogues are split here by their crowdsourcing task (the two
+  dialogues one pair of workers wrote share it): a fixed hash puts PEER_PROBE_SHARE of tasks in the
+  held-out probe (every listener reply of theirs) and PEER_TRAIN_SHARE in development (one listener
+  reply per dialogue); the rest are left unread, which keeps training inside its time budget.
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import json
 import sys
 from collections.abc import Iterator
@@ -34,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SOURCES = ("diasafety", "bad", "safetext", "moderation", "xstest", "counselling")
+SOURCES = ("diasafety", "bad", "safetext", "moderation", "xstest", "counselling", "peer_support")
 DIASAFETY_CATEGORIES = (
     "Offending User",
     "Risk Ignorance",
@@ -65,6 +72,7 @@ def load_pairs(data_dir: Path, sources: tuple[str, ...] = SOURCES) -> list[Pair]
         "moderation": _read_moderation,
         "xstest": _read_xstest,
         "counselling": _read_counselling,
+        "peer_support": _read_peer_support,
     }
     unknown = set(sources) - set(readers)
     if unknown:
@@ -177,6 +185,49 @@ def _esconv_replies(dialog: list[dict[str, Any]], locator: str, split: str) -> I
     for i in replies[::step][:ESCONV_REPLIES_PER_DIALOGUE]:
         context = tuple(text for _, text in turns[:i])
         yield Pair(context, turns[i][1], 0, "counselling", "esconv", f"{locator}#{i}", split)
+
+
+# Shares of EmpatheticDialogues' crowdsourcing tasks (hash buckets of 100) held out and trained on.
+PEER_PROBE_SHARE = 20
+PEER_TRAIN_SHARE = 30
+
+
+def _read_peer_support(data_dir: Path) -> Iterator[Pair]:
+    folder = data_dir / "conversations" / "empatheticdialogues" / "annotated"
+    dialogues: dict[str, list[tuple[str, str]]] = {}
+    first_row: dict[str, str] = {}
+    csv.field_size_limit(sys.maxsize)
+    for path in sorted(folder.glob("*.csv")):
+        with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+            for row, item in enumerate(csv.DictReader(handle), start=2):
+                dialogue = str(item.get("Dialog_ID") or "")
+                # "...(1)" ids repeat another dialogue's text word for word.
+                if not dialogue or dialogue.endswith("(1)") or item.get("Type") != "utterance":
+                    continue
+                dialogues.setdefault(dialogue, []).append(
+                    (str(item.get("Actor")), str(item.get("Text") or ""))
+                )
+                first_row.setdefault(dialogue, f"{path.name}:{row}")
+    for dialogue, turns in dialogues.items():
+        bucket = peer_bucket(dialogue)
+        listener = [i for i, (actor, _) in enumerate(turns) if actor == "listener" and i > 0]
+        if bucket < PEER_PROBE_SHARE:
+            chosen, split = listener, "probe"
+        elif bucket < PEER_PROBE_SHARE + PEER_TRAIN_SHARE and listener:
+            chosen, split = [listener[bucket % len(listener)]], "train"
+        else:
+            continue
+        for i in chosen:
+            context = tuple(text for _, text in turns[:i])
+            locator = f"{first_row[dialogue]}#{dialogue}#{i}"
+            yield Pair(context, turns[i][1], 0, "peer_support", "empatheticdialogues", locator, split)
+
+
+def peer_bucket(dialogue_id: str) -> int:
+    """0-99 from the dialogue's crowdsourcing task ("hit:4821" of "hit:4821_conv:9643"), so both
+    dialogues of one task land in the same split."""
+    task = dialogue_id.split("_conv", 1)[0]
+    return int.from_bytes(hashlib.sha256(task.encode("utf-8")).digest()[:4], "big") % 100
 
 
 def _read_json(path: Path) -> Any:  # a list or a dict, as the release stores it

@@ -56,8 +56,9 @@ class ContentModel:
                 self.kind_intercepts = arrays["kind_intercepts"].astype(np.float64)
         except (OSError, KeyError, ValueError) as exc:
             raise ContentModelError(f"content model artifact in {model_dir} is unreadable: {exc}") from exc
+        # The judge's threshold (DiaSafety's F1 optimum) and the pipeline gate's (the F1-best cut flagging
+        # at most train.HELPER_MAX_FLAG_RATE of real helpers' replies); both chosen on training folds.
         self.threshold = float(self.meta["threshold"])
-        # Operating point of the pipeline's content gate (see train.GATE_MAX_FLAG_RATE).
         self.gate_threshold = float(self.meta["gate_threshold"])
         self.version = str(self.meta.get("version", ""))
         # Column k: the reply weights of context kind k (assemble's third block, one slice per kind).
@@ -79,7 +80,7 @@ class ContentModel:
     def _hashed(self, replies: list[str], contexts: list[str]) -> tuple[csr_matrix, csr_matrix]:
         rows: dict[str, int] = {}
         indices = [rows.setdefault(text, len(rows)) for text in replies + contexts]
-        matrix = self.features.hasher.transform(list(rows))
+        matrix = self.features.transform(list(rows))
         return matrix[indices[: len(replies)]], matrix[indices[len(replies) :]]
 
     def kinds(self, context_matrix: csr_matrix) -> np.ndarray:

@@ -37,6 +37,7 @@ from ai.safety.content.features import (
     PairFeatures,
     empty_contexts,
 )
+from ai.safety.content.identity import IdentityAugmenter
 from ai.safety.content.model import MODEL_DIR, MODEL_NAME
 from ai.safety.evaluation import evaluate_scores, metric_cell
 
@@ -49,7 +50,17 @@ KIND_REGULARISATION = 4.0
 # carries most of the weight; each other source together weighs this share of DiaSafety.
 OTHER_SOURCE_SHARE = 0.25
 FOLDS = 5
-MODEL_VERSION = "1.0.0"
+MODEL_VERSION = "2.0.0"
+# The identity-marker inventory of the bias audit, read as data at training time only (module docstring
+# of identity.py: safety may not import sourcing, and the shipped model does not need the file).
+IDENTITY_INVENTORY = Path(__file__).resolve().parents[2] / "sourcing" / "synthetic" / "bias" / "markers.json"
+# Share of development pairs with a context that get an identity copy (same label).
+IDENTITY_SHARE = 0.3
+# The pipeline's gate judges replies of real helpers, where unsafe replies are rare: its threshold may flag
+# at most this share of the development counsellors' and peer listeners' replies (out of fold). The judge's
+# own threshold is DiaSafety's F1 optimum, where about half the replies are unsafe.
+HELPER_SOURCES = ("counselling", "peer_support")
+HELPER_MAX_FLAG_RATE = 0.02
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,10 +81,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 class Design:
-    """The development pairs as matrices: reply and context blocks, labels, sources, weights."""
+    """The development pairs as matrices: reply and context blocks, labels, sources, weights.
 
-    def __init__(self, pairs: list[Pair], features: PairFeatures) -> None:
+    ``origins[i]`` is the original pair row ``i`` was made from (itself, or the pair an identity copy
+    was made of): a copy always falls in its original's fold, and only originals are scored."""
+
+    def __init__(self, pairs: list[Pair], features: PairFeatures, origins: np.ndarray | None = None) -> None:
         self.pairs = pairs
+        self.origins = np.arange(len(pairs)) if origins is None else origins
+        self.original = self.origins == np.arange(len(pairs))
         self.replies = features.replies([p.reply for p in pairs])
         self.contexts = features.contexts([p.context for p in pairs])
         self.labels = np.array([p.label for p in pairs])
@@ -81,39 +97,48 @@ class Design:
         self.kind_labels = np.array(
             [_kind_index(p.category) if p.source == "diasafety" else -1 for p in pairs]
         )
-        self.weights = _source_weights(self.sources, self.labels)
+        self.weights = _source_weights(self.sources[self.original], self.labels[self.original])[self.origins]
+        # An original and its identity copy share the original's weight.
+        self.weights /= np.bincount(self.origins, minlength=len(pairs))[self.origins]
 
 
 def train(
-    data_dir: Path, out_dir: Path, seed: int = 0, n_boot: int = 1000, n_features: int = N_FEATURES
+    data_dir: Path,
+    out_dir: Path,
+    seed: int = 0,
+    n_boot: int = 1000,
+    n_features: int = N_FEATURES,
+    inventory: Path = IDENTITY_INVENTORY,
 ) -> dict[str, Any]:
     pairs = load_pairs(data_dir)
     development = [p for p in pairs if p.split == "train"]
     held_out = [p for p in pairs if p.split == "test"]
     probe = [p for p in pairs if p.split == "probe"]
     features = PairFeatures(n_features)
-    dev = Design(development, features)
-    kind_model = fit_kind_model(dev, rows=np.ones(len(development), bool))
+    augmenter = IdentityAugmenter(inventory, seed)
+    copies, origins = augmenter.augment(development, IDENTITY_SHARE, seed)
+    dev = Design(development + copies, features, np.r_[np.arange(len(development)), origins].astype(np.int64))
+    kind_model = fit_kind_model(dev, rows=np.ones(len(dev.pairs), bool))
     kinds = out_of_fold_kinds(dev, seed)
     x = features.assemble(dev.replies, dev.contexts, kinds)
     keep = np.flatnonzero(np.bincount(x.indices, minlength=x.shape[1]) >= 2)  # rarer hashes are noise
     x = x[:, keep]
 
     selection = select_regularisation(x, dev, seed)
-    print(f"chosen C={selection['c']} threshold={selection['threshold']:.4f}")
+    print(
+        f"chosen C={selection['c']} threshold={selection['threshold']:.4f} gate={selection['gate_threshold']:.4f}"
+    )
     model = _logistic(selection["c"]).fit(x, dev.labels, sample_weight=dev.weights)
 
     meta = _metadata(selection, keep, development, held_out, seed)
     meta["n_features"] = n_features
-    meta["gate_threshold"] = meta["threshold"]  # until the shipped model has scored the probe, below
+    meta["identity_augmentation"] = {"share": IDENTITY_SHARE, "copies": len(copies), **augmenter.metadata()}
     _write_artifact(out_dir, model, keep, kind_model, meta)
     from ai.safety.content.model import ContentModel
 
     shipped = ContentModel(out_dir)
     meta["held_out"] = held_out_metrics(shipped, held_out, n_boot, seed)
-    meta["counselling_probe"] = counselling_probe(shipped, probe)
-    meta["gate_threshold"] = gate_threshold(shipped, probe)
-    meta["gate_max_flag_rate"] = GATE_MAX_FLAG_RATE
+    meta["counselling_probe"] = counselling_probe(shipped, probe, n_boot, seed)
     meta["leave_one_source_out"] = leave_one_source_out(features, dev, selection, n_boot, seed)
     (out_dir / f"{MODEL_NAME}.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     (out_dir / "MODEL_CARD.md").write_text(render_model_card(meta), encoding="utf-8")
@@ -145,10 +170,13 @@ def out_of_fold_kinds(dev: Design, seed: int) -> np.ndarray:
 
 
 def select_regularisation(x: csr_matrix, dev: Design, seed: int) -> dict[str, Any]:
-    """The C with the best out-of-fold ROC-AUC on DiaSafety rows, and the F1-best threshold for it."""
+    """The C with the best out-of-fold ROC-AUC on DiaSafety rows, and for it two thresholds: the judge's
+    (DiaSafety's out-of-fold F1 optimum) and the gate's (the F1-best among the cuts that flag at most
+    HELPER_MAX_FLAG_RATE of the development helpers' replies, out of fold)."""
     from sklearn.metrics import roc_auc_score
 
-    diasafety = dev.sources == "diasafety"
+    diasafety = (dev.sources == "diasafety") & dev.original
+    helpers = np.isin(dev.sources, HELPER_SOURCES) & dev.original
     best: dict[str, Any] | None = None
     for c in REGULARISATION:
         scores = np.zeros(len(dev.pairs))
@@ -159,15 +187,40 @@ def select_regularisation(x: csr_matrix, dev: Design, seed: int) -> dict[str, An
             scores[test_rows] = model.predict_proba(x[test_rows])[:, 1]
         auc = float(roc_auc_score(dev.labels[diasafety], scores[diasafety]))
         threshold, f1 = best_f1_threshold(dev.labels[diasafety], scores[diasafety])
-        print(f"C={c:g}: out-of-fold DiaSafety ROC-AUC={auc:.4f} F1={f1:.4f} at {threshold:.4f}")
+        floor = helper_floor(scores[helpers], HELPER_MAX_FLAG_RATE)
+        gate, gate_f1 = best_f1_threshold(dev.labels[diasafety], scores[diasafety], max(floor, threshold))
+        rates = [float(np.mean(scores[helpers] >= t)) if helpers.any() else 0.0 for t in (threshold, gate)]
+        print(
+            f"C={c:g}: out-of-fold DiaSafety ROC-AUC={auc:.4f} F1={f1:.4f} at {threshold:.4f} (helpers "
+            f"flagged {rates[0]:.4f}); gate F1={gate_f1:.4f} at {gate:.4f} (helpers flagged {rates[1]:.4f})"
+        )
         if best is None or auc > best["oof_auc"]:
-            best = {"c": c, "oof_auc": auc, "oof_f1": f1, "threshold": threshold}
+            best = {
+                "c": c,
+                "oof_auc": auc,
+                "oof_f1": f1,
+                "threshold": threshold,
+                "oof_helper_flag_rate": rates[0],
+                "gate_threshold": gate,
+                "oof_gate_f1": gate_f1,
+                "oof_gate_helper_flag_rate": rates[1],
+            }
     assert best is not None  # nosec B101  # REGULARISATION is not empty
     return best
 
 
-def best_f1_threshold(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
-    """The score cut with the highest F1 (flag when score >= cut)."""
+def helper_floor(scores: np.ndarray, max_rate: float) -> float:
+    """The lowest cut that flags at most ``max_rate`` of ``scores`` (flag when score >= cut)."""
+    if scores.size == 0:
+        return 0.0
+    ranked = np.sort(scores)[::-1]
+    allowed = int(np.floor(max_rate * scores.size))
+    return float(np.nextafter(ranked[allowed], 1.0)) if allowed < scores.size else 0.0
+
+
+def best_f1_threshold(labels: np.ndarray, scores: np.ndarray, floor: float = 0.0) -> tuple[float, float]:
+    """The score cut >= ``floor`` with the highest F1 (flag when score >= cut); ``floor`` itself when no
+    distinct score reaches it."""
     order = np.argsort(-scores, kind="stable")
     ranked, ranked_scores = labels[order].astype(bool), scores[order]
     tp = np.cumsum(ranked)
@@ -175,8 +228,10 @@ def best_f1_threshold(labels: np.ndarray, scores: np.ndarray) -> tuple[float, fl
     f1 = 2 * tp / (tp + fp + ranked.sum())
     # Only cut between distinct scores, so ties fall on one side.
     last_of_tie = np.r_[ranked_scores[1:] != ranked_scores[:-1], True]
-    f1 = np.where(last_of_tie, f1, -1.0)
+    f1 = np.where(last_of_tie & (ranked_scores >= floor), f1, -1.0)
     best = int(np.argmax(f1))
+    if f1[best] < 0:
+        return floor, 0.0
     return float(ranked_scores[best]), float(f1[best])
 
 
@@ -185,7 +240,11 @@ def held_out_metrics(model: Any, held_out: list[Pair], n_boot: int, seed: int) -
     scores = model.score([p.reply for p in held_out], [p.context for p in held_out]).probabilities
     labels = np.array([p.label == 1 for p in held_out])
     categories = np.array([p.category for p in held_out])
-    report = {"overall": evaluate_scores(labels, scores, model.threshold, n_boot, seed), "by_category": {}}
+    report = {
+        "overall": evaluate_scores(labels, scores, model.threshold, n_boot, seed),
+        "gate": evaluate_scores(labels, scores, model.gate_threshold, n_boot, seed),
+        "by_category": {},
+    }
     for category in DIASAFETY_CATEGORIES:
         mask = categories == category
         report["by_category"][category] = evaluate_scores(
@@ -194,33 +253,30 @@ def held_out_metrics(model: Any, held_out: list[Pair], n_boot: int, seed: int) -
     return report
 
 
-def counselling_probe(model: Any, probe: list[Pair]) -> dict[str, dict[str, Any]]:
-    """Share of held-back real counsellors' replies (ESConv, counsel-chat test splits) called unsafe."""
+def counselling_probe(model: Any, probe: list[Pair], n_boot: int, seed: int) -> dict[str, dict[str, Any]]:
+    """Share of held-back real helpers' replies (ESConv and counsel-chat test splits, the held-out
+    EmpatheticDialogues tasks) called unsafe at the judge's and at the gate's threshold, with bootstrap
+    95% CIs over replies."""
     scores = model.score([p.reply for p in probe], [p.context for p in probe]).probabilities
-    report = {}
+    report: dict[str, dict[str, Any]] = {}
     for corpus in sorted({p.category for p in probe}):
         mask = np.array([p.category == corpus for p in probe])
-        flagged = int(np.sum(scores[mask] >= model.threshold))
-        report[corpus] = {
-            "replies": int(mask.sum()),
-            "flagged": flagged,
-            "rate": round(flagged / mask.sum(), 4),
-        }
+        report[corpus] = {"replies": int(mask.sum())}
+        for name, threshold in (("judge", model.threshold), ("gate", model.gate_threshold)):
+            report[corpus][name] = flag_rate(scores[mask], threshold, n_boot, seed)
     return report
 
 
-# The pipeline's gate sees replies of real helpers, where unsafe replies are rare: at the F1-optimal
-# threshold (chosen on DiaSafety, about half unsafe) the model flags 11% of held-back counsellor replies and
-# 43% of EmpatheticDialogues listener replies. The gate therefore uses the score below which all but this
-# share of held-back counsellor replies fall; EmpatheticDialogues (never seen in training or here) is the
-# independent check of that choice (docs/SAFETY.md).
-GATE_MAX_FLAG_RATE = 0.01
-
-
-def gate_threshold(model: Any, probe: list[Pair], max_flag_rate: float = GATE_MAX_FLAG_RATE) -> float:
-    """The score at which at most ``max_flag_rate`` of held-back real counsellors' replies are flagged."""
-    scores = model.score([p.reply for p in probe], [p.context for p in probe]).probabilities
-    return round(float(np.quantile(scores, 1.0 - max_flag_rate)), 6)
+def flag_rate(scores: np.ndarray, threshold: float, n_boot: int, seed: int) -> dict[str, Any]:
+    """Flagged share of replies presumed safe (1 - specificity), with its bootstrap 95% CI."""
+    specificity = evaluate_scores(np.zeros(scores.size, bool), scores, threshold, n_boot, seed)["specificity"]
+    low, high = specificity["ci95"]
+    flagged = int(np.sum(scores >= threshold))
+    return {
+        "flagged": flagged,
+        "rate": round(flagged / max(1, scores.size), 4),
+        "rate_ci95": [round(1 - high, 4), round(1 - low, 4)] if low is not None else [None, None],
+    }
 
 
 def leave_one_source_out(
@@ -238,13 +294,17 @@ def leave_one_source_out(
         model = _logistic(selection["c"]).fit(
             x[inside], dev.labels[inside], sample_weight=dev.weights[inside]
         )
-        scores = model.predict_proba(x[~inside])[:, 1]
+        outside = ~inside & dev.original
+        scores = model.predict_proba(x[outside])[:, 1]
         results[source] = evaluate_scores(
-            dev.labels[~inside] == 1, scores, selection["threshold"], n_boot, seed
+            dev.labels[outside] == 1, scores, selection["threshold"], n_boot, seed
+        )
+        results[source]["gate"] = evaluate_scores(
+            dev.labels[outside] == 1, scores, selection["gate_threshold"], n_boot, seed
         )
         if source == "xstest":
             results[source]["refusals_flagged"] = _refusals_flagged(
-                dev, ~inside, scores, selection["threshold"]
+                dev, outside, scores, selection["threshold"]
             )
     return results
 
@@ -262,9 +322,15 @@ def _refusals_flagged(dev: Design, rows: np.ndarray, scores: np.ndarray, thresho
 
 
 def _folds(dev: Design, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    strata = np.char.add(dev.sources.astype(str), dev.labels.astype(str))
+    """Stratified folds over the original pairs; each identity copy follows its original."""
+    originals = np.flatnonzero(dev.original)
+    strata = np.char.add(dev.sources[originals].astype(str), dev.labels[originals].astype(str))
     splitter = StratifiedKFold(FOLDS, shuffle=True, random_state=seed)
-    return list(splitter.split(np.zeros(len(strata)), strata))
+    fold_of = np.zeros(len(dev.pairs), dtype=np.int64)
+    for fold, (_, test) in enumerate(splitter.split(np.zeros(len(strata)), strata)):
+        fold_of[originals[test]] = fold
+    fold_of = fold_of[dev.origins]
+    return [(np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)) for k in range(FOLDS)]
 
 
 def _logistic(c: float) -> LogisticRegression:
@@ -306,10 +372,15 @@ def _metadata(
         "ngram_range": list(NGRAM_RANGE),
         "context_kinds": list(CONTEXT_KINDS),
         "threshold": round(selection["threshold"], 6),
+        "gate_threshold": round(selection["gate_threshold"], 6),
+        "helper_max_flag_rate": HELPER_MAX_FLAG_RATE,
         "regularisation_c": selection["c"],
         "out_of_fold": {
             "diasafety_roc_auc": round(selection["oof_auc"], 4),
             "diasafety_f1": round(selection["oof_f1"], 4),
+            "helper_flag_rate": round(selection["oof_helper_flag_rate"], 4),
+            "gate_diasafety_f1": round(selection["oof_gate_f1"], 4),
+            "gate_helper_flag_rate": round(selection["oof_gate_helper_flag_rate"], 4),
         },
         "other_source_share": OTHER_SOURCE_SHARE,
         "kept_features": int(keep.size),
@@ -346,11 +417,14 @@ LICENCES = {
     "moderation": "MIT (openai/moderation-api-release)",
     "xstest": "prompts CC-BY-4.0; completions under Meta / Mistral / OpenAI terms",
     "counselling": "ESConv CC BY-NC 4.0 (non-commercial); counsel-chat MIT",
+    "peer_support": "EmpatheticDialogues CC BY-NC 4.0 (non-commercial)",
 }
 
 
 def render_model_card(meta: dict[str, Any]) -> str:
     """MODEL_CARD.md from the metadata, so the card always states the shipped model's numbers."""
+    oof = meta["out_of_fold"]
+    augmentation = meta["identity_augmentation"]
     lines = [
         f"# Content-safety model — {meta['name']} v{meta['version']}",
         "",
@@ -368,16 +442,35 @@ def render_model_card(meta: dict[str, Any]) -> str:
         f"each other source totals {meta['other_source_share']} of DiaSafety's weight, half per label.",
         "",
         f"Stored as `{meta['name']}.npz` (sparse weights and the kind model; loaded with "
-        f"`allow_pickle=False`) and `{meta['name']}.json` (metadata). Threshold {meta['threshold']}: the "
-        "best out-of-fold F1 on DiaSafety's development rows (5 folds), never tuned on the held-out split. "
-        "Nothing in the artifact executes code on load; scoring needs numpy and scipy only.",
+        f"`allow_pickle=False`) and `{meta['name']}.json` (metadata). Nothing in the artifact executes code "
+        "on load; scoring needs numpy and scipy only.",
+        "",
+        "**Two operating points, both chosen on training folds only** (no held-out set below was looked at):",
+        f"the judge's threshold {meta['threshold']}, the best out-of-fold F1 on DiaSafety's development rows "
+        f"(5 folds; it flags {oof['helper_flag_rate']:.1%} of the development helpers' replies out of fold), "
+        "used by `ContentFilter` and `judge-eval content`; and the pipeline gate's threshold "
+        f"{meta['gate_threshold']}, the F1-best cut among those flagging at most "
+        f"{meta['helper_max_flag_rate']:.0%} of the development counsellors' and peer listeners' replies "
+        f"(out of fold: {oof['gate_helper_flag_rate']:.1%} flagged, DiaSafety F1 {oof['gate_diasafety_f1']}).",
         "",
         "## Intended use and limits",
         "",
         "Screening therapist / assistant turns of training data. The keyword rules in content_filter.py stay",
-        "as evidence and reason codes; this score decides. English only; trained on chit-chat and Reddit-style",
-        "replies, not on clinical transcripts, so expect a different operating point on therapy text. It",
-        "flags about 9 in 10 DiaSafety unsafe replies at the cost of roughly one false alarm in three flags.",
+        "as evidence and reason codes; this score decides. English only; trained on chit-chat, Reddit-style",
+        "replies, counselling and peer-support replies; its notion of an unsafe reply is DiaSafety's (see the",
+        "across-sources table for how far it transfers).",
+        "",
+        "## Identity-marker augmentation",
+        "",
+        f"{augmentation['copies']:,} development pairs (a {augmentation['share']:.0%} draw of those with a "
+        "context) were copied with one sentence saying who the client is inserted into the turn the reply "
+        "answers (the bias audit's inventory, `ai/sourcing/synthetic/bias/markers.json`, at the start, after "
+        "the first sentence or at the end), label unchanged, the copy sharing its original's weight and fold. "
+        "Held out of the augmentation, to measure generalisation to identities never shown: values "
+        + ", ".join(f"{d} '{v}'" for d, v in sorted(augmentation["held_out_values"].items()))
+        + "; frames "
+        + ", ".join(sorted(f for f in augmentation["held_out_frames"].values() if f))
+        + ". docs/BIAS.md has the audit's flip rates.",
         "",
         "## Data (non-commercial terms travel with the data: check each licence)",
         "",
@@ -388,7 +481,6 @@ def render_model_card(meta: dict[str, Any]) -> str:
         dev = f"{bucket.get('development_safe', 0)}/{bucket.get('development_unsafe', 0)}"
         held = f"{bucket.get('held_out_safe', 0)}/{bucket.get('held_out_unsafe', 0)}"
         lines.append(f"| {source} | {LICENCES.get(source, '')} | {dev} | {held} |")
-    oof = meta["out_of_fold"]
     lines += [
         "",
         f"Out-of-fold on DiaSafety development rows: ROC-AUC {oof['diasafety_roc_auc']}, F1 {oof['diasafety_f1']}. "
@@ -402,32 +494,38 @@ def render_model_card(meta: dict[str, Any]) -> str:
     ]
     held = meta["held_out"]
     lines.append(_table_row("all", held["overall"]))
+    lines.append(_table_row(f"all, at the gate's {meta['gate_threshold']}", held["gate"]))
     for category, metrics in held["by_category"].items():
         lines.append(_table_row(category, metrics))
     lines += [
         "",
         "## Across sources: trained without the source, scored on it",
         "",
-        "Same C and threshold; these sources ask neighbouring questions (offensive chit-chat, physical-safety",
-        "advice, moderation flags on user text, compliance with unsafe prompts, counsellors' replies: safe",
-        "only, so only specificity is defined), so they measure transfer.",
+        "Same C and thresholds; these sources ask neighbouring questions (offensive chit-chat, physical-safety",
+        "advice, moderation flags on user text, compliance with unsafe prompts; counsellors' and peer",
+        "listeners' replies are safe only, so only specificity is defined), so they measure transfer. ROC-AUC",
+        "does not depend on the threshold; the other columns are at the judge's, then at the gate's.",
         "",
         _table_header("source"),
     ]
     for source, metrics in meta["leave_one_source_out"].items():
         lines.append(_table_row(source, metrics))
+        lines.append(_table_row(f"{source}, at the gate's", metrics["gate"]))
     lines += [
         "",
-        "## In-domain false alarms: held-back real counselling replies",
+        "## In-domain false alarms: held-back real helpers' replies",
         "",
-        "Supporters' (ESConv test split) and therapists' (counsel-chat test split) replies, scored in their",
-        "context. They are presumed safe, not labelled, so this is a false-alarm ceiling, not a precision.",
+        "Supporters' (ESConv test split), therapists' (counsel-chat test split, split by question) and peer",
+        "listeners' (EmpatheticDialogues, held-out crowdsourcing tasks: every listener reply) replies, scored",
+        "in their context at both thresholds. They are presumed safe, not labelled, so this is a false-alarm",
+        "ceiling, not a precision. 95% CI: bootstrap over replies.",
         "",
-        "| corpus | replies | flagged unsafe | rate |",
+        "| corpus | replies | flagged at the judge's threshold [95% CI] | flagged at the gate's [95% CI] |",
         "|---|---|---|---|",
     ]
     for corpus, probe in meta["counselling_probe"].items():
-        lines.append(f"| {corpus} | {probe['replies']} | {probe['flagged']} | {probe['rate']:.3f} |")
+        cells = [_rate_cell(probe[name]) for name in ("judge", "gate")]
+        lines.append(f"| {corpus} | {probe['replies']} | {' | '.join(cells)} |")
     refusals = meta["leave_one_source_out"].get("xstest", {}).get("refusals_flagged")
     if refusals:
         lines += [
@@ -436,6 +534,11 @@ def render_model_card(meta: dict[str, Any]) -> str:
             "refusals scored unsafe (a refusal is never unsafe).",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _rate_cell(rate: dict[str, Any]) -> str:
+    low, high = rate["rate_ci95"]
+    return f"{rate['flagged']} ({rate['rate']:.3f} [{low:.3f}, {high:.3f}])"
 
 
 def _table_header(first: str) -> str:

@@ -192,15 +192,15 @@ def test_content_stage_lets_clients_say_hard_things() -> None:
 
 
 def test_the_content_gate_uses_the_models_gate_threshold_unless_a_config_sets_one() -> None:
-    # Real helpers rarely write unsafe replies: the gate's operating point is stricter than the judge's
-    # F1-optimal one, and it is the model's, not a per-config number.
+    # Real helpers rarely write unsafe replies: the gate's operating point (chosen on training folds to
+    # flag at most 2% of development helpers' replies) is at least the judge's F1-optimal one, and it is
+    # the model's, not a per-config number.
     stage = ContentStage()
     model = stage.filter.model
-    assert stage.filter.threshold == model.gate_threshold > model.threshold
+    assert stage.filter.threshold == model.gate_threshold >= model.threshold
     assert ContentStage(ContentOptions(threshold=0.4)).filter.threshold == 0.4
     calm_supportive = (
         "Like in Community! You'll have a great time and I'm sure everything will work out well."
     )
     context = ["I start college next week and I don't know anyone there."]
-    score = stage.filter.check(calm_supportive, "therapist", context).score
-    assert score < model.gate_threshold
+    assert stage.filter.check(calm_supportive, "therapist", context).safe

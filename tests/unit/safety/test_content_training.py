@@ -10,9 +10,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ai.safety.content.corpora import DIASAFETY_CATEGORIES, load_pairs
+from ai.safety.content.corpora import (
+    DIASAFETY_CATEGORIES,
+    PEER_PROBE_SHARE,
+    PEER_TRAIN_SHARE,
+    Pair,
+    load_pairs,
+    peer_bucket,
+)
+from ai.safety.content.features import PairFeatures
+from ai.safety.content.identity import IdentityAugmenter, insert_sentence
 from ai.safety.content.model import ContentModel, ContentModelError
-from ai.safety.content.train import _source_weights, best_f1_threshold, train
+from ai.safety.content.train import (
+    IDENTITY_INVENTORY,
+    Design,
+    _folds,
+    _source_weights,
+    best_f1_threshold,
+    helper_floor,
+    train,
+)
 
 # Per category: (context, an unsafe reply, a safe reply). Variants below make each row distinct.
 CATEGORY_ROWS = {
@@ -136,14 +153,50 @@ def write_tree(root: Path) -> Path:
                     "split": "test",
                 }
             )
+    write_empathetic_dialogues(conversations / "empatheticdialogues" / "annotated")
     return root
+
+
+def task_ids(low: int, high: int, count: int) -> list[str]:
+    """EmpatheticDialogues task ids ("hit:N") whose hash bucket lies in [low, high)."""
+    found = [f"hit:{n}" for n in range(5000) if low <= peer_bucket(f"hit:{n}") < high]
+    return found[:count]
+
+
+PROBE_TASKS = task_ids(0, PEER_PROBE_SHARE, 2)
+TRAIN_TASKS = task_ids(PEER_PROBE_SHARE, PEER_PROBE_SHARE + PEER_TRAIN_SHARE, len(VARIANTS))
+UNREAD_TASKS = task_ids(PEER_PROBE_SHARE + PEER_TRAIN_SHARE, 100, 1)
+
+
+def write_empathetic_dialogues(folder: Path) -> None:
+    """Two dialogues per probe task (so a task must keep them together), one per train task, one unread,
+    and a "(1)" duplicate that must be skipped."""
+    folder.mkdir(parents=True)
+    ids = [f"{t}_conv:{k}" for t in PROBE_TASKS for k in (1, 2)]
+    ids += [f"{t}_conv:1" for t in TRAIN_TASKS + UNREAD_TASKS] + [f"{PROBE_TASKS[0]}_conv:1(1)"]
+    with (folder / "sad.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, ["Dialog_ID", "Type", "Actor", "Text", "Label"])
+        writer.writeheader()
+        for n, dialogue in enumerate(ids):
+            rows = [
+                ("situation", "none", "my dog died", "sad"),
+                ("utterance", "speaker", f"my dog died last week {n}", "sad"),
+                ("utterance", "listener", f"i am so sorry, how old was he {n}", "questioning"),
+                ("utterance", "speaker", "he was twelve", "sad"),
+                ("utterance", "listener", f"twelve good years, that is a lot of love {n}", "consoling"),
+            ]
+            for kind, actor, text, label in rows:
+                writer.writerow(
+                    {"Dialog_ID": dialogue, "Type": kind, "Actor": actor, "Text": text, "Label": label}
+                )
 
 
 def test_loader_reads_every_source_with_its_labels(tmp_path: Path) -> None:
     pairs = load_pairs(write_tree(tmp_path / "data"))
     by_source = {(p.source, p.label) for p in pairs}
     labelled = ("diasafety", "bad", "safetext", "moderation", "xstest")
-    assert by_source == {(s, label) for s in labelled for label in (0, 1)} | {("counselling", 0)}
+    helpers = {("counselling", 0), ("peer_support", 0)}
+    assert by_source == {(s, label) for s in labelled for label in (0, 1)} | helpers
     esconv = next(p for p in pairs if p.category == "esconv")
     assert esconv.context == ("i feel low",) and esconv.reply == "that sounds heavy"
     assert {p.split for p in pairs if p.source == "counselling"} == {"train", "probe"}
@@ -174,10 +227,25 @@ def test_training_writes_a_loadable_artifact_and_a_card(tmp_path: Path) -> None:
     assert scores.probabilities[1] > scores.probabilities[0]
     assert DIASAFETY_CATEGORIES[int(scores.kinds[0])] == "Risk Ignorance"
     assert set(meta["held_out"]["by_category"]) == set(DIASAFETY_CATEGORIES)
-    assert set(meta["leave_one_source_out"]) == {"bad", "safetext", "moderation", "xstest", "counselling"}
+    assert set(meta["leave_one_source_out"]) == {
+        "bad",
+        "safetext",
+        "moderation",
+        "xstest",
+        "counselling",
+        "peer_support",
+    }
     assert meta["counselling_probe"]["esconv"]["replies"] == len(VARIANTS)
+    assert meta["counselling_probe"]["empatheticdialogues"]["replies"] == 2 * 2 * len(PROBE_TASKS)
+    augmentation = meta["identity_augmentation"]
+    assert augmentation["copies"] > 0 and set(augmentation["held_out_values"]) >= {
+        "race_ethnicity",
+        "religion",
+    }
     card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
-    assert "Apache-2.0" in card and "Risk Ignorance" in card and f"Threshold {meta['threshold']}" in card
+    assert "Apache-2.0" in card and "Risk Ignorance" in card and "CC BY-NC 4.0" in card
+    assert f"threshold {meta['threshold']}" in card and f"threshold {meta['gate_threshold']}" in card
+    assert model.gate_threshold == meta["gate_threshold"] >= model.threshold
 
 
 def test_a_broken_artifact_is_a_clear_error(tmp_path: Path) -> None:
@@ -202,3 +270,92 @@ def test_other_sources_weigh_a_fixed_share_of_diasafety_split_by_label() -> None
     assert weights[:8].tolist() == [1.0] * 8
     assert weights[8] == pytest.approx(0.25 * 8 / 2)  # the lone unsafe XSTest row carries half of 2.0
     assert weights[9:].sum() == pytest.approx(1.0)
+
+
+def test_peer_support_is_split_by_crowdsourcing_task(tmp_path: Path) -> None:
+    pairs = [p for p in load_pairs(write_tree(tmp_path / "data"), ("peer_support",))]
+    assert {p.label for p in pairs} == {0}
+    probe = [p for p in pairs if p.split == "probe"]
+    train_pairs = [p for p in pairs if p.split == "train"]
+    # Both dialogues of a probe task are held out, every listener reply of them, with the turns before it.
+    assert len(probe) == 2 * 2 * len(PROBE_TASKS)
+    assert all(p.locator.split("#")[1].split("_conv")[0] in PROBE_TASKS for p in probe)
+    assert not any("(1)" in p.locator for p in pairs)
+    # One listener reply per development dialogue; the unread share is not read at all.
+    assert len(train_pairs) == len(TRAIN_TASKS)
+    assert not any(UNREAD_TASKS[0] + "_" in p.locator for p in pairs)
+    late = next(p for p in probe if p.reply.startswith("twelve good years"))
+    assert late.context[-1] == "he was twelve" and len(late.context) == 3
+
+
+def test_insert_sentence_at_each_placement() -> None:
+    text = "I lost my job. I don't know what to do."
+    assert insert_sentence(text, "I'm Sikh.", "start") == "I'm Sikh. I lost my job. I don't know what to do."
+    assert insert_sentence(text, "I'm Sikh.", "end") == "I lost my job. I don't know what to do. I'm Sikh."
+    assert (
+        insert_sentence(text, "I'm Sikh.", "after_first_sentence")
+        == "I lost my job. I'm Sikh. I don't know what to do."
+    )
+    assert (
+        insert_sentence("one sentence only", "I'm Sikh.", "after_first_sentence")
+        == "one sentence only I'm Sikh."
+    )
+    with pytest.raises(ValueError, match="unknown placement"):
+        insert_sentence(text, "I'm Sikh.", "middle")
+
+
+def test_identity_copies_keep_the_label_and_never_show_held_out_values() -> None:
+    augmenter = IdentityAugmenter(IDENTITY_INVENTORY, seed=0)
+    pairs = [
+        Pair(
+            (f"hi {i}", f"I had an awful week {i}. Work is hard."),
+            f"reply {i}",
+            i % 2,
+            "diasafety",
+            "",
+            str(i),
+        )
+        for i in range(400)
+    ] + [Pair((), "no context", 1, "moderation", "", "m")]
+    copies, origins = augmenter.augment(pairs, share=0.5)
+    assert 120 < len(copies) < 280 and 400 not in origins  # about half; a pair without context gets none
+    inventory = json.loads(IDENTITY_INVENTORY.read_text(encoding="utf-8"))["dimensions"]
+    held_out_sentences = {
+        sentence
+        for dimension, value in augmenter.held_out_values.items()
+        for frame in inventory[dimension]["frames"]
+        for v, sentence in frame["by_value"].items()
+        if v == value or frame["id"] == augmenter.held_out_frames[dimension]
+    }
+    for copy, origin in zip(copies, origins, strict=True):
+        original = pairs[origin]
+        assert (copy.label, copy.reply, copy.context[0]) == (
+            original.label,
+            original.reply,
+            original.context[0],
+        )
+        added = copy.context[1].replace(original.context[1], "").strip()
+        assert added and original.context[1].split(".")[0] in copy.context[1]
+        assert not any(sentence in copy.context[1] for sentence in held_out_sentences)
+
+
+def test_an_identity_copy_falls_in_its_originals_fold_and_shares_its_weight() -> None:
+    category = DIASAFETY_CATEGORIES[0]
+    pairs = [Pair((f"context {i}",), f"reply {i}", i % 2, "diasafety", category, str(i)) for i in range(50)]
+    copies, origins = IdentityAugmenter(IDENTITY_INVENTORY).augment(pairs, share=0.5)
+    dev = Design(pairs + copies, PairFeatures(2**8), np.r_[np.arange(50), origins].astype(np.int64))
+    for train_rows, test_rows in _folds(dev, seed=0):
+        assert not set(dev.origins[train_rows]) & set(dev.origins[test_rows])
+    for copy_row, origin in enumerate(origins, start=50):
+        assert dev.weights[copy_row] == dev.weights[origin] == 0.5
+    assert dev.weights.sum() == pytest.approx(50.0)
+
+
+def test_the_threshold_respects_the_helpers_floor() -> None:
+    helpers = np.array([0.1, 0.2, 0.75, 0.9])  # at most 25%: only the 0.9 may be flagged
+    floor = helper_floor(helpers, 0.25)
+    assert 0.75 < floor <= 0.8 and np.mean(helpers >= floor) <= 0.25
+    labels = np.array([1, 1, 0, 1, 0, 0])
+    scores = np.array([0.9, 0.8, 0.7, 0.7, 0.2, 0.1])
+    assert best_f1_threshold(labels, scores, floor) == (0.8, pytest.approx(0.8))
+    assert best_f1_threshold(labels, scores, 0.95) == (0.95, 0.0)
