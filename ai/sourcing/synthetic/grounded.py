@@ -126,7 +126,8 @@ def read_grounded(
         with endpoint:
             for stratum, quota in options.strata().items():
                 report = QuotaReport(source.name, stratum, quota, budget_for(quota, options.budget))
-                yield from gated(generator.candidates(stratum), report, gates, options.batch_size)
+                candidates = generator.candidates(stratum, report.budget)
+                yield from gated(candidates, report, gates, options.batch_size)
                 generator.reports.append(report)
     except ServerError as exc:
         raise ConfigError(f"source {source.name!r}: {exc}") from exc
@@ -223,8 +224,9 @@ class GroundedGenerator:
         self.outcomes: Counter[str] = Counter()
         self.generation_seconds = 0.0  # wall time spent waiting for answers (resumed runs: ~0)
 
-    def candidates(self, stratum: str) -> Iterator[Conversation | Rejection]:
-        """Judged candidates, ``samples_per_pair`` tries per (thread, passage) pair at most.
+    def candidates(self, stratum: str, limit: int) -> Iterator[Conversation | Rejection]:
+        """Judged candidates, ``samples_per_pair`` tries per (thread, passage) pair at most, and no more
+        than ``limit`` requests in all (the stratum's budget: a round never asks beyond it).
 
         Pairs are taken a window at a time; each round asks one more sample (another seed) of every pair
         in the window that has no accepted reply yet, so a pair stops costing requests once the judge
@@ -232,11 +234,13 @@ class GroundedGenerator:
         """
         window = max(1, self.options.generation.concurrency * 2)
         pairs = self._pairs(stratum)
-        while True:
-            open_pairs = [pair for _, pair in zip(range(window), pairs, strict=False)]
+        while limit > 0:
+            open_pairs = [pair for _, pair in zip(range(min(window, limit)), pairs, strict=False)]
             if not open_pairs:
                 return
             for sample in range(self.options.samples_per_pair):
+                open_pairs = open_pairs[:limit]
+                limit -= len(open_pairs)
                 requests = [self._request(row, match, sample) for row, match in open_pairs]
                 started = time.monotonic()
                 answers = self.ask([r for r, _ in requests])
@@ -249,7 +253,7 @@ class GroundedGenerator:
                     if not isinstance(candidate, Conversation):
                         still_open.append(pair)
                 open_pairs = still_open
-                if not open_pairs:
+                if not open_pairs or limit <= 0:
                     break
 
     def _pairs(self, stratum: str) -> Iterator[tuple[int, Match]]:

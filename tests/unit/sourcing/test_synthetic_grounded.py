@@ -315,12 +315,12 @@ def test_a_reply_cut_off_by_max_tokens_loses_its_unfinished_sentence() -> None:
     assert finished_sentences("It sounds hard and") == ""
 
 
-def test_the_prompt_holds_a_worked_example_and_a_short_excerpt_of_quotable_sentences(
+def test_the_prompt_holds_worked_examples_and_a_short_excerpt_of_quotable_sentences(
     model: OpenAIStub,
 ) -> None:
     list(read_source(_source(target=1, budget=1.0), Path("."), _context()))
     messages = model.requests[0]["messages"]
-    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user", "assistant", "user"]
     prompt = messages[-1]["content"]
     excerpt = prompt.split('"""')[3]
     sentences = re.split(r"(?<=[.!?])\s+", excerpt.strip())
