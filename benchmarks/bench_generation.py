@@ -31,6 +31,9 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SOURCE = "grounded"
+# Rejections the generator makes before the groundedness judge sees a reply (grounded.reply_shape_problem)
+# or when the endpoint gave none; the rest of its rejections are the judge's.
+SHAPE_REASONS = frozenset({"empty_reply", "prompt_echo", "repetitive_reply", "not_addressed_to_client"})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,6 +66,7 @@ def measure(run: Path) -> dict[str, Any]:
     wall = endpoint["generation_wall_seconds"] or float("nan")
     accepted = len(_exported(run))
     candidates = stratum["candidates"]
+    generator = stratum["generator_rejected"]
     return {
         "model": summary["generation"]["model"],
         "endpoint": summary["generation"]["endpoint"],
@@ -74,7 +78,11 @@ def measure(run: Path) -> dict[str, Any]:
         "completion_tokens_per_second": round(endpoint["completion_tokens"] / wall, 1),
         "acceptance": {
             "candidates": candidates,
-            "groundedness_judge_rejected": stratum["generator_rejected"],
+            "endpoint_failed": {k: v for k, v in generator.items() if k == "generation_failed"},
+            "reply_shape_rejected": {k: v for k, v in generator.items() if k in SHAPE_REASONS},
+            "groundedness_judge_rejected": {
+                k: v for k, v in generator.items() if k not in SHAPE_REASONS and k != "generation_failed"
+            },
             "gates_rejected": stratum["gate_rejected"],
             "accepted_by_source": stratum["accepted"],
             "exported_after_all_stages": accepted,
@@ -126,7 +134,7 @@ def _judge_rejected(run: Path) -> list[dict[str, Any]]:
     path = run / "quarantine" / "ingest.jsonl"
     entries = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
     return [
-        _rejected(e, "groundedness judge")
+        _rejected(e, "reply-shape check" if e["reason"] in SHAPE_REASONS else "groundedness judge")
         for e in entries
         if e.get("locator", "").startswith(f"{SOURCE}:") and e.get("record")
     ]

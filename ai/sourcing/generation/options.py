@@ -69,7 +69,11 @@ class EndpointOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     def sampling(self) -> dict[str, Any]:
         """The sampling parameters every request sends (and the response cache keys on)."""
-        params: dict[str, Any] = {"temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens}
+        params: dict[str, Any] = {
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+        }
         for name in ("frequency_penalty", "presence_penalty"):
             if getattr(self, name):
                 params[name] = getattr(self, name)
