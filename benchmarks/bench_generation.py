@@ -33,7 +33,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SOURCE = "grounded"
 # Rejections the generator makes before the groundedness judge sees a reply (grounded.reply_shape_problem)
 # or when the endpoint gave none; the rest of its rejections are the judge's.
-SHAPE_REASONS = frozenset({"empty_reply", "prompt_echo", "repetitive_reply", "not_addressed_to_client"})
+SHAPE_REASONS = frozenset(
+    {"empty_reply", "prompt_echo", "repetitive_reply", "not_addressed_to_client", "duplicate_reply"}
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,6 +36,7 @@ JUDGE_REASONS = {
     "empty_reply",
     "repetitive_reply",
     "not_addressed_to_client",
+    "duplicate_reply",
     "generation_failed",
 }
 

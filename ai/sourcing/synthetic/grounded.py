@@ -248,8 +248,7 @@ class GroundedGenerator:
                 still_open = []
                 for pair, (_, excerpt), answer in zip(open_pairs, requests, answers, strict=True):
                     candidate = self._candidate(*pair, excerpt, answer, stratum)
-                    if candidate is not None:
-                        yield candidate
+                    yield candidate
                     if not isinstance(candidate, Conversation):
                         still_open.append(pair)
                 open_pairs = still_open
@@ -301,7 +300,7 @@ class GroundedGenerator:
 
     def _candidate(
         self, row: int, match: Match, excerpt: str, answer: Completion | EndpointError, stratum: str
-    ) -> Conversation | Rejection | None:
+    ) -> Conversation | Rejection:
         thread, passage = self.threads[row], self.knowledge[match.passage_index]
         locator = f"{self.source.name}:{passage.id}:{thread.origin.id}"
         if isinstance(answer, EndpointError):
@@ -334,7 +333,10 @@ class GroundedGenerator:
             },
         )
         if record.id in self.emitted:
-            return None
+            self.outcomes["duplicate_reply"] += 1
+            return self._rejection(
+                record, "duplicate_reply", "the model wrote a reply it had already written"
+            )
         self.emitted.add(record.id)
         problem = self._judge(record, reply, passage, client)
         self.outcomes[problem.reason if problem else "judge_passed"] += 1

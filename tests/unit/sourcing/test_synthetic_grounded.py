@@ -473,3 +473,13 @@ def test_bad_options_raise_config_errors(options: dict[str, object], fragment: s
 def test_read_source_needs_a_context() -> None:
     with pytest.raises(ConfigError, match="pipeline run"):
         list(read_source(_source(), Path("."), None))
+
+
+def test_a_reply_written_twice_is_rejected_as_a_duplicate_not_dropped(model: OpenAIStub) -> None:
+    model.answer = lambda body: "That sounds hard for you. What would you like to talk about?"
+    options = {"target": 1, "budget": 3.0, "samples_per_pair": 2, "generation": {"concurrency": 1}}
+    items = list(read_source(_source(**options), Path("."), _context()))
+    reasons = [i.reason for i in items if isinstance(i, Rejection)]
+    # Every request is a candidate: 3 requests, 3 rejections (the second sample of the first pair is the
+    # same text as the first).
+    assert len(model.requests) == 3 and reasons == ["passage_unused", "passage_unused", "duplicate_reply"]
