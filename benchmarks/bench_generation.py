@@ -10,6 +10,7 @@ rejections of generated candidates) and the exported dataset. Prints one JSON ob
 
 - ``requests_per_second`` and ``completion_tokens_per_second`` over the generation wall time;
 - ``acceptance``: candidates, then how many each check rejected, in pipeline order, and the accepted;
+- ``acceptance_rate`` (exported / candidates) with a bootstrap 95% interval over the candidates;
 - ``projected_hours_for_5000_accepted`` at this acceptance rate and speed.
 
 ``--samples N`` also prints N generated conversations (half accepted, half rejected) chosen with
@@ -27,6 +28,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -89,11 +91,23 @@ def measure(run: Path) -> dict[str, Any]:
             "accepted_by_source": stratum["accepted"],
             "exported_after_all_stages": accepted,
             "acceptance_rate": round(accepted / candidates, 4) if candidates else 0.0,
+            "acceptance_rate_95ci": _bootstrap_ci(accepted, candidates),
         },
         "projected_hours_for_5000_accepted": (
             round(5000 / accepted * wall / 3600, 1) if accepted and endpoint["requests"] else None
         ),
     }
+
+
+def _bootstrap_ci(successes: int, trials: int, resamples: int = 2000) -> list[float]:
+    """Bootstrap 95% interval of a rate over its trials (seeded, so reruns print the same interval)."""
+    if not trials:
+        return [0.0, 0.0]
+    outcomes = np.zeros(trials)
+    outcomes[:successes] = 1.0
+    rng = np.random.default_rng(0)
+    rates = outcomes[rng.integers(0, trials, size=(resamples, trials))].mean(axis=1)
+    return [round(float(q), 4) for q in np.quantile(rates, [0.025, 0.975])]
 
 
 def samples_markdown(run: Path, n: int, seed: int) -> str:

@@ -418,6 +418,7 @@ def finished_sentences(text: str) -> str:
 
 
 _SENTENCE_END = re.compile(r"[.!?][\"”')]*(?=\s|$)")
+_WORD = re.compile(r"[\w']+")  # punctuation apart: "done," and "done" are the same word
 _SECOND_PERSON = re.compile(r"\b(?:you|your|you're|yours|yourself)\b", re.IGNORECASE)
 
 
@@ -429,7 +430,7 @@ def reply_shape_problem(reply: str) -> tuple[str, str] | None:
     if echoes_instructions(reply):
         return "prompt_echo", "the model repeated its instructions or the worked example"
     sentences = [normalise_for_hash(s) for s in re.split(r"(?<=[.!?])\s+", reply) if s.strip()]
-    if len(set(sentences)) < len(sentences) or _repeats_span(reply.lower().split(), REPEAT_SPAN):
+    if len(set(sentences)) < len(sentences) or _repeats_span(_WORD.findall(reply.lower()), REPEAT_SPAN):
         return "repetitive_reply", f"the reply repeats itself (a sentence or {REPEAT_SPAN} words in a row)"
     if not _SECOND_PERSON.search(reply):
         return "not_addressed_to_client", "the reply never speaks to the client ('you')"

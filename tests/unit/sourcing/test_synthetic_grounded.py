@@ -304,6 +304,8 @@ def test_text_that_is_no_reply_to_the_client_is_rejected_before_the_judge() -> N
     )
     loop = "You are not alone in this. You are not alone in this. What helps?"
     assert reply_shape_problem(loop)[0] == "repetitive_reply"  # type: ignore[index]
+    again = "You're not going to get the job done, I say. You're not going to get the job done alone."
+    assert reply_shape_problem(again)[0] == "repetitive_reply"  # type: ignore[index]
     copied = "Avoidance keeps anxiety going. The feared outcome is never tested."
     assert reply_shape_problem(copied)[0] == "not_addressed_to_client"  # type: ignore[index]
     assert reply_shape_problem("It sounds exhausting. What would help you rest?") is None
