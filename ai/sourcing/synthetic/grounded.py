@@ -511,8 +511,8 @@ def announce_plan(name: str, options: GroundedOptions, endpoint: ChatEndpoint) -
 
 # Measured by benchmarks/bench_generation.py (SmolLM2-135M, 2 cores): what the estimate assumes when the
 # config does not say how fast its endpoint is.
-LOCAL_REQUESTS_PER_SECOND = 0.5
-PROMPT_TOKENS_ESTIMATE = 330
+LOCAL_REQUESTS_PER_SECOND = 0.2  # 0.21 on 2 cores shared with other jobs (docs/SYNTHETIC.md)
+PROMPT_TOKENS_ESTIMATE = 670  # grounded-reply/2 with its two worked exchanges: 40,162 tokens / 60 requests
 
 
 def _request_seed(seed: int, source: str, client: str, passage_id: str, sample: int = 0) -> int:
