@@ -10,6 +10,7 @@ rejections of generated candidates) and the exported dataset. Prints one JSON ob
 
 - ``requests_per_second`` and ``completion_tokens_per_second`` over the generation wall time;
 - ``acceptance``: candidates, then how many each check rejected, in pipeline order, and the accepted;
+- ``acceptance_rate`` (exported / candidates) with a bootstrap 95% interval over the candidates;
 - ``projected_hours_for_5000_accepted`` at this acceptance rate and speed.
 
 ``--samples N`` also prints N generated conversations (half accepted, half rejected) chosen with
@@ -27,10 +28,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SOURCE = "grounded"
+# Rejections the generator makes before the groundedness judge sees a reply (grounded.reply_shape_problem)
+# or when the endpoint gave none; the rest of its rejections are the judge's.
+SHAPE_REASONS = frozenset(
+    {"empty_reply", "prompt_echo", "repetitive_reply", "not_addressed_to_client", "duplicate_reply"}
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,6 +70,7 @@ def measure(run: Path) -> dict[str, Any]:
     wall = endpoint["generation_wall_seconds"] or float("nan")
     accepted = len(_exported(run))
     candidates = stratum["candidates"]
+    generator = stratum["generator_rejected"]
     return {
         "model": summary["generation"]["model"],
         "endpoint": summary["generation"]["endpoint"],
@@ -74,16 +82,32 @@ def measure(run: Path) -> dict[str, Any]:
         "completion_tokens_per_second": round(endpoint["completion_tokens"] / wall, 1),
         "acceptance": {
             "candidates": candidates,
-            "groundedness_judge_rejected": stratum["generator_rejected"],
+            "endpoint_failed": {k: v for k, v in generator.items() if k == "generation_failed"},
+            "reply_shape_rejected": {k: v for k, v in generator.items() if k in SHAPE_REASONS},
+            "groundedness_judge_rejected": {
+                k: v for k, v in generator.items() if k not in SHAPE_REASONS and k != "generation_failed"
+            },
             "gates_rejected": stratum["gate_rejected"],
             "accepted_by_source": stratum["accepted"],
             "exported_after_all_stages": accepted,
             "acceptance_rate": round(accepted / candidates, 4) if candidates else 0.0,
+            "acceptance_rate_95ci": _bootstrap_ci(accepted, candidates),
         },
         "projected_hours_for_5000_accepted": (
             round(5000 / accepted * wall / 3600, 1) if accepted and endpoint["requests"] else None
         ),
     }
+
+
+def _bootstrap_ci(successes: int, trials: int, resamples: int = 2000) -> list[float]:
+    """Bootstrap 95% interval of a rate over its trials (seeded, so reruns print the same interval)."""
+    if not trials:
+        return [0.0, 0.0]
+    outcomes = np.zeros(trials)
+    outcomes[:successes] = 1.0
+    rng = np.random.default_rng(0)
+    rates = outcomes[rng.integers(0, trials, size=(resamples, trials))].mean(axis=1)
+    return [round(float(q), 4) for q in np.quantile(rates, [0.025, 0.975])]
 
 
 def samples_markdown(run: Path, n: int, seed: int) -> str:
@@ -126,7 +150,7 @@ def _judge_rejected(run: Path) -> list[dict[str, Any]]:
     path = run / "quarantine" / "ingest.jsonl"
     entries = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
     return [
-        _rejected(e, "groundedness judge")
+        _rejected(e, "reply-shape check" if e["reason"] in SHAPE_REASONS else "groundedness judge")
         for e in entries
         if e.get("locator", "").startswith(f"{SOURCE}:") and e.get("record")
     ]

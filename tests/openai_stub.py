@@ -24,8 +24,9 @@ def grounded_answer(body: dict[str, Any]) -> str:
     content = body["messages"][-1]["content"]
     # Some clients (Data Designer) send the content as a list of typed parts.
     prompt = content if isinstance(content, str) else " ".join(p.get("text", "") for p in content)
-    excerpt = _EXCERPT.search(prompt)
-    client = _CLIENT.search(prompt)
+    # The real request comes last, after any worked examples (Data Designer sends them in one prompt).
+    excerpt = next(reversed(list(_EXCERPT.finditer(prompt))), None)
+    client = next(reversed(list(_CLIENT.finditer(prompt))), None)
     if not excerpt or not client:
         return "I hear you. What would you like to talk about?"
     first = re.split(r"(?<=[.!?])\s+", excerpt.group("excerpt").strip())[0]

@@ -32,6 +32,10 @@ class EndpointOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     temperature: float = 0.7
     top_p: float = 0.9
     max_tokens: int = 200  # completion tokens per request
+    # OpenAI's repetition penalties (llama.cpp, vLLM, NIM accept them); sent only when not 0, so the
+    # cache keys of configs that do not set them stay what they were.
+    frequency_penalty: float = 0.0
+    presence_penalty: float = 0.0
     concurrency: int = 2  # requests in flight at once
     timeout_seconds: float = 120.0  # one request
     max_retries: int = 4  # on timeouts, connection errors, 429 and 5xx
@@ -54,6 +58,8 @@ class EndpointOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         for name in ("timeout_seconds", "startup_timeout_seconds"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")
+        if not (-2.0 <= self.frequency_penalty <= 2.0 and -2.0 <= self.presence_penalty <= 2.0):
+            raise ValueError("frequency_penalty and presence_penalty must be within -2..2")
         if self.max_retries < 0 or self.token_budget < 0 or self.backoff_seconds < 0:
             raise ValueError("max_retries, token_budget and backoff_seconds must be >= 0")
 
@@ -63,7 +69,15 @@ class EndpointOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     def sampling(self) -> dict[str, Any]:
         """The sampling parameters every request sends (and the response cache keys on)."""
-        return {"temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens}
+        params: dict[str, Any] = {
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+        }
+        for name in ("frequency_penalty", "presence_penalty"):
+            if getattr(self, name):
+                params[name] = getattr(self, name)
+        return params
 
 
 def parse_endpoint_options(raw: dict[str, Any] | None) -> EndpointOptions:

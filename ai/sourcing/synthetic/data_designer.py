@@ -64,7 +64,13 @@ class DesignerTransport:
 
 def _seed_row(request: ChatRequest, index: int) -> dict[str, Any]:
     system = next((m["content"] for m in request.messages if m["role"] == "system"), "")
-    prompt = "\n\n".join(m["content"] for m in request.messages if m["role"] != "system")
+    # Data Designer sends one user prompt: worked exchanges before the real request keep their roles
+    # as labels, so the example replies read as examples rather than as part of the request.
+    prompt = "\n\n".join(
+        m["content"] if m["role"] == "user" else f"Your reply:\n{m['content']}"
+        for m in request.messages
+        if m["role"] != "system"
+    )
     return {"seed_key": str(index), "system": system, "prompt": prompt}
 
 

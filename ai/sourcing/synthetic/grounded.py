@@ -52,7 +52,12 @@ from ai.sourcing.generation import ChatEndpoint, ChatRequest, Completion, Endpoi
 from ai.sourcing.synthetic.knowledge import KnowledgePassage
 from ai.sourcing.synthetic.matching import GroundingMatcher, Match, grounding_taxonomy
 from ai.sourcing.synthetic.options import GroundedOptions
-from ai.sourcing.synthetic.prompts import TEMPLATE_VERSION, echoes_instructions, grounded_reply_messages
+from ai.sourcing.synthetic.prompts import (
+    TEMPLATE_VERSION,
+    echoes_instructions,
+    grounded_reply_messages,
+    spoken_source,
+)
 from ai.sourcing.synthetic.quota import QuotaReport, budget_for, gated
 from ai.sourcing.synthetic.research import grounding_knowledge
 from ai.sourcing.synthetic.text import (
@@ -68,7 +73,8 @@ STAGE = "ingest"
 Transport = Callable[[list[ChatRequest]], list[Completion | EndpointError]]
 SUMMARY_FILE = "generation.json"
 GATE_REJECTED_FILE = "gate_rejected.jsonl"
-EXCERPT_SENTENCES = 3  # passage sentences put in the prompt: the ones most related to the client
+EXCERPT_SENTENCES = 2  # passage sentences put in the prompt: the ones most related to the client
+EXCERPT_WORDS = 45  # ... within this many words
 
 
 class GenerationPlanWarning(UserWarning):
@@ -120,7 +126,8 @@ def read_grounded(
         with endpoint:
             for stratum, quota in options.strata().items():
                 report = QuotaReport(source.name, stratum, quota, budget_for(quota, options.budget))
-                yield from gated(generator.candidates(stratum), report, gates, options.batch_size)
+                candidates = generator.candidates(stratum, report.budget)
+                yield from gated(candidates, report, gates, options.batch_size)
                 generator.reports.append(report)
     except ServerError as exc:
         raise ConfigError(f"source {source.name!r}: {exc}") from exc
@@ -217,21 +224,36 @@ class GroundedGenerator:
         self.outcomes: Counter[str] = Counter()
         self.generation_seconds = 0.0  # wall time spent waiting for answers (resumed runs: ~0)
 
-    def candidates(self, stratum: str) -> Iterator[Conversation | Rejection]:
-        chunk = max(1, self.options.generation.concurrency * 2)
+    def candidates(self, stratum: str, limit: int) -> Iterator[Conversation | Rejection]:
+        """Judged candidates, ``samples_per_pair`` tries per (thread, passage) pair at most, and no more
+        than ``limit`` requests in all (the stratum's budget: a round never asks beyond it).
+
+        Pairs are taken a window at a time; each round asks one more sample (another seed) of every pair
+        in the window that has no accepted reply yet, so a pair stops costing requests once the judge
+        accepts one of its replies. Every rejected sample is yielded with its reason and text.
+        """
+        window = max(1, self.options.generation.concurrency * 2)
         pairs = self._pairs(stratum)
-        while True:
-            batch = [pair for _, pair in zip(range(chunk), pairs, strict=False)]
-            if not batch:
+        while limit > 0:
+            open_pairs = [pair for _, pair in zip(range(min(window, limit)), pairs, strict=False)]
+            if not open_pairs:
                 return
-            requests = [self._request(row, match) for row, match in batch]
-            started = time.monotonic()
-            answers = self.ask([r for r, _ in requests])
-            self.generation_seconds += time.monotonic() - started
-            for (row, match), (_, excerpt), answer in zip(batch, requests, answers, strict=True):
-                candidate = self._candidate(row, match, excerpt, answer, stratum)
-                if candidate is not None:
+            for sample in range(self.options.samples_per_pair):
+                open_pairs = open_pairs[:limit]
+                limit -= len(open_pairs)
+                requests = [self._request(row, match, sample) for row, match in open_pairs]
+                started = time.monotonic()
+                answers = self.ask([r for r, _ in requests])
+                self.generation_seconds += time.monotonic() - started
+                still_open = []
+                for pair, (_, excerpt), answer in zip(open_pairs, requests, answers, strict=True):
+                    candidate = self._candidate(*pair, excerpt, answer, stratum)
                     yield candidate
+                    if not isinstance(candidate, Conversation):
+                        still_open.append(pair)
+                open_pairs = still_open
+                if not open_pairs or limit <= 0:
+                    break
 
     def _pairs(self, stratum: str) -> Iterator[tuple[int, Match]]:
         """(thread, passage) pairs in a seeded order: one thread per source dialog before a second from
@@ -252,28 +274,33 @@ class GroundedGenerator:
                 self.passage_uses[choice.passage_index] += 1
                 yield row, choice
 
-    def _request(self, row: int, match: Match) -> tuple[ChatRequest, str]:
+    def _request(self, row: int, match: Match, sample: int = 0) -> tuple[ChatRequest, str]:
         client = self.threads[row].text
         passage = self.knowledge[match.passage_index]
         excerpt = self._excerpt(client, passage)
-        messages = grounded_reply_messages(client, excerpt, passage.attribution)
-        return ChatRequest(
-            messages, seed=_request_seed(self.seed, self.source.name, client, passage.id)
-        ), excerpt
+        topic = self.matcher.taxonomy.topics[match.topics[0]].label if match.topics else "mental health"
+        journal = str(passage.passage.source.locator.get("journal", "")).strip()
+        messages = grounded_reply_messages(client, excerpt, spoken_source(passage.kind, topic, journal))
+        seed = _request_seed(self.seed, self.source.name, client, passage.id, sample)
+        return ChatRequest(messages, seed=seed), excerpt
 
     def _excerpt(self, client: str, passage: KnowledgePassage) -> str:
-        """The passage sentences most related to the client, in passage order (a small model loses
-        itself in a long passage; the judge still checks against the whole of it)."""
-        sentences = [s for s in re.split(r"(?<=[.!?])\s+", normalise_space(passage.passage.text)) if s]
-        if len(sentences) <= EXCERPT_SENTENCES:
-            return " ".join(sentences)
-        related = self.judge.embed(sentences) @ self.judge.embed([client])[0]
-        keep = sorted(np.argsort(-related, kind="stable")[:EXCERPT_SENTENCES])
-        return " ".join(sentences[i] for i in keep)
+        """The one or two quotable sentences of the passage (``knowledge.quotable_sentences``: whole,
+        10-40 words, no figures, no first person) most related to the client, in passage order, within
+        ``EXCERPT_WORDS`` words. A small model loses itself in a long passage and copies a short one
+        faithfully; the judge still checks the reply against the whole passage."""
+        quotes = list(passage.quotes)
+        related = self.judge.embed(quotes) @ self.judge.embed([client])[0]
+        ranked = [int(i) for i in np.argsort(-related, kind="stable")]
+        keep = ranked[:1]
+        for index in ranked[1:EXCERPT_SENTENCES]:
+            if sum(len(quotes[i].split()) for i in [*keep, index]) <= EXCERPT_WORDS:
+                keep.append(index)
+        return " ".join(quotes[i] for i in sorted(keep))
 
     def _candidate(
         self, row: int, match: Match, excerpt: str, answer: Completion | EndpointError, stratum: str
-    ) -> Conversation | Rejection | None:
+    ) -> Conversation | Rejection:
         thread, passage = self.threads[row], self.knowledge[match.passage_index]
         locator = f"{self.source.name}:{passage.id}:{thread.origin.id}"
         if isinstance(answer, EndpointError):
@@ -285,8 +312,9 @@ class GroundedGenerator:
                 locator=locator,
             )
         client = thread.text
+        reply = finished_sentences(answer.text) if answer.finish_reason == "length" else answer.text
         record = make_conversation(
-            [Turn("client", client), Turn("therapist", answer.text)],
+            [Turn("client", client), Turn("therapist", reply)],
             self._provenance(thread, passage),
             category="grounded",
             language="en",
@@ -305,18 +333,21 @@ class GroundedGenerator:
             },
         )
         if record.id in self.emitted:
-            return None
+            self.outcomes["duplicate_reply"] += 1
+            return self._rejection(
+                record, "duplicate_reply", "the model wrote a reply it had already written"
+            )
         self.emitted.add(record.id)
-        problem = self._judge(record, answer.text, passage, client)
+        problem = self._judge(record, reply, passage, client)
         self.outcomes[problem.reason if problem else "judge_passed"] += 1
         return problem or record
 
     def _judge(
         self, record: Conversation, reply: str, passage: KnowledgePassage, client: str
     ) -> Rejection | None:
-        if not reply.strip() or echoes_instructions(reply):
-            reason = "empty_reply" if not reply.strip() else "prompt_echo"
-            return self._rejection(record, reason, "the model returned no reply or repeated its instructions")
+        shape = reply_shape_problem(reply)
+        if shape is not None:
+            return self._rejection(record, *shape)
         verdict = self.judge.judge(reply, passage.passage.text, [client])
         record.meta["synthetic"]["groundedness"] = verdict.weakest
         if verdict.passed:
@@ -380,6 +411,45 @@ class GroundedGenerator:
         )
 
 
+def finished_sentences(text: str) -> str:
+    """A reply cut off by ``max_tokens`` without its unfinished last sentence (empty if none ended)."""
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    return text[: ends[-1]].strip() if ends else ""
+
+
+_SENTENCE_END = re.compile(r"[.!?][\"”')]*(?=\s|$)")
+_WORD = re.compile(r"[\w']+")  # punctuation apart: "done," and "done" are the same word
+_SECOND_PERSON = re.compile(r"\b(?:you|your|you're|yours|yourself)\b", re.IGNORECASE)
+
+
+def reply_shape_problem(reply: str) -> tuple[str, str] | None:
+    """Why a model's text is not a reply to the client at all, before anyone judges its content:
+    nothing, its own instructions parroted, a loop, or text that never speaks to the client."""
+    if not reply.strip():
+        return "empty_reply", "the model returned no reply (or none that finished a sentence)"
+    if echoes_instructions(reply):
+        return "prompt_echo", "the model repeated its instructions or the worked example"
+    sentences = [normalise_for_hash(s) for s in re.split(r"(?<=[.!?])\s+", reply) if s.strip()]
+    if len(set(sentences)) < len(sentences) or _repeats_span(_WORD.findall(reply.lower()), REPEAT_SPAN):
+        return "repetitive_reply", f"the reply repeats itself (a sentence or {REPEAT_SPAN} words in a row)"
+    if not _SECOND_PERSON.search(reply):
+        return "not_addressed_to_client", "the reply never speaks to the client ('you')"
+    return None
+
+
+REPEAT_SPAN = 8  # words: a run this long said twice is a loop, not emphasis
+
+
+def _repeats_span(words: list[str], span: int) -> bool:
+    seen: set[tuple[str, ...]] = set()
+    for i in range(len(words) - span + 1):
+        gram = tuple(words[i : i + span])
+        if gram in seen:
+            return True
+        seen.add(gram)
+    return False
+
+
 class KeepGateRejections:
     """The run's context, whose gate verdicts on generated candidates are also kept on disk.
 
@@ -441,13 +511,15 @@ def announce_plan(name: str, options: GroundedOptions, endpoint: ChatEndpoint) -
 
 # Measured by benchmarks/bench_generation.py (SmolLM2-135M, 2 cores): what the estimate assumes when the
 # config does not say how fast its endpoint is.
-LOCAL_REQUESTS_PER_SECOND = 0.5
-PROMPT_TOKENS_ESTIMATE = 330
+LOCAL_REQUESTS_PER_SECOND = 0.2  # 0.21 on 2 cores shared with other jobs (docs/SYNTHETIC.md)
+PROMPT_TOKENS_ESTIMATE = 670  # grounded-reply/2 with its two worked exchanges: 40,162 tokens / 60 requests
 
 
-def _request_seed(seed: int, source: str, client: str, passage_id: str) -> int:
-    material = f"{seed}\x1f{source}\x1f{normalise_for_hash(client)}\x1f{passage_id}".encode()
-    return int.from_bytes(hashlib.sha256(material).digest()[:4], "big") & 0x7FFFFFFF
+def _request_seed(seed: int, source: str, client: str, passage_id: str, sample: int = 0) -> int:
+    material = f"{seed}\x1f{source}\x1f{normalise_for_hash(client)}\x1f{passage_id}"
+    if sample:  # the first sample keeps the seed it always had
+        material += f"\x1f{sample}"
+    return int.from_bytes(hashlib.sha256(material.encode()).digest()[:4], "big") & 0x7FFFFFFF
 
 
 __all__ = ["ClientThread", "GroundedGenerator", "client_threads", "read_grounded"]

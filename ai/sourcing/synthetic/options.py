@@ -61,6 +61,9 @@ class GroundedOptions(_Common, kw_only=True, forbid_unknown_fields=True):
     extra_topics: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     min_similarity: float = 0.10
     max_uses_per_thread: int = 2  # how many different passages one real client thread may be paired with
+    # Replies asked per (thread, passage) pair, each with its own seed, until the groundedness judge
+    # accepts one; every sample counts against ``budget``.
+    samples_per_pair: int = 3
     min_clinical_terms: int = 2  # passage filter: distinct mental-health terms a passage must use
     min_term_density: float = 0.015
     # Before matching, search PubMed / Semantic Scholar for the topics the run's conversations mention
@@ -71,8 +74,8 @@ class GroundedOptions(_Common, kw_only=True, forbid_unknown_fields=True):
         super().__post_init__()
         if self.journal_trigger is not None:
             _check_trigger(self.journal_trigger)
-        if self.max_uses_per_thread < 1:
-            raise ValueError("max_uses_per_thread must be >= 1")
+        if self.max_uses_per_thread < 1 or self.samples_per_pair < 1:
+            raise ValueError("max_uses_per_thread and samples_per_pair must be >= 1")
 
     def strata(self) -> dict[str, int]:
         return dict(self.quotas) if self.quotas else {"all": self.target}

@@ -152,8 +152,18 @@ def test_the_api_key_is_read_from_the_named_environment_variable_and_never_kept(
         ({"timeout_seconds": 0}, "timeout_seconds must be > 0"),
         ({"token_budget": -1}, "must be >= 0"),
         ({"endpoint": "ollama"}, "Invalid enum value 'ollama'"),
+        ({"frequency_penalty": 3}, "within -2..2"),
     ],
 )
 def test_bad_endpoint_options_say_what_is_wrong(raw: dict[str, object], fragment: str) -> None:
     with pytest.raises((ValueError, msgspec.ValidationError), match=fragment):
         parse_endpoint_options(raw)
+
+
+def test_repetition_penalties_are_sent_only_when_set_so_existing_cache_keys_stay_valid() -> None:
+    assert "frequency_penalty" not in EndpointOptions().sampling()
+    with OpenAIStub(lambda body: json.dumps(body.get("frequency_penalty"))) as stub:
+        endpoint = _endpoint(stub, frequency_penalty=0.4)
+        answer = endpoint.complete(HELLO)
+    assert isinstance(answer, Completion) and answer.text == "0.4"
+    assert endpoint.provenance()["sampling"]["frequency_penalty"] == 0.4

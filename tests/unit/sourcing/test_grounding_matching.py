@@ -62,3 +62,14 @@ def test_a_passage_is_about_its_main_topics_not_every_word_it_mentions(sample) -
     assert matcher.passage_topics(passages["grief"]) == {"grief"}  # mentions anger once
     assert matcher.topics("I lose my temper and then my grief comes back") == {"anger", "grief"}
     assert not matcher.agrees("My boss gives me too much work.", passages["panic"])
+
+
+def test_relationship_and_family_topics_catch_how_clients_say_it_but_not_academic_usage(sample) -> None:  # type: ignore[no-untyped-def]
+    _, _, judge = sample
+    matcher = GroundingMatcher(grounding_taxonomy(), judge.embed, 0.1)
+    assert matcher.topics("My ex keeps texting me since we broke up and I feel jealous.") == {"relationships"}
+    assert matcher.topics("My stepdad and I argue about custody of my little brother.") == {"family_conflict"}
+    assert "relationships" in matcher.topics("Our relationship changed after my fiance cheated.")
+    # Papers say "relationship" for any association; that is no relationship problem.
+    assert not matcher.topics("We examined the relationship between inflammatory pain and sleep quality.")
+    assert not matcher.topics("The sample was separated into a couple of groups by age.")

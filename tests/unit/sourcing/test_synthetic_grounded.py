@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,12 @@ from ai.core.stage import Rejection
 from ai.safety.groundedness import GroundednessJudge
 from ai.sourcing.synthetic import MaterialContext, read_source
 from ai.sourcing.synthetic.composer import OPENINGS, EarsComposer, VarietyTracker, repetition_report
-from ai.sourcing.synthetic.grounded import GenerationPlanWarning, client_threads
+from ai.sourcing.synthetic.grounded import (
+    GenerationPlanWarning,
+    client_threads,
+    finished_sentences,
+    reply_shape_problem,
+)
 from ai.sourcing.synthetic.knowledge import (
     attribution,
     is_mental_health_text,
@@ -30,7 +36,7 @@ from ai.sourcing.synthetic.knowledge import (
     select_knowledge,
 )
 from ai.sourcing.synthetic.options import parse_options
-from ai.sourcing.synthetic.prompts import TEMPLATE_VERSION, echoes_instructions
+from ai.sourcing.synthetic.prompts import TEMPLATE_VERSION, echoes_instructions, spoken_source
 from ai.sourcing.synthetic.quota import QuotaReport, SyntheticQuotaWarning, gated
 from ai.sourcing.synthetic.text import named_feeling, reflect_clause, reflectable_clauses, spread_by_group
 
@@ -284,8 +290,74 @@ def test_replies_that_ignore_the_passage_or_parrot_the_prompt_are_rejected(model
         if isinstance(i, Rejection)
     ]
     assert unused and unused[0].reason == "passage_unused"
-    assert echoes_instructions("Sure. Name the feeling you hear, reflect what the client said.")
+    assert echoes_instructions("Sure. First say what you hear they are feeling.")
+    assert echoes_instructions("My sister calls me every night to vent and I always pick up.")
+    # The worked example's framing is what the model should imitate; only its content is parroting.
+    assert not echoes_instructions("A talk on grief makes a point that fits here: loss takes time.")
     assert not echoes_instructions("I can hear how tired you are.")
+
+
+def test_text_that_is_no_reply_to_the_client_is_rejected_before_the_judge() -> None:
+    assert reply_shape_problem("") == (
+        "empty_reply",
+        "the model returned no reply (or none that finished a sentence)",
+    )
+    loop = "You are not alone in this. You are not alone in this. What helps?"
+    assert reply_shape_problem(loop)[0] == "repetitive_reply"  # type: ignore[index]
+    again = "You're not going to get the job done, I say. You're not going to get the job done alone."
+    assert reply_shape_problem(again)[0] == "repetitive_reply"  # type: ignore[index]
+    copied = "Avoidance keeps anxiety going. The feared outcome is never tested."
+    assert reply_shape_problem(copied)[0] == "not_addressed_to_client"  # type: ignore[index]
+    assert reply_shape_problem("It sounds exhausting. What would help you rest?") is None
+
+
+def test_a_reply_cut_off_by_max_tokens_loses_its_unfinished_sentence() -> None:
+    assert finished_sentences("It sounds hard. A talk on grief says that loss") == "It sounds hard."
+    assert finished_sentences('You said "enough." And then') == 'You said "enough."'
+    assert finished_sentences("It sounds hard and") == ""
+
+
+def test_the_prompt_holds_worked_examples_and_a_short_excerpt_of_quotable_sentences(
+    model: OpenAIStub,
+) -> None:
+    list(read_source(_source(target=1, budget=1.0), Path("."), _context()))
+    messages = model.requests[0]["messages"]
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user", "assistant", "user"]
+    prompt = messages[-1]["content"]
+    excerpt = prompt.split('"""')[3]
+    sentences = re.split(r"(?<=[.!?])\s+", excerpt.strip())
+    assert len(excerpt.split()) <= 45 and 1 <= len(sentences) <= 2
+    assert all(s in ANXIETY_TEXT or s in SLEEP_TEXT for s in sentences)
+    assert "a talk on " in prompt and "‘" not in prompt  # a short spoken source, not the title
+    assert spoken_source("paper", "anxiety", "J Affect Disord") == "a paper in J Affect Disord"
+
+
+def test_a_pair_is_asked_again_with_another_seed_until_the_judge_accepts_a_reply(model: OpenAIStub) -> None:
+    answers: dict[int, int] = {}
+
+    def second_try_grounded(body: dict[str, object]) -> str:
+        prompt = str(body["messages"][-1]["content"])  # type: ignore[index]
+        answers[hash(prompt)] = answers.get(hash(prompt), 0) + 1
+        if answers[hash(prompt)] == 1:
+            return "That sounds hard. What would you like to talk about?"
+        return grounded_answer(body)
+
+    model.answer = second_try_grounded
+    items = list(
+        read_source(
+            _source(target=2, budget=3.0, samples_per_pair=3, generation={"concurrency": 1}),
+            Path("."),
+            _context(),
+        )
+    )
+    accepted = [i for i in items if isinstance(i, Conversation)]
+    rejected = [i for i in items if isinstance(i, Rejection)]
+    assert len(accepted) == 2 and {r.reason for r in rejected} == {"passage_unused"}
+    # A window of two pairs: two tries each, with different seeds, and no third once one was accepted;
+    # the quota's batch had room for the first tries of the next window, which count as candidates.
+    assert sorted(answers.values()) == [1, 1, 2, 2] and len(rejected) == 4
+    seeds = [r["seed"] for r in model.requests]
+    assert len(set(seeds)) == len(seeds) == 6
 
 
 def test_endpoint_failures_become_generation_failed_rejections(model: OpenAIStub) -> None:
@@ -403,3 +475,13 @@ def test_bad_options_raise_config_errors(options: dict[str, object], fragment: s
 def test_read_source_needs_a_context() -> None:
     with pytest.raises(ConfigError, match="pipeline run"):
         list(read_source(_source(), Path("."), None))
+
+
+def test_a_reply_written_twice_is_rejected_as_a_duplicate_not_dropped(model: OpenAIStub) -> None:
+    model.answer = lambda body: "That sounds hard for you. What would you like to talk about?"
+    options = {"target": 1, "budget": 3.0, "samples_per_pair": 2, "generation": {"concurrency": 1}}
+    items = list(read_source(_source(**options), Path("."), _context()))
+    reasons = [i.reason for i in items if isinstance(i, Rejection)]
+    # Every request is a candidate: 3 requests, 3 rejections (the second sample of the first pair is the
+    # same text as the first).
+    assert len(model.requests) == 3 and reasons == ["passage_unused", "passage_unused", "duplicate_reply"]
