@@ -47,6 +47,11 @@ STOPWORDS = wordset(
 CRISIS_WORDS = (
     "suicid", "kill myself", "killing myself", "end my life", "self harm", "self-harm", "cutting myself",
     "overdose", "want to die", "wanna die", "better off dead", "hurt myself", "no reason to live",
+    # passive ideation, as clients write it (one got past the list above: "I can't even bring myself
+    # to care if I live or die anymore")
+    "live or die", "don't want to live", "dont want to live", "not want to live", "wish i was dead",
+    "wish i were dead", "end it all", "take my own life", "not worth living", "be here anymore",
+    "don't want to wake up", "dont want to wake up", "not want to wake up",
 )  # fmt: skip
 
 

@@ -38,7 +38,13 @@ from ai.sourcing.synthetic.knowledge import (
 from ai.sourcing.synthetic.options import parse_options
 from ai.sourcing.synthetic.prompts import TEMPLATE_VERSION, echoes_instructions, spoken_source
 from ai.sourcing.synthetic.quota import QuotaReport, SyntheticQuotaWarning, gated
-from ai.sourcing.synthetic.text import named_feeling, reflect_clause, reflectable_clauses, spread_by_group
+from ai.sourcing.synthetic.text import (
+    mentions_crisis,
+    named_feeling,
+    reflect_clause,
+    reflectable_clauses,
+    spread_by_group,
+)
 
 ANXIETY_TEXT = (
     "Anxiety often grows when we avoid the situations that frighten us, because avoidance teaches the mind "
@@ -485,3 +491,24 @@ def test_a_reply_written_twice_is_rejected_as_a_duplicate_not_dropped(model: Ope
     # Every request is a candidate: 3 requests, 3 rejections (the second sample of the first pair is the
     # same text as the first).
     assert len(model.requests) == 3 and reasons == ["passage_unused", "passage_unused", "duplicate_reply"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I can't even bring myself to care if I live or die anymore.",
+        "Some days I just don't want to wake up.",
+        "I wish I was dead, honestly.",
+        "I don't want to be here anymore.",
+    ],
+)
+def test_passive_ideation_keeps_a_client_out_of_generation_material(text: str) -> None:
+    assert mentions_crisis(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I want to live a calmer life.", "I want to wake up earlier for work.", "We live in a small town."],
+)
+def test_ordinary_talk_of_living_and_waking_is_not_crisis(text: str) -> None:
+    assert not mentions_crisis(text)
