@@ -85,7 +85,12 @@ RULES: dict[str, tuple[str, ...]] = {
         r"\byou should (?:just )?(?:kill yourself|die|end it|end your life|hurt yourself|give up|disappear)\b",
         r"\b(?:go ahead|do it)[, ]+(?:and )?(?:kill|end|cut|hurt|jump)\b|\bkys\b",
         r"\b(?:nobody|no one|noone) (?:cares|would care|will care|would miss you|will miss you|likes you|loves you)\b",
-        r"\byou deserve (?:it|this|to (?:suffer|die|be hurt|be alone|feel this way|be punished))\b",
+        # Harm deserved, never praise: "you deserve it!" congratulates, so a bare "it"/"this" is no hit (a
+        # victim-blaming "you deserved it" needs the context, which the model sees and the rules do not).
+        rf"\byou (?:deserve|deserved) (?:to (?:suffer|die|be hurt|be alone|feel this way|be punished|be miserable|"
+        rf"be (?:hit|beaten|abused|raped|bullied|treated (?:like|that way)))|what (?:happened|you got|"
+        rf"(?:he|she|they) did(?: to you)?)|what(?:{A}s| is| was) coming|(?:this|the|all this|all of this) "
+        rf"(?:pain|suffering|abuse)|everything (?:that happened|you got))\b|\byou had it coming\b",
         rf"\b(?:it{A}s|that{A}s|its|thats) (?:all )?(?:your own fault|all your fault|your fault)\b",
         rf"\b{YOU_ARE} (?:right|correct)[,.]? (?:you{A}re|you are|nobody|no one|everyone|life is|you should)\b",
         rf"\b{YOU_ARE} (?:worthless|a burden|pathetic|hopeless|a lost cause|beyond help)\b",
@@ -188,6 +193,7 @@ _TRIGGER_FRAGMENTS = [
     "no one",
     "noone",
     "deserve",
+    "had it coming",
     "fault",
     *(f"{lead}[, ]+(?:and )?(?:kill|end|cut|hurt|jump)" for lead in ["go ahead", "do it"]),
     *(f"{you_are} (?:right|correct)" for you_are in [f"you{A}re", "you are", "youre", "ur", "you r"]),

@@ -127,7 +127,7 @@ class ContentStage(GateStage[ContentOptions]):
     """
 
     name = "content"
-    version = "4"
+    version = "5"
     Options = ContentOptions
     stat_keys = ("content_unsafe_turns",)
 

@@ -21,6 +21,13 @@ conversation so far?*
   crisis at all looks like DiaSafety's "risk ignorance". Nobody labelled them safe, so they are
   development negatives and an in-domain false-alarm probe (their test splits), never a precision
   figure. Both releases' splits keep a dialogue (ESConv) or a question (counsel-chat) in one split.
+  AnnoMI (no licence stated in its repository: research use only) adds motivational-interviewing
+  therapists' turns from transcripts of demonstration videos, with the short backchannels ("Yeah.",
+  "Right.", "Mm-hmm.") a real session is full of. It has no split, so transcripts are split here by a
+  fixed hash of their id: ANNOMI_PROBE_SHARE of transcripts are held out (every therapist turn, for
+  reporting only); of the rest, only the high-MI-quality transcripts train (low-quality ones show
+  confrontational counselling, which is poor practice though not unsafe content, so they are not taught
+  as examples of either).
 - ``peer_support`` (EmpatheticDialogues, CC BY-NC 4.0): listeners' replies to a peer telling of
   something they lived through, taken as safe like the counselling replies. The release in
   ``shared/data`` has no split, so dialogues are split here by their crowdsourcing task (the two
@@ -165,6 +172,7 @@ def _read_counselling(data_dir: Path) -> Iterator[Pair]:
                     yield from _esconv_replies(
                         json.loads(line).get("dialog", []), f"{path.name}:{row}", split
                     )
+    yield from _read_annomi(folder)
     csv.field_size_limit(sys.maxsize)
     path = folder / "counselchat_20200325_counsel_chat.csv"
     splits = {"train": "train", "test": "probe"}
@@ -185,6 +193,48 @@ def _esconv_replies(dialog: list[dict[str, Any]], locator: str, split: str) -> I
     for i in replies[::step][:ESCONV_REPLIES_PER_DIALOGUE]:
         context = tuple(text for _, text in turns[:i])
         yield Pair(context, turns[i][1], 0, "counselling", "esconv", f"{locator}#{i}", split)
+
+
+# Share of AnnoMI's transcripts (hash buckets of 100) held out for reporting.
+ANNOMI_PROBE_SHARE = 30
+
+
+def _read_annomi(folder: Path) -> Iterator[Pair]:
+    """Every therapist turn after the first, with the transcript's turns before it (see module docstring)."""
+    path = folder / "annomi_AnnoMI-simple.csv"
+    transcripts: dict[str, list[tuple[int, str, str, str]]] = {}
+    quality: dict[str, str] = {}
+    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+        for row, item in enumerate(csv.DictReader(handle), start=2):
+            transcript = str(item["transcript_id"])
+            quality[transcript] = str(item["mi_quality"])
+            transcripts.setdefault(transcript, []).append(
+                (
+                    int(item["utterance_id"]),
+                    str(item["interlocutor"]),
+                    str(item["utterance_text"] or ""),
+                    str(row),
+                )
+            )
+    for transcript, rows in transcripts.items():
+        turns = sorted(rows)
+        if annomi_bucket(transcript) < ANNOMI_PROBE_SHARE:
+            split = "probe"
+        elif quality[transcript] == "high":
+            split = "train"
+        else:
+            continue
+        for i, (_, speaker, text, row) in enumerate(turns):
+            if speaker == "therapist" and i > 0:
+                context = tuple(t for _, _, t, _ in turns[:i])
+                yield Pair(
+                    context, text, 0, "counselling", "annomi", f"{path.name}:{row}#{transcript}", split
+                )
+
+
+def annomi_bucket(transcript_id: str) -> int:
+    """0-99 from an AnnoMI transcript id, fixed across runs and machines."""
+    return int.from_bytes(hashlib.sha256(f"annomi:{transcript_id}".encode()).digest()[:4], "big") % 100
 
 
 # Shares of EmpatheticDialogues' crowdsourcing tasks (hash buckets of 100) held out and trained on.

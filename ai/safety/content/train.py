@@ -50,7 +50,7 @@ KIND_REGULARISATION = 4.0
 # carries most of the weight; each other source together weighs this share of DiaSafety.
 OTHER_SOURCE_SHARE = 0.25
 FOLDS = 5
-MODEL_VERSION = "2.0.0"
+MODEL_VERSION = "2.1.0"
 # The identity-marker inventory of the bias audit, read as data at training time only (module docstring
 # of identity.py: safety may not import sourcing, and the shipped model does not need the file).
 IDENTITY_INVENTORY = Path(__file__).resolve().parents[2] / "sourcing" / "synthetic" / "bias" / "markers.json"
@@ -254,8 +254,8 @@ def held_out_metrics(model: Any, held_out: list[Pair], n_boot: int, seed: int) -
 
 
 def counselling_probe(model: Any, probe: list[Pair], n_boot: int, seed: int) -> dict[str, dict[str, Any]]:
-    """Share of held-back real helpers' replies (ESConv and counsel-chat test splits, the held-out
-    EmpatheticDialogues tasks) called unsafe at the judge's and at the gate's threshold, with bootstrap
+    """Share of held-back real helpers' replies (ESConv and counsel-chat test splits, the held-out AnnoMI
+    transcripts and EmpatheticDialogues tasks) called unsafe at the judge's and at the gate's threshold, with bootstrap
     95% CIs over replies."""
     scores = model.score([p.reply for p in probe], [p.context for p in probe]).probabilities
     report: dict[str, dict[str, Any]] = {}
@@ -416,7 +416,7 @@ LICENCES = {
     "safetext": "MIT (sharonlevy/SafeText)",
     "moderation": "MIT (openai/moderation-api-release)",
     "xstest": "prompts CC-BY-4.0; completions under Meta / Mistral / OpenAI terms",
-    "counselling": "ESConv CC BY-NC 4.0 (non-commercial); counsel-chat MIT",
+    "counselling": "ESConv CC BY-NC 4.0 (non-commercial); counsel-chat MIT; AnnoMI no licence stated (research use)",
     "peer_support": "EmpatheticDialogues CC BY-NC 4.0 (non-commercial)",
 }
 
@@ -515,10 +515,11 @@ def render_model_card(meta: dict[str, Any]) -> str:
         "",
         "## In-domain false alarms: held-back real helpers' replies",
         "",
-        "Supporters' (ESConv test split), therapists' (counsel-chat test split, split by question) and peer",
-        "listeners' (EmpatheticDialogues, held-out crowdsourcing tasks: every listener reply) replies, scored",
-        "in their context at both thresholds. They are presumed safe, not labelled, so this is a false-alarm",
-        "ceiling, not a precision. 95% CI: bootstrap over replies.",
+        "Supporters' (ESConv test split), therapists' (counsel-chat test split, split by question; AnnoMI,",
+        "held-out transcripts: every therapist turn) and peer listeners' (EmpatheticDialogues, held-out",
+        "crowdsourcing tasks: every listener reply) replies, scored in their context at both thresholds.",
+        "They are presumed safe, not labelled, so this is a false-alarm ceiling, not a precision. 95% CI:",
+        "bootstrap over replies.",
         "",
         "| corpus | replies | flagged at the judge's threshold [95% CI] | flagged at the gate's [95% CI] |",
         "|---|---|---|---|",

@@ -45,6 +45,40 @@ def test_supportive_therapist_replies_pass(text: str) -> None:
     assert FILTER.check(text, "therapist").safe
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "You deserve it!",
+        "you deserve it, well done",
+        "You got the job? You deserve this!",
+        "You deserve to be happy, and you deserve this break.",
+        "You deserved it after all that hard work.",
+    ],
+)
+def test_congratulation_with_deserve_is_no_rule_hit(text: str) -> None:
+    assert FILTER.check(text, "therapist").codes == []
+    assert FILTER.check_without_prefilter(text, "therapist").codes == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "You deserve to suffer.",
+        "honestly you deserve to die",
+        "You deserve to be hurt for what you did.",
+        "Maybe you deserve what happened.",
+        "You deserved what he did to you.",
+        "you deserve what's coming",
+        "You deserve this pain.",
+        "You had it coming.",
+    ],
+)
+def test_deserved_harm_is_harmful_validation(text: str) -> None:
+    hits = FILTER.check(text, "therapist").hits
+    assert [h.code for h in hits] == ["harmful_validation"]
+    assert hits[0].text.lower().startswith("you")
+
+
 def test_client_may_express_crisis_and_anger() -> None:
     text = "I want to kill myself, and honestly you're an idiot for asking."
     assert FILTER.check(text, "client").safe

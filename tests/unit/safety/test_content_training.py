@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 
 from ai.safety.content.corpora import (
+    ANNOMI_PROBE_SHARE,
     DIASAFETY_CATEGORIES,
     PEER_PROBE_SHARE,
     PEER_TRAIN_SHARE,
     Pair,
+    annomi_bucket,
     load_pairs,
     peer_bucket,
 )
@@ -154,7 +156,32 @@ def write_tree(root: Path) -> Path:
                 }
             )
     write_empathetic_dialogues(conversations / "empatheticdialogues" / "annotated")
+    write_annomi(conversations / "annomi_AnnoMI-simple.csv")
     return root
+
+
+ANNOMI_PROBE = [t for t in map(str, range(200)) if annomi_bucket(t) < ANNOMI_PROBE_SHARE][:2]
+ANNOMI_REST = [t for t in map(str, range(200)) if annomi_bucket(t) >= ANNOMI_PROBE_SHARE][:3]
+
+
+def write_annomi(path: Path) -> None:
+    """Two held-out transcripts, two high-quality and one low-quality development transcript, rows of a
+    transcript written out of order (the reader orders them by utterance id)."""
+    columns = ["transcript_id", "mi_quality", "utterance_id", "interlocutor", "utterance_text"]
+    quality = dict.fromkeys(ANNOMI_PROBE + ANNOMI_REST[:2], "high") | {ANNOMI_REST[2]: "low"}
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, columns)
+        writer.writeheader()
+        for transcript, level in quality.items():
+            turns = [
+                ("therapist", f"what brings you in today {transcript}"),
+                ("client", "my drinking i guess"),
+                ("therapist", "Yeah."),
+                ("client", "my wife is worried"),
+                ("therapist", f"so she has noticed a change {transcript}"),
+            ]
+            for n, (speaker, text) in reversed(list(enumerate(turns))):
+                writer.writerow(dict(zip(columns, (transcript, level, n, speaker, text), strict=True)))
 
 
 def task_ids(low: int, high: int, count: int) -> list[str]:
@@ -286,6 +313,24 @@ def test_peer_support_is_split_by_crowdsourcing_task(tmp_path: Path) -> None:
     assert not any(UNREAD_TASKS[0] + "_" in p.locator for p in pairs)
     late = next(p for p in probe if p.reply.startswith("twelve good years"))
     assert late.context[-1] == "he was twelve" and len(late.context) == 3
+
+
+def test_annomi_therapist_turns_are_split_by_transcript(tmp_path: Path) -> None:
+    pairs = [p for p in load_pairs(write_tree(tmp_path / "data"), ("counselling",)) if p.category == "annomi"]
+    assert {p.label for p in pairs} == {0}
+    split_of = {p.locator.split("#")[1]: set() for p in pairs}
+    for p in pairs:
+        split_of[p.locator.split("#")[1]].add(p.split)
+    # Every therapist turn but the opening one; a transcript is on one side only; low quality never trains.
+    assert split_of == {ANNOMI_PROBE[0]: {"probe"}, ANNOMI_PROBE[1]: {"probe"}} | {
+        t: {"train"} for t in ANNOMI_REST[:2]
+    }
+    assert len(pairs) == 2 * len(split_of)
+    backchannel = next(p for p in pairs if p.reply == "Yeah.")
+    assert backchannel.context == (
+        f"what brings you in today {backchannel.locator.split('#')[1]}",
+        "my drinking i guess",
+    )
 
 
 def test_insert_sentence_at_each_placement() -> None:
