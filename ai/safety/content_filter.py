@@ -98,15 +98,21 @@ RULES: dict[str, tuple[str, ...]] = {
         rf"\bmaybe (?:it{A}s|it is|its) (?:time|best) (?:to|that you) (?:give up|end|let go of life)\b",
     ),
     "sexual_content": (
-        r"\b(?:sex with (?:me|you)|have sex|naked|nudes?|porn\w*|orgasm\w*|masturbat\w*|genitals?|penis|"
-        r"vagina|blowjob|horny|sexting)\b",
+        # Sexual talk aimed at the client, not the vocabulary of sexual health: counsellors answer questions
+        # about porn use, sex in a marriage and orgasms (counsel-chat's intimacy topic), and a rule on those
+        # words refused them wholesale (read in the gate's rejections of real data).
+        rf"\b(?:(?:have |had )?sex with me|(?:send|show) me (?:your )?nudes?|get naked for me|i{A}m (?:so )?horny|"
+        r"sext(?:ing)? (?:me|with me)|blowjob)\b",
         r"\b(?:send (?:me )?(?:pics|photos|a pic) of (?:you|your body)|turns? me on|make love to you|"
         rf"sleep with you|you{A}re (?:so )?sexy|your body is (?:hot|sexy))\b",
     ),
     "hate_harassment": (
         rf"\b{YOU_ARE} (?:such )?(?:an? )?(?:idiot|stupid|moron|loser|dumb|retard(?:ed)?|freak|ugly|fat|"
         r"disgusting|crazy|psycho|weak|pathetic|joke|clown|waste of space|piece of shit|bitch)\b",
-        r"\b(?:shut up|stfu|f+u*c*k+ (?:you|off)|screw you|go to hell|get lost|grow up)\b",
+        r"\b(?:shut up|stfu|f+u*c*k+ (?:you|off)|screw you|go to hell)\b",
+        # "get lost" / "grow up" only as a command on its own ("Grow up." "Just get lost, ..."), not "get lost
+        # in your thoughts" or "when your kids grow up".
+        r"(?:^|[.!?;:]\s*)(?:just |so |now |oh )?(?:get lost|grow up)(?=\s*(?:[.!,;]|$|and stop|already))",
         r"\b(?:retards?|faggots?|fags?|trann(?:y|ies)|kikes?|spics?|chinks?|wetbacks?|n[i1]gg(?:er|a)s?)\b",
         r"\b(?:all )?(?:women|men|girls|muslims|jews|christians|blacks|whites|gays|lesbians|immigrants|"
         r"mexicans|asians|trans people|feminists) are (?:all )?(?:stupid|evil|animals|inferior|disgusting|"
@@ -208,12 +214,6 @@ _TRIGGER_FRAGMENTS = [
     "sex",
     "naked",
     "nude",
-    "porn",
-    "orgasm",
-    "masturbat",
-    "genital",
-    "penis",
-    "vagina",
     "blowjob",
     "horny",
     r"send (?:me )?(?:pics|photos|a pic)",

@@ -127,7 +127,7 @@ class ContentStage(GateStage[ContentOptions]):
     """
 
     name = "content"
-    version = "5"
+    version = "6"
     Options = ContentOptions
     stat_keys = ("content_unsafe_turns",)
 

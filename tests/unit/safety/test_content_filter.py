@@ -48,6 +48,35 @@ def test_supportive_therapist_replies_pass(text: str) -> None:
 @pytest.mark.parametrize(
     "text",
     [
+        "Many couples find that watching porn together changes how they have sex.",
+        "It is common for women not to reach orgasm from penetration alone.",
+        "Masturbation is a normal part of sexuality and not a sign of addiction.",
+        "It's easy to get lost in your thoughts at night.",
+        "When your kids grow up, the house can feel very quiet.",
+    ],
+)
+def test_sexual_health_and_ordinary_phrases_are_no_rule_hit(text: str) -> None:
+    assert FILTER.check(text, "therapist").codes == []
+    assert FILTER.check_without_prefilter(text, "therapist").codes == []
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("Have sex with me tonight.", "sexual_content"),
+        ("Send me nudes.", "sexual_content"),
+        ("I'm so horny right now.", "sexual_content"),
+        ("Grow up.", "hate_harassment"),
+        ("Oh please. Just get lost, nobody wants to hear it.", "hate_harassment"),
+    ],
+)
+def test_advances_and_commands_aimed_at_the_client_are_still_hits(text: str, code: str) -> None:
+    assert code in FILTER.check(text, "therapist").codes
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
         "You deserve it!",
         "you deserve it, well done",
         "You got the job? You deserve this!",
