@@ -24,7 +24,7 @@ import mmh3
 import numpy as np
 from scipy.sparse import csr_matrix, hstack
 
-from ai.safety.crisis_detection.features import TOKEN_PATTERN, HashedNgrams
+from ai.safety.crisis_detection.features import TOKEN_PATTERN, HashedNgrams, binary_l2_rows
 
 N_FEATURES = 2**18  # per block
 NGRAM_RANGE = (1, 2)
@@ -124,7 +124,7 @@ def batch_ngrams(texts: list[str], n_features: int) -> csr_matrix:
     columns[bigram_slots] = _buckets(pair_hashes, n_features)[inverse]
     used[bigram_slots] = True
     text_of_slot = np.repeat(np.cumsum(separator), 2)[used]  # separators before a slot = its text
-    return _binary_unit_rows(text_of_slot, columns[used], len(texts), n_features)
+    return binary_l2_rows(text_of_slot, columns[used], len(texts), n_features)
 
 
 _APOSTROPHES = str.maketrans("", "", "'’`´")
@@ -176,19 +176,3 @@ def _buckets(hashes: np.ndarray, n_features: int) -> np.ndarray:
     return np.where(
         hashes == -(2**31), (2**31 - 1 - (n_features - 1)) % n_features, np.abs(hashes) % n_features
     )
-
-
-def _binary_unit_rows(rows: np.ndarray, columns: np.ndarray, n_rows: int, n_columns: int) -> csr_matrix:
-    """1 at each (row, column) given (repeats count once), rows scaled to unit length, float32. ``rows``
-    must be non-decreasing; scipy then sorts and merges each row's columns on its own."""
-    indptr = np.r_[0, np.cumsum(np.bincount(rows, minlength=n_rows))].astype(np.int64)
-    matrix = csr_matrix(
-        (np.ones(columns.size, np.float32), columns.astype(np.int32), indptr), (n_rows, n_columns)
-    )
-    matrix.sum_duplicates()
-    per_row = np.diff(matrix.indptr)
-    # norm="l2" divides each 1.0 by the row's length in double precision and stores float32.
-    matrix.data = np.repeat(1.0 / np.sqrt(np.maximum(per_row, 1).astype(np.float64)), per_row).astype(
-        np.float32
-    )
-    return matrix
