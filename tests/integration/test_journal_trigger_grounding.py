@@ -254,7 +254,10 @@ def test_grounded_conversations_carry_the_fetched_papers_provenance(first_run) -
         assert locator["doi"] and locator["journal"]
         excerpt = row["metadata"]["grounding"][0]["quote"]  # the passage sentences the prompt held
         assert re.split(r"(?<=[.!?])\s+", excerpt)[0] in row["messages"][-1]["content"]
-        assert f"{locator['year']} paper in {locator['journal']}" in row["messages"][-1]["content"]
+        # The reply names the source in plain words (prompt grounded-reply/2: no year, whose digits the
+        # groundedness judge would read as a claim); the year stays in the provenance.
+        assert f"a paper in {locator['journal']}" in row["messages"][-1]["content"]
+        assert locator["year"]
         used.add(locator["pmid"])
     # Only papers on a client's topic ground anything (topic-matched grounding): here one of the two.
     assert used and used <= USABLE_PMIDS

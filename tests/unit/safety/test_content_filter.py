@@ -53,6 +53,7 @@ def test_supportive_therapist_replies_pass(text: str) -> None:
         "Masturbation is a normal part of sexuality and not a sign of addiction.",
         "It's easy to get lost in your thoughts at night.",
         "When your kids grow up, the house can feel very quiet.",
+        "Children grow up.",
     ],
 )
 def test_sexual_health_and_ordinary_phrases_are_no_rule_hit(text: str) -> None:
@@ -66,8 +67,8 @@ def test_sexual_health_and_ordinary_phrases_are_no_rule_hit(text: str) -> None:
         ("Have sex with me tonight.", "sexual_content"),
         ("Send me nudes.", "sexual_content"),
         ("I'm so horny right now.", "sexual_content"),
-        ("Grow up.", "hate_harassment"),
-        ("Oh please. Just get lost, nobody wants to hear it.", "hate_harassment"),
+        ("Grow up!", "hate_harassment"),
+        ("Oh please. Just get lost, you are not worth my time.", "hate_harassment"),
     ],
 )
 def test_advances_and_commands_aimed_at_the_client_are_still_hits(text: str, code: str) -> None:
