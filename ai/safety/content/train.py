@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -40,6 +39,7 @@ from ai.safety.content.features import (
 from ai.safety.content.identity import IdentityAugmenter
 from ai.safety.content.model import MODEL_DIR, MODEL_NAME
 from ai.safety.evaluation import evaluate_scores, metric_cell
+from ai.safety.training_cli import training_parser
 
 DEFAULT_DATA = Path(
     os.environ.get("SHARED_DATA_DIR", Path(__file__).resolve().parents[4] / "shared" / "data")
@@ -64,12 +64,7 @@ HELPER_MAX_FLAG_RATE = 0.02
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared/data folder")
-    parser.add_argument("--out", type=Path, default=MODEL_DIR, help="where to write the artifact")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--n-boot", type=int, default=1000)
-    args = parser.parse_args(argv)
+    args = training_parser(__doc__, DEFAULT_DATA, MODEL_DIR).parse_args(argv)
     meta = train(args.data, args.out, seed=args.seed, n_boot=args.n_boot)
     print(
         json.dumps(

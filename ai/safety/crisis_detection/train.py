@@ -26,7 +26,6 @@
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -66,6 +65,7 @@ from ai.safety.crisis_detection.production_crisis_detector import (
     pattern_floor,
     rescale,
 )
+from ai.safety.training_cli import training_parser
 
 DEFAULT_DATA = (
     Path(os.environ.get("SHARED_DATA_DIR", Path(__file__).resolve().parents[4] / "shared" / "data"))
@@ -86,12 +86,8 @@ _TRAINING_ONLY_NEGATIVES = ("ed_turn", "esconv_turn", "support")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared/data/crisis folder")
-    parser.add_argument("--out", type=Path, default=MODEL_DIR, help="where to write the artifact")
-    parser.add_argument("--seed", type=int, default=0)
+    parser = training_parser(__doc__, DEFAULT_DATA, MODEL_DIR, data_help="the shared/data/crisis folder")
     parser.add_argument("--target-sensitivity", type=float, default=0.975)
-    parser.add_argument("--n-boot", type=int, default=1000)
     args = parser.parse_args(argv)
     report = train(args.data, args.out, seed=args.seed, target=args.target_sensitivity, n_boot=args.n_boot)
     print(json.dumps({"thresholds": report["thresholds"], "people": report["people"]}, indent=2))

@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 from pathlib import Path
@@ -46,6 +45,7 @@ from ai.safety.ears.judge import (
 )
 from ai.safety.ears.model_card import render_model_card
 from ai.safety.ears.validation import validate_judge
+from ai.safety.training_cli import training_parser
 
 REGULARISATION = (1.0, 4.0)
 N_FOLDS = 5
@@ -53,12 +53,7 @@ MODEL_VERSION = "3.0.0"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared/data folder")
-    parser.add_argument("--out", type=Path, default=MODEL_DIR, help="where to write the artifact")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--n-boot", type=int, default=1000)
-    args = parser.parse_args(argv)
+    args = training_parser(__doc__, DEFAULT_DATA, MODEL_DIR).parse_args(argv)
     meta = train(args.data, args.out, seed=args.seed, n_boot=args.n_boot)
     print(json.dumps({k: meta[k] for k in ("cross_validation", "sessions", "shipped")}, indent=2))
     return 0
